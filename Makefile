@@ -1,0 +1,43 @@
+# Every target bootstraps .venv (and the local npm tools) on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PRISM := node_modules/.bin/prism
+PRISM_VERSION := 5.16.0
+
+.PHONY: test generate check-generated lint tools
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Prism (the third-party mock server for the live contract test), into ./node_modules.
+$(PRISM):
+	npm install --no-audit --no-fund --no-save --loglevel=error @stoplight/prism-cli@$(PRISM_VERSION)
+
+tools: $(STAMP) $(PRISM)
+
+test: tools
+	$(BIN)/python -m pytest
+
+generate: $(STAMP)
+	./generate.sh
+
+# Regenerates into a temp dir and fails, printing the diff, when generated_client/ drifted.
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	./generate.sh "$$tmp" >/dev/null && \
+	if diff -ru generated_client "$$tmp/generated_client"; then \
+	  echo "check-generated: generated_client/ matches openapi.yaml"; \
+	else \
+	  echo "check-generated: generated_client/ is stale: run 'make generate' and commit it" >&2; exit 1; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check writer_jobs tests
+	$(BIN)/ruff format --check writer_jobs tests
+	$(BIN)/mypy

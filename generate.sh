@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Regenerate generated_client/ from openapi.yaml with the pinned generator.
+#   generate.sh            writes ./generated_client (the committed tree)
+#   generate.sh OUT_DIR    writes OUT_DIR/generated_client (used by the drift check)
+# Deterministic: the same spec, config and pinned tools give byte-identical files.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out_parent="${1:-$root}"
+mkdir -p "$out_parent"
+out_parent="$(cd "$out_parent" && pwd)"
+out="$out_parent/generated_client"
+
+# Tools come from the project's venv when it exists (make bootstraps it), else PATH.
+if [[ -x "$root/.venv/bin/openapi-python-client" ]]; then
+  export PATH="$root/.venv/bin:$PATH"
+fi
+command -v openapi-python-client >/dev/null || { echo "generate.sh: openapi-python-client not found (run 'make generate')" >&2; exit 1; }
+command -v ruff >/dev/null || { echo "generate.sh: ruff not found (run 'make generate')" >&2; exit 1; }
+
+want_gen="0.29.1"
+have_gen="$(openapi-python-client --version | awk '{print $NF}')"
+[[ "$have_gen" == "$want_gen" ]] || { echo "generate.sh: need openapi-python-client $want_gen, found $have_gen" >&2; exit 1; }
+
+# --overwrite only clears api/ and models/: remove the whole package so files the
+# spec no longer produces do not linger.
+rm -rf "$out"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+cp "$root/openapi.yaml" "$root/openapi-python-client.yaml" "$tmp/"
+(
+  cd "$tmp"
+  openapi-python-client generate \
+    --path openapi.yaml \
+    --config openapi-python-client.yaml \
+    --meta none \
+    --output-path "$out" \
+    --overwrite \
+    --fail-on-warning
+)
+# The generator writes no py.typed with --meta none; the package is fully typed.
+: > "$out/py.typed"
+find "$out" \( -name .ruff_cache -o -name __pycache__ -o -name .mypy_cache \) -prune -exec rm -rf {} +
+echo "generate.sh: wrote $out"

@@ -1,0 +1,173 @@
+"""AsyncJobsClient: the asyncio client, the twin of JobsClient."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from uuid import UUID
+
+import httpx
+
+from generated_client import AuthenticatedClient
+from generated_client.models import Job, JobDetails, JobStatus
+
+from . import _engine
+from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
+from ._exceptions import APIError
+
+T = TypeVar("T")
+
+
+class AsyncJobsClient(ClientBase):
+    """The asyncio twin of :class:`JobsClient`: the same methods as coroutines,
+    ``list()`` as an async iterator, ``async with`` and ``aclose()``. Safe to
+    share across tasks of one event loop."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+        limits: httpx.Limits | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(api_key, **settings)
+        config = self._config
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers=config.headers,
+            timeout=config.timeout,
+            follow_redirects=False,
+            transport=transport,
+            verify=verify,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        )
+        self._generated = AuthenticatedClient(
+            base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
+        ).set_async_httpx_client(self._http)
+
+    @property
+    def generated(self) -> AuthenticatedClient:
+        """The generated client, sharing this client's connection pool and key, for
+        calling ``generated_client.api`` functions (``asyncio_detailed``) directly."""
+        self._check_open()
+        return self._generated
+
+    # --- I/O: carry out the engine's actions ---------------------------------------
+    async def _send(self, action: _engine.Send) -> httpx.Response | Exception:
+        self._check_open()
+        timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
+        request = self._http.build_request(**action.kwargs, timeout=timeout)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return exc
+        try:
+            if self._declared_length(response) is not None:
+                await response.aread()
+                return response
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > self._config.max_response_bytes:
+                    raise self._too_large(response, received)
+                chunks.append(chunk)
+            return self._rebuilt(response, chunks)
+        except (httpx.HTTPError, APIError) as exc:
+            return exc
+        finally:
+            await response.aclose()
+
+    async def _run(self, flow: _engine.Flow[T]) -> T:
+        try:
+            action = next(flow)
+            while True:
+                if isinstance(action, _engine.Sleep):
+                    await asyncio.sleep(action.seconds)
+                    action = flow.send(None)
+                else:
+                    action = flow.send(await self._send(action))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    # --- the API ----------------------------------------------------------------
+    async def retry(
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+    ) -> Job:
+        """Re-trigger a failed job; see :meth:`JobsClient.retry`."""
+        result: Job = await self._run(self._retry_flow(job_id, timeout))
+        return result
+
+    async def get(
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+    ) -> JobDetails:
+        """One job; see :meth:`JobsClient.get`."""
+        result: JobDetails = await self._run(self._get_flow(job_id, timeout))
+        return result
+
+    async def create(
+        self,
+        application_id: str,
+        inputs: Mapping[str, str | Sequence[str]],
+        *,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> Job:
+        """Start a job; see :meth:`JobsClient.create`."""
+        result: Job = await self._run(self._create_flow(application_id, inputs, timeout))
+        return result
+
+    async def wait(
+        self,
+        job_id: UUID | str,
+        *,
+        timeout: float | None = None,
+        request_timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> JobDetails:
+        """Poll until the job finishes; see :meth:`JobsClient.wait`."""
+        result: JobDetails = await self._run(self._wait_flow(job_id, timeout, request_timeout))
+        return result
+
+    def list(
+        self,
+        application_id: str,
+        *,
+        status: JobStatus | str | None = None,
+        page_size: int | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> AsyncIterator[JobDetails]:
+        """Every job of an application, as an async iterator; see :meth:`JobsClient.list`."""
+        pager = self._pager(application_id, status, page_size)
+        return self._pages(pager, self._timeout(timeout))
+
+    async def _pages(
+        self, pager: _engine.Pager, timeout: httpx.Timeout | None
+    ) -> AsyncIterator[JobDetails]:
+        while (call := pager.next_call()) is not None:
+            page = await self._run(_engine.execute(call, self._config, timeout))
+            for job in pager.accept(page):
+                yield job
+
+    # --- lifecycle ----------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the connection pool. Calling it again does nothing."""
+        if not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,205 @@
+"""What the sync and async clients share besides the engine: settings, argument
+checks, reading a response within the size cap, and repr."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from generated_client.models import JobStatus
+
+from . import _engine, _validation
+from ._config import (
+    DEFAULT_BACKOFF_INITIAL,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TIMEOUT,
+    ClientConfig,
+    resolve_config,
+    resolve_timeout,
+)
+from ._exceptions import ClientClosedError, ResponseValidationError
+
+#: The placeholder the generated client holds as its token: the real key lives only
+#: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
+REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
+
+_DROPPED_AFTER_READ = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def _setup_logging_from_env() -> None:
+    level = os.environ.get("WRITER_LOG", "").strip().upper()
+    if level in {"DEBUG", "INFO"}:
+        logger = logging.getLogger("writer_jobs")
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+            )
+            logger.addHandler(handler)
+        logger.setLevel(level)
+
+
+_setup_logging_from_env()
+
+
+class ClientBase:
+    """Settings and argument handling common to JobsClient and AsyncJobsClient."""
+
+    _config: ClientConfig
+    _closed: bool
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        allow_insecure_http: bool = False,
+        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self._config = resolve_config(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            allow_insecure_http=allow_insecure_http,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            max_response_bytes=max_response_bytes,
+            page_size=page_size,
+        )
+        self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._config.base_url
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request may be sent again."""
+        return self._config.max_retries
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The default timeout of every request."""
+        return self._config.timeout
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<{type(self).__name__} base_url={self._config.base_url!r} "
+            f"max_retries={self._config.max_retries} {state}>"
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError(
+                f"this {type(self).__name__} is closed; create a new one to send requests"
+            )
+
+    # Argument checks, before any I/O. Each returns what the engine needs.
+    @staticmethod
+    def _timeout(timeout: object) -> httpx.Timeout | None:
+        return None if timeout is _UNSET_TIMEOUT else resolve_timeout(timeout)
+
+    def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+        jid = _validation.job_id(job_id)
+        return _engine.retry_flow(jid, self._config, self._timeout(timeout))
+
+    def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+        call = _engine.get_call(_validation.job_id(job_id))
+        return _engine.execute(call, self._config, self._timeout(timeout))
+
+    def _create_flow(
+        self, application_id: str, inputs: Mapping[str, str | Sequence[str]], timeout: object
+    ) -> _engine.Flow[Any]:
+        call = _engine.create_call(
+            _validation.application_id(application_id), _validation.inputs(inputs)
+        )
+        return _engine.execute(call, self._config, self._timeout(timeout))
+
+    def _wait_flow(
+        self, job_id: UUID | str, timeout: object, request_timeout: object
+    ) -> _engine.Flow[Any]:
+        jid = _validation.job_id(job_id)
+        deadline = _validation.timeout_seconds(timeout)
+        return _engine.wait_flow(
+            jid, self._config, self._timeout(request_timeout), deadline_seconds=deadline
+        )
+
+    def _pager(
+        self, application_id: str, status: JobStatus | str | None, page_size: int | None
+    ) -> _engine.Pager:
+        return _engine.Pager(
+            _validation.application_id(application_id),
+            None if status is None else _validation.job_status(status),
+            self._config.page_size
+            if page_size is None
+            else _validation.positive_int(page_size, name="page_size", maximum=10_000),
+        )
+
+    def _too_large(self, response: httpx.Response, received: int) -> ResponseValidationError:
+        method = response.request.method
+        url = response.request.url.path
+        cap = self._config.max_response_bytes
+        return ResponseValidationError(
+            f"{method} {url} -> {response.status_code}: the response body is larger than "
+            f"max_response_bytes={cap} (received at least {received} bytes); not read",
+            method=method,
+            url=url,
+            response=None,
+            field=None,
+            value=received,
+        )
+
+    def _declared_length(self, response: httpx.Response) -> int | None:
+        """Content-Length when it is within the cap (so the body can be read at once);
+        raises when it is over; None when absent."""
+        raw = response.headers.get("content-length")
+        if raw is None or not raw.isdigit():
+            return None
+        length = int(raw)
+        if length > self._config.max_response_bytes:
+            raise self._too_large(response, length)
+        return length
+
+    @staticmethod
+    def _rebuilt(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+        """A response holding the (decoded) body read chunk by chunk."""
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in _DROPPED_AFTER_READ
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=response.request,
+            extensions=response.extensions,
+        )
+
+
+class _UnsetTimeout:
+    def __repr__(self) -> str:
+        return "<client default>"
+
+
+#: "Use the client's timeout" for the per-call ``timeout=`` keyword (None means no timeout).
+_UNSET_TIMEOUT: Any = _UnsetTimeout()

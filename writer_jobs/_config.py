@@ -1,0 +1,145 @@
+"""Client settings: from arguments, else the environment, else defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+
+import attrs
+import httpx
+
+from ._exceptions import ConfigurationError, InvalidArgumentError
+from ._validation import positive_int, shorten, timeout_seconds
+
+DEFAULT_BASE_URL = "https://api.writer.com"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_BACKOFF_INITIAL = 0.5
+DEFAULT_BACKOFF_MAX = 30.0
+DEFAULT_MAX_RETRY_AFTER = 60.0
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+DEFAULT_PAGE_SIZE = 100
+
+API_KEY_ENV = "WRITER_API_KEY"
+BASE_URL_ENV = "WRITER_BASE_URL"
+
+
+@attrs.frozen
+class ClientConfig:
+    """Resolved, validated settings shared by the sync and async clients."""
+
+    api_key: str = attrs.field(repr=False)
+    base_url: str
+    timeout: httpx.Timeout
+    max_retries: int
+    backoff_initial: float
+    backoff_max: float
+    max_retry_after: float
+    max_response_bytes: int
+    page_size: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        from . import __version__
+
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"writer-jobs/{__version__}",
+        }
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_api_key(api_key: str | None) -> str:
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is None or not key.strip():
+        raise ConfigurationError(
+            f"no Writer API key: pass api_key= or set the {API_KEY_ENV} environment variable"
+        )
+    if not isinstance(key, str):
+        raise ConfigurationError(f"api_key must be a str, received {type(key).__name__}")
+    if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in key.strip()):
+        # Never echo the key: say what is wrong with it instead.
+        raise ConfigurationError(
+            f"the API key ({len(key)} characters) contains whitespace, control or non-ASCII "
+            "characters; it cannot be sent in an HTTP header"
+        )
+    return key.strip()
+
+
+def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
+    raw = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    try:
+        url = httpx.URL(raw)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(
+            f"base_url is not a valid URL ({exc}), received {shorten(raw)}"
+        ) from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ConfigurationError(
+            f"base_url must be an http:// or https:// URL with a host, received {shorten(raw)}"
+        )
+    if url.username or url.password:
+        raise ConfigurationError("base_url must not carry credentials; pass api_key= instead")
+    if url.query or url.fragment:
+        raise ConfigurationError(f"base_url must not have a query or fragment, received {raw!r}")
+    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+        raise ConfigurationError(
+            f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted. "
+            "Use https://, or pass allow_insecure_http=True if you really mean it"
+        )
+    return str(url).rstrip("/")
+
+
+def resolve_timeout(value: object) -> httpx.Timeout:
+    """Seconds (float) or an httpx.Timeout; a bare number keeps the 5 s connect cap."""
+    if isinstance(value, httpx.Timeout):
+        for name in ("connect", "read", "write", "pool"):
+            timeout_seconds(getattr(value, name), name=f"timeout.{name}")
+        return value
+    seconds = timeout_seconds(value)
+    if seconds is None:
+        return httpx.Timeout(None)
+    connect = DEFAULT_TIMEOUT.connect
+    return httpx.Timeout(seconds, connect=min(seconds, connect if connect is not None else seconds))
+
+
+def resolve_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: Any,
+    max_retries: Any,
+    allow_insecure_http: bool,
+    backoff_initial: Any = DEFAULT_BACKOFF_INITIAL,
+    backoff_max: Any = DEFAULT_BACKOFF_MAX,
+    max_retry_after: Any = DEFAULT_MAX_RETRY_AFTER,
+    max_response_bytes: Any = DEFAULT_MAX_RESPONSE_BYTES,
+    page_size: Any = DEFAULT_PAGE_SIZE,
+) -> ClientConfig:
+    """Validate every setting; raise a ConfigurationError/InvalidArgumentError on a bad one."""
+    initial = timeout_seconds(backoff_initial, name="backoff_initial")
+    cap = timeout_seconds(backoff_max, name="backoff_max")
+    retry_after_cap = timeout_seconds(max_retry_after, name="max_retry_after")
+    if initial is None or cap is None or retry_after_cap is None:
+        raise InvalidArgumentError("backoff_initial, backoff_max and max_retry_after must be set")
+    return ClientConfig(
+        api_key=_resolve_api_key(api_key),
+        base_url=_resolve_base_url(base_url, allow_insecure_http),
+        timeout=resolve_timeout(timeout),
+        max_retries=positive_int(max_retries, name="max_retries", minimum=0),
+        backoff_initial=initial,
+        backoff_max=cap,
+        max_retry_after=retry_after_cap,
+        max_response_bytes=positive_int(max_response_bytes, name="max_response_bytes"),
+        page_size=positive_int(page_size, name="page_size", maximum=10_000),
+    )

@@ -1,0 +1,413 @@
+"""The request/retry logic shared by the sync and async clients, with no I/O.
+
+Each operation is a generator that yields actions (``Send`` a request, ``Sleep``)
+and receives what the action produced (an ``httpx.Response`` or the exception
+sending raised). ``JobsClient`` and ``AsyncJobsClient`` only carry the actions out,
+so every decision (what to retry, how long to wait, when a POST must not be
+repeated) is made here, once.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import httpx
+
+from generated_client.api.template import create_job, get_job, list_jobs, retry_job
+from generated_client.models import CreateJobRequest, Job, JobDetails, JobInput, JobList, JobStatus
+
+from ._config import ClientConfig
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ResponseValidationError,
+    WaitTimeoutError,
+)
+from ._parse import parse_model, status_error
+
+logger = logging.getLogger("writer_jobs")
+
+T = TypeVar("T")
+
+#: Statuses worth another attempt: the server did not (or may not have) done the work.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses that certainly mean the request was not processed.
+UNPROCESSED_STATUSES = frozenset({429})
+#: Transport errors raised before the request left the client.
+UNSENT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+
+
+@attrs.frozen
+class Send:
+    """Send one request (keyword arguments for ``httpx.Client.build_request``)."""
+
+    kwargs: dict[str, Any]
+    timeout: httpx.Timeout | None
+
+
+@attrs.frozen
+class Sleep:
+    """Wait this many seconds before the next attempt."""
+
+    seconds: float
+
+
+Action = Send | Sleep
+Outcome = httpx.Response | Exception | None
+Flow = Generator[Action, Outcome, T]
+
+
+class Safety(enum.Enum):
+    """How freely an operation may be sent again."""
+
+    #: GETs: retried on any transient failure.
+    IDEMPOTENT = "idempotent"
+    #: POST .../retry: after an ambiguous failure, GET the job before POSTing again.
+    VERIFY_BEFORE_REPEAT = "verify before repeat"
+    #: POST .../jobs: no idempotency key, so repeated only when certainly unprocessed.
+    ONLY_IF_UNPROCESSED = "only if unprocessed"
+
+
+@attrs.frozen
+class Call:
+    """One API call: the generated request kwargs and how to read a 2xx."""
+
+    name: str
+    kwargs: dict[str, Any]
+    parse: Callable[[httpx.Response, str, str], Any]
+    safety: Safety
+
+    @property
+    def method(self) -> str:
+        return str(self.kwargs["method"]).upper()
+
+    @property
+    def path(self) -> str:
+        return str(self.kwargs["url"])
+
+
+def _parser(cls: type[T]) -> Callable[[httpx.Response, str, str], T]:
+    def parse(response: httpx.Response, method: str, url: str) -> T:
+        return parse_model(cls, response, method=method, url=url)
+
+    return parse
+
+
+_parse_job = _parser(Job)
+_parse_details = _parser(JobDetails)
+_parse_list = _parser(JobList)
+
+
+def retry_call(job_id: UUID) -> Call:
+    return Call("retry_job", retry_job._get_kwargs(job_id), _parse_job, Safety.VERIFY_BEFORE_REPEAT)
+
+
+def get_call(job_id: UUID) -> Call:
+    return Call("get_job", get_job._get_kwargs(job_id), _parse_details, Safety.IDEMPOTENT)
+
+
+def list_call(application_id: str, status: JobStatus | None, offset: int, limit: int) -> Call:
+    kwargs = list_jobs._get_kwargs(
+        application_id, offset=offset, limit=limit, **({"status": status} if status else {})
+    )
+    return Call("list_jobs", kwargs, _parse_list, Safety.IDEMPOTENT)
+
+
+def create_call(application_id: str, inputs: list[JobInput]) -> Call:
+    body = CreateJobRequest(inputs=inputs)
+    kwargs = create_job._get_kwargs(application_id, body=body)
+    return Call("create_job", kwargs, _parse_job, Safety.ONLY_IF_UNPROCESSED)
+
+
+@attrs.frozen
+class _Failure:
+    """A failed attempt, classified."""
+
+    error: APIError
+    retryable: bool
+    #: The request may have been processed (matters for POSTs).
+    ambiguous: bool
+    retry_after: float | None = None
+
+
+def _classify(call: Call, outcome: Outcome, url: str, attempt: int) -> _Failure:
+    method = call.method
+    if isinstance(outcome, httpx.Response):
+        error = status_error(outcome, method=method, url=url, attempts=attempt)
+        status = outcome.status_code
+        retryable = status in RETRYABLE_STATUSES
+        ambiguous = retryable and status not in UNPROCESSED_STATUSES
+        return _Failure(error, retryable, ambiguous, error.retry_after)
+    if isinstance(outcome, APIError):  # raised while reading (body over the size cap)
+        return _Failure(outcome, retryable=False, ambiguous=True)
+    if isinstance(outcome, httpx.DecodingError):
+        return _Failure(
+            ResponseValidationError(
+                f"{method} {url}: the response body could not be decoded: {outcome}",
+                method=method,
+                url=url,
+                response=None,
+            ),
+            retryable=False,
+            ambiguous=True,
+        )
+    if isinstance(outcome, httpx.TransportError):
+        unsent = isinstance(outcome, UNSENT_ERRORS)
+        detail = str(outcome) or "no detail"
+        kind = "timed out" if isinstance(outcome, httpx.TimeoutException) else "connection failed"
+        cls = APITimeoutError if isinstance(outcome, httpx.TimeoutException) else APIConnectionError
+        text = f"{method} {url}: {kind} ({type(outcome).__name__}: {detail})"
+        if unsent:
+            text += "; the request was not sent"
+        err = cls(
+            text, method=method, url=url, may_have_been_processed=not unsent, attempts=attempt
+        )
+        retryable = not isinstance(outcome, httpx.UnsupportedProtocol | httpx.ProxyError)
+        return _Failure(err, retryable, ambiguous=not unsent)
+    if isinstance(outcome, Exception):
+        raise outcome
+    raise RuntimeError(f"unexpected outcome {outcome!r}")  # pragma: no cover - a driver bug
+
+
+def _may_repeat(call: Call, failure: _Failure) -> bool:
+    if not failure.retryable:
+        return False
+    if call.safety is Safety.ONLY_IF_UNPROCESSED:
+        return not failure.ambiguous
+    return True
+
+
+class Backoff:
+    """Exponential backoff with full jitter (tenacity's ``wait_random_exponential``)."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        import tenacity  # only on the first retry: keeps `import writer_jobs` light
+
+        self._wait = tenacity.wait_random_exponential(multiplier=initial, max=maximum)
+        self._state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+
+    def delay(self, retry_number: int) -> float:
+        self._state.attempt_number = retry_number
+        return float(self._wait(self._state))
+
+
+def _with_note(error: APIError, note: str) -> APIError:
+    error.message = f"{error.message}; {note}"
+    error.args = (error.message,)
+    return error
+
+
+def _retryable_error(error: APIError) -> bool:
+    if isinstance(error, APIStatusError):
+        return error.status_code in RETRYABLE_STATUSES
+    return isinstance(error, APIConnectionError)
+
+
+def _give_up_or_delay(
+    call: Call, failure: _Failure, attempt: int, config: ClientConfig, backoff: Backoff | None
+) -> float:
+    """How long to wait before the next attempt; raises the typed error when there is none."""
+    error = failure.error
+    if not _may_repeat(call, failure) or attempt > config.max_retries:
+        if call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous:
+            _with_note(
+                error,
+                "the job may have been created: list the application's jobs "
+                "before creating it again",
+            )
+        elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
+            _with_note(
+                error, "the job may have been re-triggered: check it with get() before retrying"
+            )
+        if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
+            _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
+        error.attempts = attempt
+        raise error
+    if failure.retry_after is not None:
+        if failure.retry_after > config.max_retry_after:
+            _with_note(
+                error,
+                f"not waiting: the server asked for {failure.retry_after:.0f} s, "
+                f"more than max_retry_after={config.max_retry_after:g} s",
+            )
+            raise error
+        return failure.retry_after
+    assert backoff is not None
+    return backoff.delay(attempt)
+
+
+def execute(
+    call: Call,
+    config: ClientConfig,
+    timeout: httpx.Timeout | None,
+    *,
+    before_repeat: Callable[[], Flow[Any | None]] | None = None,
+) -> Flow[Any]:
+    """Send ``call``, retrying as its safety allows; return the parsed 2xx body.
+
+    ``before_repeat`` runs before an attempt that follows an ambiguous one; when it
+    returns a value, that value is the result and the request is not sent again.
+    If it fails, the attempt counts as failed and the next one checks again.
+    """
+    url = call.path
+    method = call.method
+    backoff: Backoff | None = None
+    ambiguous_before = False
+    attempt = 0
+    while True:
+        attempt += 1
+        failure: _Failure | None = None
+        if ambiguous_before and before_repeat is not None:
+            try:
+                settled = yield from before_repeat()
+            except APIError as exc:
+                failure = _Failure(
+                    exc, _retryable_error(exc), True, getattr(exc, "retry_after", None)
+                )
+            else:
+                if settled is not None:
+                    logger.info(
+                        "%s %s: the earlier attempt took effect; not repeating it", method, url
+                    )
+                    return settled
+        if failure is None:
+            logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
+            outcome = yield Send(call.kwargs, timeout)
+            if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
+                return call.parse(outcome, method, url)
+            failure = _classify(call, outcome, url, attempt)
+        if failure.retry_after is None and backoff is None and failure.retryable:
+            backoff = Backoff(config.backoff_initial, config.backoff_max)
+        delay = _give_up_or_delay(call, failure, attempt, config, backoff)
+        ambiguous_before = failure.ambiguous
+        logger.info(
+            "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
+            method,
+            url,
+            attempt,
+            config.max_retries + 1,
+            _reason(failure.error),
+            delay,
+        )
+        yield Sleep(delay)
+
+
+def _reason(error: APIError) -> str:
+    if isinstance(error, APIStatusError):
+        return f"status {error.status_code}"
+    return type(error).__name__
+
+
+def verify_retry_took_effect(
+    job_id: UUID, config: ClientConfig, timeout: httpx.Timeout | None
+) -> Callable[[], Flow[Job | None]]:
+    """Before re-POSTing a retry whose outcome is unknown: GET the job. If it is no
+    longer ``failed`` the earlier POST took effect, and its state is the result."""
+
+    def check() -> Flow[Job | None]:
+        # One GET per check: a failing GET fails this attempt, and the next one checks again.
+        single = attrs.evolve(config, max_retries=0)
+        details: JobDetails = yield from execute(get_call(job_id), single, timeout)
+        if details.status is JobStatus.FAILED:
+            return None
+        return Job(id=details.id, status=details.status, created_at=details.created_at)
+
+    return check
+
+
+def retry_flow(job_id: UUID, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[Job]:
+    """POST .../retry, never triggering the job twice."""
+    result: Job = yield from execute(
+        retry_call(job_id),
+        config,
+        timeout,
+        before_repeat=verify_retry_took_effect(job_id, config, timeout),
+    )
+    return result
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+def wait_flow(
+    job_id: UUID,
+    config: ClientConfig,
+    timeout: httpx.Timeout | None,
+    *,
+    deadline_seconds: float | None,
+    poll_initial: float = 1.0,
+    poll_max: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Flow[JobDetails]:
+    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed."""
+    deadline = None if deadline_seconds is None else clock() + deadline_seconds
+    interval = poll_initial
+    last: JobDetails | None = None
+    while True:
+        last = yield from execute(get_call(job_id), config, timeout)
+        if last.status in TERMINAL_STATUSES:
+            return last
+        remaining = None if deadline is None else deadline - clock()
+        if remaining is not None and remaining <= 0:
+            raise WaitTimeoutError(
+                f"job {job_id} was still {last.status.value} when wait() reached its "
+                f"deadline of {deadline_seconds:g} s",
+                last_job=last,
+            )
+        yield Sleep(interval if remaining is None else min(interval, remaining))
+        interval = min(interval * 1.5, poll_max)
+
+
+class Pager:
+    """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held."""
+
+    def __init__(self, application_id: str, status: JobStatus | None, page_size: int) -> None:
+        self.application_id = application_id
+        self.status = status
+        self.page_size = page_size
+        self.offset = 0
+        self.done = False
+        self._previous_ids: list[UUID] | None = None
+
+    def next_call(self) -> Call | None:
+        if self.done:
+            return None
+        return list_call(self.application_id, self.status, self.offset, self.page_size)
+
+    def accept(self, page: JobList) -> list[JobDetails]:
+        items = list(page.result)
+        ids = [job.id for job in items]
+        if items and ids == self._previous_ids:
+            self.done = True
+            raise ResponseValidationError(
+                f"GET /v1/applications/{self.application_id}/jobs returned the same page for "
+                f"offset {self.offset - len(items)} and offset {self.offset}: "
+                "the server ignores offset, so paging stops here",
+                method="GET",
+                url=f"/v1/applications/{self.application_id}/jobs",
+                response=None,
+                field="offset",
+                value=self.offset,
+            )
+        self._previous_ids = ids
+        self.offset += len(items)
+        total = page.total_count if isinstance(page.total_count, int) else None
+        if (
+            not items
+            or (total is not None and self.offset >= total)
+            or (total is None and len(items) < self.page_size)
+        ):
+            self.done = True
+        return items

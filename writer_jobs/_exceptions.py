@@ -1,0 +1,222 @@
+"""Every exception writer-jobs raises, in one place.
+
+WriterJobsError
+├── InvalidArgumentError (also a ValueError): bad input, raised before any network I/O
+├── ConfigurationError (also a ValueError): no API key, a refused base URL
+├── ClientClosedError (also a RuntimeError): the client was used after close()
+├── WaitTimeoutError (also a TimeoutError): wait() passed its deadline
+└── APIError: anything that went wrong talking to the API
+    ├── APIStatusError: the API answered with a non-2xx status
+    │   ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+    │   ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
+    │   └── RateLimitError 429, InternalServerError >= 500
+    ├── APIConnectionError: no (complete) answer: refused, reset, cut short
+    │   └── APITimeoutError
+    └── ResponseValidationError: a 2xx whose body breaks the spec
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from generated_client.models import JobDetails
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+    "WriterJobsError",
+]
+
+
+class WriterJobsError(Exception):
+    """Base of every error raised by writer-jobs."""
+
+
+class InvalidArgumentError(WriterJobsError, ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class ConfigurationError(WriterJobsError, ValueError):
+    """The client cannot be configured as asked (no API key, a refused base URL...)."""
+
+
+class ClientClosedError(WriterJobsError, RuntimeError):
+    """The client was used after ``close()``/``aclose()``."""
+
+
+class WaitTimeoutError(WriterJobsError, TimeoutError):
+    """``wait()`` reached its deadline before the job finished.
+
+    ``last_job`` is the last state seen (``None`` if no poll completed).
+    """
+
+    def __init__(self, message: str, *, last_job: JobDetails | None) -> None:
+        super().__init__(message)
+        self.last_job = last_job
+
+
+class APIError(WriterJobsError):
+    """Something went wrong talking to the API.
+
+    ``method`` and ``url`` name the request; ``attempts`` is how many were made.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status.
+
+    Carries ``status_code``, ``response``, Writer's error body as ``error_type``
+    (its ``tpe``), ``error_key`` and ``error_descriptions``, ``request_id`` when the
+    server sent one, and ``retry_after`` (seconds) when the server asked for it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        response: httpx.Response,
+        error_type: str | None = None,
+        error_key: str | None = None,
+        error_descriptions: tuple[str, ...] = (),
+        error_body: Any = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.response = response
+        self.status_code = response.status_code
+        self.error_type = error_type
+        self.error_key = error_key
+        self.error_descriptions = error_descriptions
+        self.error_body = error_body
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the request's parameters."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such job or application."""
+
+
+class ConflictError(APIStatusError):
+    """409: e.g. a job is already running for the application. Not retried."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was understood but cannot be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx (or any status >= 500): the server failed."""
+
+
+class APIConnectionError(APIError):
+    """No complete answer: connection refused, reset, closed or cut mid-body.
+
+    ``may_have_been_processed`` is True when the request may have reached the server.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        may_have_been_processed: bool,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.may_have_been_processed = may_have_been_processed
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect, write, read or waiting for a pooled connection)."""
+
+
+class ResponseValidationError(APIError):
+    """A response that breaks the spec: bad JSON, a missing field, an unknown enum
+    value, a wrong type, or a body over the size limit.
+
+    ``response`` is the raw response; ``field`` and ``value`` say what was wrong
+    where they can be told.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        response: httpx.Response | None,
+        field: str | None = None,
+        value: Any = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.response = response
+        self.field = field
+        self.value = value
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The exception class for an HTTP status (any integer, not only known ones)."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
