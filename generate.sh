@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Regenerate generated_client/ from openapi.yaml with the pinned generator.
 #   generate.sh            writes ./generated_client (the committed tree)
-#   generate.sh OUT_DIR    writes OUT_DIR/generated_client (used by the drift check)
+#   generate.sh OUT_DIR    writes OUT_DIR/generated_client
+#   generate.sh --check    regenerates into a temp dir and fails, printing the diff,
+#                          when ./generated_client is not exactly what the spec gives
 # Deterministic: the same spec, config and pinned tools give byte-identical files.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if [[ "${1:-}" == "--check" ]]; then
+  check_dir="$(mktemp -d)"
+  trap 'rm -rf "$check_dir"' EXIT
+  bash "$root/generate.sh" "$check_dir" >/dev/null
+  if diff -ru "$root/generated_client" "$check_dir/generated_client"; then
+    echo "check-generated: generated_client/ matches openapi.yaml"
+    exit 0
+  fi
+  echo "check-generated: generated_client/ is stale: run 'make generate' and commit both" >&2
+  exit 1
+fi
+
 out_parent="${1:-$root}"
 mkdir -p "$out_parent"
 out_parent="$(cd "$out_parent" && pwd)"

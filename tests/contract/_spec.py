@@ -1,0 +1,131 @@
+"""Reading openapi.yaml (and the published reference) for the contract tests."""
+
+from __future__ import annotations
+
+import copy
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_PATH = ROOT / "openapi.yaml"
+CONFIG_PATH = ROOT / "openapi-python-client.yaml"
+REFERENCE_RETRY = Path(__file__).resolve().parent / "reference" / "writer-retry-job.md"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+@cache
+def spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+    return loaded
+
+
+@cache
+def generator_config() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(CONFIG_PATH.read_text())
+    return loaded
+
+
+def reference_retry_spec() -> dict[str, Any]:
+    """The OpenAPI block of the published retry page (the ```` ```yaml ```` fence)."""
+    text = REFERENCE_RETRY.read_text()
+    match = re.search(r"````yaml[^\n]*\n(.*?)````", text, re.S)
+    assert match, "the reference page has no yaml block"
+    loaded: dict[str, Any] = yaml.safe_load(match.group(1))
+    return loaded
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) for every operation of a document."""
+    return [
+        (path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def resolve(node: Any, document: dict[str, Any], _seen: tuple[str, ...] = ()) -> Any:
+    """``node`` with every local $ref replaced by its target (OpenAPI 3.0: siblings of
+    a $ref are ignored)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            ref = node["$ref"]
+            assert ref.startswith("#/"), ref
+            assert ref not in _seen, f"recursive $ref {ref}"
+            target: Any = document
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return resolve(copy.deepcopy(target), document, (*_seen, ref))
+        return {key: resolve(value, document, _seen) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, document, _seen) for item in node]
+    return node
+
+
+def schema_refs(node: Any) -> set[str]:
+    """Every component schema name that ``node`` references directly."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            found |= schema_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= schema_refs(item)
+    return found
+
+
+def reached_schemas(node: Any, document: dict[str, Any]) -> dict[str, Any]:
+    """The component schemas ``node`` reaches, transitively, by name."""
+    schemas = document["components"]["schemas"]
+    reached: dict[str, Any] = {}
+    todo = list(schema_refs(node))
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached[name] = schemas[name]
+        todo.extend(schema_refs(schemas[name]))
+    return reached
+
+
+def pascal(name: str) -> str:
+    """The generator's class name for a schema name."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", name) if part)
+
+
+def snake(name: str) -> str:
+    """The generator's Python name for a property name."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def class_name(schema_name: str) -> str:
+    """The generated class name for a component schema, after class_overrides."""
+    default = pascal(schema_name)
+    override = generator_config().get("class_overrides", {}).get(default, {})
+    name: str = override.get("class_name", default)
+    return name
+
+
+def json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3.0 schema (refs resolved) as plain JSON Schema for hypothesis-jsonschema."""
+    resolved: dict[str, Any] = resolve(schema, spec())
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: strip(v) for k, v in node.items() if k not in {"title", "description"}}
+            if out.get("format") in {"int32", "int64"}:
+                out.pop("format")
+            return out
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    stripped: dict[str, Any] = strip(resolved)
+    return stripped

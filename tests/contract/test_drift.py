@@ -1,0 +1,107 @@
+"""generated_client/ is exactly what the spec produces, and a spec change is caught."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ._spec import ROOT
+
+
+def _env() -> dict[str, str]:
+    """PATH with this interpreter's venv first: generate.sh finds the pinned tools there."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_regenerating_reproduces_the_committed_tree_byte_for_byte(tmp_path: Path) -> None:
+    subprocess.run(
+        ["bash", str(ROOT / "generate.sh"), str(tmp_path)],
+        check=True,
+        env=_env(),
+        capture_output=True,
+    )
+    fresh = _tree(tmp_path / "generated_client")
+    committed = _tree(ROOT / "generated_client")
+    assert sorted(fresh) == sorted(committed)
+    changed = [name for name in fresh if fresh[name] != committed[name]]
+    assert not changed, f"generated_client/ drifted from openapi.yaml: {changed}"
+    assert not list(tmp_path.rglob(".ruff_cache")), "the generator left a cache behind"
+
+
+def _copy_project(dest: Path) -> None:
+    for name in ("openapi.yaml", "openapi-python-client.yaml", "generate.sh"):
+        shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(
+        ROOT / "generated_client",
+        dest / "generated_client",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+
+
+def _check(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(project / "generate.sh"), "--check"],
+        check=False,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        cwd=project,
+    )
+
+
+def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -> None:
+    _copy_project(tmp_path)
+    assert _check(tmp_path).returncode == 0, "the copied project should start clean"
+
+    spec_path = tmp_path / "openapi.yaml"
+    document = yaml.safe_load(spec_path.read_text())
+    schemas = document["components"]["schemas"]
+    schemas["api_job_status"]["enum"].append("cancelled")
+    schemas["generate_application_async_response"]["properties"]["queue_position"] = {
+        "type": "integer",
+        "description": "Where the job waits.",
+    }
+    spec_path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    stale = _check(tmp_path)
+    assert stale.returncode != 0
+    assert "cancelled" in stale.stdout and "queue_position" in stale.stdout
+    assert "stale" in stale.stderr
+
+    subprocess.run(
+        ["bash", str(tmp_path / "generate.sh")], check=True, env=_env(), capture_output=True
+    )
+    assert _check(tmp_path).returncode == 0
+    assert "CANCELLED" in (tmp_path / "generated_client/models/job_status.py").read_text()
+    assert not filecmp.cmp(
+        tmp_path / "generated_client/models/job.py",
+        ROOT / "generated_client/models/job.py",
+        shallow=False,
+    )
+
+
+def test_stale_files_are_removed_on_regeneration(tmp_path: Path) -> None:
+    _copy_project(tmp_path)
+    stray = tmp_path / "generated_client" / "models" / "removed_schema.py"
+    stray.write_text("class Gone: ...\n")
+    assert _check(tmp_path).returncode != 0
+    subprocess.run(
+        ["bash", str(tmp_path / "generate.sh")], check=True, env=_env(), capture_output=True
+    )
+    assert not stray.exists()
