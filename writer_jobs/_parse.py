@@ -27,7 +27,7 @@ import httpx
 
 import generated_client.models as generated_models
 from generated_client.models import ErrorBody
-from generated_client.types import UNSET, Unset
+from generated_client.types import Unset
 
 from ._exceptions import APIStatusError, ResponseValidationError, status_error_class
 from ._validation import shorten
@@ -82,8 +82,57 @@ def _type_ok(value: Any, expected: Any) -> bool:
     return True
 
 
-def _optional(expected: Any) -> bool:
-    return Unset in typing.get_args(expected)
+def _json_name(field: str, data: typing.Mapping[str, Any]) -> str | None:
+    if field in data:
+        return field
+    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field)
+    return camel if camel in data else None
+
+
+def _model_in(expected: Any) -> Any:
+    """The generated model class a field holds (itself or as list items), if any."""
+    for arg in (expected, *typing.get_args(expected)):
+        if attrs.has(arg):
+            return arg
+        if typing.get_origin(arg) is list:
+            (item,) = typing.get_args(arg)
+            if attrs.has(item):
+                return item
+    return None
+
+
+def _drop_null_optionals(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the nulls the spec does not allow on optional fields.
+
+    Writer's own examples send ``"error": null``; the spec says "a string, or
+    absent". Reading null as absent keeps such bodies usable; nulls on required
+    fields are still reported.
+    """
+    out = data
+    for name, expected in _field_types(cls):
+        key = _json_name(name, data)
+        if key is None:
+            continue
+        value = data[key]
+        if value is None and Unset in typing.get_args(expected):
+            if out is data:
+                out = dict(data)
+            del out[key]
+            continue
+        nested = _model_in(expected)
+        if nested is None:
+            continue
+        if isinstance(value, dict):
+            cleaned: Any = _drop_null_optionals(nested, value)
+        elif isinstance(value, list):
+            cleaned = [_drop_null_optionals(nested, v) if isinstance(v, dict) else v for v in value]
+        else:
+            continue
+        if cleaned != value:
+            if out is data:
+                out = dict(data)
+            out[key] = cleaned
+    return out
 
 
 def _check_types(obj: Any, path: str) -> tuple[str, Any, Any] | None:
@@ -91,10 +140,6 @@ def _check_types(obj: Any, path: str) -> tuple[str, Any, Any] | None:
     model: Any = type(obj)
     for name, expected in _field_types(model):
         value = getattr(obj, name)
-        if value is None and _optional(expected):
-            # Writer's own examples send "error": null for an optional field: read it as absent.
-            object.__setattr__(obj, name, UNSET)
-            continue
         if not _type_ok(value, expected):
             return f"{path}{name}", value, expected
         items = value if isinstance(value, list) else [value]
@@ -183,7 +228,7 @@ def parse_model(cls: type[M], response: httpx.Response, *, method: str, url: str
         raise invalid(f"expected a JSON object, received {type(data).__name__}: {shorten(data)}")
     model_cls: Any = cls
     try:
-        obj = model_cls.from_dict(data)
+        obj = model_cls.from_dict(_drop_null_optionals(model_cls, data))
     except KeyError as exc:
         field, _ = _diagnose(exc)
         missing = field or str(exc.args[0] if exc.args else exc)

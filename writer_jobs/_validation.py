@@ -36,7 +36,7 @@ def job_id(value: object, *, name: str = "job_id") -> uuid.UUID:
             f"{shorten(value)}"
         )
     try:
-        return uuid.UUID(value.strip())
+        return uuid.UUID(value)
     except ValueError:
         raise InvalidArgumentError(
             f"{name} must be a UUID such as '182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e', "

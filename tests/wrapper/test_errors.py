@@ -1,0 +1,179 @@
+"""Every status maps to its typed error, carrying Writer's error body; a 2xx body
+that breaks the spec is a ResponseValidationError naming the field and value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from writer_jobs import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    JobsClient,
+    JobStatus,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    UnprocessableEntityError,
+)
+from writer_jobs._engine import RETRYABLE_STATUSES
+
+from .conftest import respond
+from .helpers import JOB_ID, Recorder, details_body, job_body, writer_error
+
+STATUS_CLASSES: list[tuple[int, type[APIStatusError]]] = [
+    (400, BadRequestError),
+    (401, AuthenticationError),
+    (403, PermissionDeniedError),
+    (404, NotFoundError),
+    (409, ConflictError),
+    (410, APIStatusError),
+    (413, APIStatusError),
+    (418, APIStatusError),
+    (422, UnprocessableEntityError),
+    (429, RateLimitError),
+    (500, InternalServerError),
+    (503, InternalServerError),
+    (507, InternalServerError),
+    (520, InternalServerError),
+    (599, InternalServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
+def test_status_maps_to_its_error(
+    make_client: Callable[..., JobsClient], status: int, cls: type[APIStatusError]
+) -> None:
+    body = writer_error("SomeType", "fail.some.key", "what went wrong")
+    recorder = Recorder(lambda r: respond(status, body, **{"x-request-id": "req-42"}))
+    client = make_client(recorder, max_retries=0)
+    with pytest.raises(APIStatusError) as info:
+        client.get(JOB_ID)
+    error = info.value
+    assert type(error) is cls
+    assert error.status_code == status
+    assert error.error_type == "SomeType" and error.error_key == "fail.some.key"
+    assert error.error_descriptions == ("what went wrong",)
+    assert error.request_id == "req-42"
+    assert error.response.status_code == status
+    text = str(error)
+    assert f"-> {status}" in text and "what went wrong" in text and "req-42" in text
+    assert f"/v1/applications/jobs/{JOB_ID}" in text
+
+
+def test_non_writer_error_body_is_shown_raw(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: httpx.Response(502, text="<html>Bad gateway</html>"))
+    client = make_client(recorder, max_retries=0)
+    with pytest.raises(InternalServerError, match="Bad gateway") as info:
+        client.get(JOB_ID)
+    assert info.value.error_type is None
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_not_followed(make_client: Callable[..., JobsClient], status: int) -> None:
+    recorder = Recorder(
+        lambda r: httpx.Response(status, headers={"Location": "https://evil.test/x"})
+    )
+    client = make_client(recorder)
+    with pytest.raises(
+        APIStatusError, match=re.escape("redirect to 'https://evil.test/x' not followed")
+    ) as info:
+        client.retry(JOB_ID)
+    assert info.value.status_code == status
+    assert len(recorder.requests) == 1
+
+
+def test_retry_after_is_carried_on_429(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: respond(429, {}, **{"Retry-After": "7"}))
+    client = make_client(recorder, max_retries=0)
+    with pytest.raises(RateLimitError) as info:
+        client.retry(JOB_ID)
+    assert info.value.retry_after == 7
+
+
+def test_2xx_other_than_the_documented_one_is_still_a_success(
+    make_client: Callable[..., JobsClient],
+) -> None:
+    recorder = Recorder(lambda r: respond(200, job_body()))
+    job = make_client(recorder).retry(JOB_ID)
+    assert job.id == JOB_ID
+
+
+BAD_BODIES: list[tuple[str, Any, str]] = [
+    ("empty", b"", "empty"),
+    ("not json", b"{oops", "not JSON"),
+    ("html", b"<html><body>Error</body></html>", "<html>"),
+    ("a list", b"[1, 2]", "expected a JSON object, received list"),
+    ("missing id", {"status": "failed", "created_at": "2025-01-01T00:00:00Z"}, "'id'"),
+    ("unknown status", {**job_body(), "status": "paused"}, "'paused'"),
+    ("non-uuid id", {**job_body(), "id": "job-123"}, "'job-123'"),
+    ("bad date", {**job_body(), "created_at": "yesterday"}, "'yesterday'"),
+    ("number for date", {**job_body(), "created_at": 12}, "created_at"),
+    ("null required", {**job_body(), "status": None}, "status"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "needle"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_body_that_breaks_the_spec(
+    make_client: Callable[..., JobsClient], name: str, body: Any, needle: str
+) -> None:
+    content = body if isinstance(body, bytes) else None
+    recorder = Recorder(
+        lambda r: (
+            httpx.Response(202, content=content) if content is not None else respond(202, body)
+        )
+    )
+    with pytest.raises(ResponseValidationError) as info:
+        make_client(recorder).retry(JOB_ID)
+    assert needle in str(info.value)
+    assert info.value.response is not None and info.value.response.status_code == 202
+    assert len(recorder.requests) == 1, "a malformed 2xx is not retried"
+
+
+def test_wrong_type_names_field_and_value(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: respond(200, details_body(application_id=123)))
+    with pytest.raises(ResponseValidationError) as info:
+        make_client(recorder).get(JOB_ID)
+    assert info.value.field == "application_id" and info.value.value == 123
+    assert "must be a str, received int: 123" in str(info.value)
+
+
+def test_nested_field_is_named_with_its_path(make_client: Callable[..., JobsClient]) -> None:
+    bad = details_body(data={"title": "t", "suggestion": 5})
+    recorder = Recorder(lambda r: respond(200, bad))
+    with pytest.raises(ResponseValidationError) as info:
+        make_client(recorder).get(JOB_ID)
+    assert info.value.field == "data.suggestion"
+
+
+def test_null_optional_field_is_read_as_absent(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: respond(200, details_body(error=None, data=None)))
+    details = make_client(recorder).get(JOB_ID)
+    assert details.status is JobStatus.FAILED
+    assert not details.error and not details.data
+
+
+def test_extra_unknown_fields_are_accepted(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: respond(200, details_body(brand_new="x", error="boom")))
+    details = make_client(recorder).get(JOB_ID)
+    assert details.additional_properties == {"brand_new": "x"}
+    assert details.error == "boom"
+
+
+def test_body_over_the_size_cap_is_refused(make_client: Callable[..., JobsClient]) -> None:
+    big = b'{"id": "' + b"x" * 5000 + b'"}'
+    recorder = Recorder(lambda r: httpx.Response(202, content=big))
+    with pytest.raises(ResponseValidationError, match="larger than max_response_bytes=1000"):
+        make_client(recorder, max_response_bytes=1000).retry(JOB_ID)
+
+
+def test_retryable_statuses_are_the_documented_ones() -> None:
+    assert frozenset({408, 429, 500, 502, 503, 504}) == RETRYABLE_STATUSES
