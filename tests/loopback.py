@@ -61,6 +61,7 @@ class LoopbackServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
+        self._sock.settimeout(0.05)  # so the accept loop notices a stop promptly
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._stop = threading.Event()
@@ -73,8 +74,8 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._sock.close()
         self._thread.join(5)
+        self._sock.close()
 
     def count(self, method: str, suffix: str = "") -> int:
         with self._lock:
@@ -84,8 +85,11 @@ class LoopbackServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             with self._lock:
                 self.connections += 1
             threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
