@@ -6,7 +6,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._exceptions import APIError
+from ._exceptions import APIError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -26,16 +26,17 @@ class AsyncJobsClient(ClientBase):
     ``list()`` as an async iterator, ``async with`` and ``aclose()``. Safe to
     share across tasks of one event loop."""
 
-    def __init__(
+    def _setup_http(
         self,
-        api_key: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        verify: ssl.SSLContext | str | bool = True,
-        limits: httpx.Limits | None = None,
-        **settings: Any,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+        verify: ssl.SSLContext | str | bool,
+        limits: httpx.Limits | None,
     ) -> None:
-        super().__init__(api_key, **settings)
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise InvalidArgumentError(
+                f"AsyncJobsClient needs an async transport (httpx.AsyncBaseTransport), "
+                f"received {type(transport).__name__}"
+            )
         config = self._config
         self._http = httpx.AsyncClient(
             base_url=config.base_url,

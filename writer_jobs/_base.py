@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -70,7 +71,13 @@ class ClientBase:
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         page_size: int = DEFAULT_PAGE_SIZE,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+        limits: httpx.Limits | None = None,
     ) -> None:
+        """Settings come from the keywords, else WRITER_API_KEY / WRITER_BASE_URL, else
+        the defaults. ``transport``, ``verify`` and ``limits`` go to the httpx client
+        (a sync transport for JobsClient, an async one for AsyncJobsClient)."""
         self._config = resolve_config(
             api_key=api_key,
             base_url=base_url,
@@ -84,6 +91,15 @@ class ClientBase:
             page_size=page_size,
         )
         self._closed = False
+        self._setup_http(transport, verify, limits)
+
+    def _setup_http(
+        self,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+        verify: ssl.SSLContext | str | bool,
+        limits: httpx.Limits | None,
+    ) -> None:
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:

@@ -6,7 +6,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._exceptions import APIError
+from ._exceptions import APIError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -35,16 +35,17 @@ class JobsClient(ClientBase):
     ``create()`` is repeated only when the request certainly was not processed.
     """
 
-    def __init__(
+    def _setup_http(
         self,
-        api_key: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        verify: ssl.SSLContext | str | bool = True,
-        limits: httpx.Limits | None = None,
-        **settings: Any,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+        verify: ssl.SSLContext | str | bool,
+        limits: httpx.Limits | None,
     ) -> None:
-        super().__init__(api_key, **settings)
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            raise InvalidArgumentError(
+                f"JobsClient needs a sync transport (httpx.BaseTransport), "
+                f"received {type(transport).__name__}"
+            )
         config = self._config
         self._http = httpx.Client(
             base_url=config.base_url,

@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from writer_jobs import (
 from ..loopback import LoopbackServer, Reply, Request
 from .helpers import JOB_ID, KEY, details_body, job_body
 
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}
+FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}
 
 
 class RetryJobServer:
@@ -109,9 +110,9 @@ def test_connection_refused_is_typed_and_retried() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with JobsClient(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, **FAST) as client:
-        with pytest.raises(APIConnectionError, match="not sent") as info:
-            client.retry(JOB_ID)
+    client = JobsClient(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, **FAST)
+    with client, pytest.raises(APIConnectionError, match="not sent") as info:
+        client.retry(JOB_ID)
     assert info.value.may_have_been_processed is False
     assert info.value.attempts == 3
 
