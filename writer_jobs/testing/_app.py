@@ -1,0 +1,291 @@
+"""The fake Writer jobs API as a Starlette app: the four operations of openapi.yaml."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from generated_client.models import JobList, JobListPagination, JobStatus
+
+from ._faults import AFTER, FaultPicker
+from ._store import JobStore, StoreError
+
+MAX_LIMIT = 1000
+
+
+@attrs.frozen
+class LogEntry:
+    """One request the fake received: what it was, what it answered, whether it ran."""
+
+    method: str
+    path: str
+    operation: str
+    status: int | None  # None when the connection was dropped
+    processed: bool
+    fault: str | None
+    job_id: uuid.UUID | None
+    at: float
+
+
+class InjectedDrop(ConnectionAbortedError):
+    """Raised inside the app to make the server drop the connection mid-response."""
+
+
+class _DropConnection:
+    """Start a response, then fail: the server closes the connection with the body unsent."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+            }
+        )
+        raise InjectedDrop("fault injection: connection dropped")
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+def _error(err: StoreError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status, headers=headers)
+
+
+def _bad_request(description: str) -> StoreError:
+    return StoreError(400, "BadRequest", "fail.badRequest.invalidParameters", description)
+
+
+def _job_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _bad_request(f"job_id must be a UUID, received {raw[:80]!r}") from None
+
+
+def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_request(f"{name} must be an integer, received {raw[:40]!r}") from None
+    if not 0 <= value <= maximum:
+        raise _bad_request(f"{name} must be between 0 and {maximum}, received {value}")
+    return value
+
+
+Handler = Callable[[Request], Awaitable[tuple[Any, int, uuid.UUID | None]]]
+
+
+class FakeApp:
+    """Builds the Starlette app around a JobStore, a FaultPicker and a request log."""
+
+    def __init__(self, store: JobStore, picker: FaultPicker, api_key: str) -> None:
+        self.store = store
+        self.picker = picker
+        self.api_key = api_key
+        self.log: list[LogEntry] = []
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/v1/applications/jobs/{job_id}/retry",
+                    self._op("retry_job", self._retry),
+                    methods=["POST"],
+                ),
+                Route(
+                    "/v1/applications/jobs/{job_id}",
+                    self._op("get_job", self._get),
+                    methods=["GET"],
+                ),
+                Route(
+                    "/v1/applications/{application_id}/jobs",
+                    self._op("create_job", self._create),
+                    methods=["POST"],
+                ),
+                Route(
+                    "/v1/applications/{application_id}/jobs",
+                    self._op("list_jobs", self._list),
+                    methods=["GET"],
+                ),
+            ]
+        )
+
+    def _record(
+        self,
+        request: Request,
+        operation: str,
+        status: int | None,
+        processed: bool,
+        fault: str | None,
+        job_id: uuid.UUID | None,
+    ) -> None:
+        self.log.append(
+            LogEntry(
+                request.method,
+                request.url.path,
+                operation,
+                status,
+                processed,
+                fault,
+                job_id,
+                time.monotonic(),
+            )
+        )
+
+    def _op(self, operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            raw_id = request.path_params.get("job_id")
+            try:
+                job_id = uuid.UUID(raw_id) if raw_id else None
+            except ValueError:
+                job_id = None
+            if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                err = StoreError(
+                    401, "Unauthorized", "fail.unauthorized.badToken", "Invalid or missing API key."
+                )
+                self._record(request, operation, 401, False, None, job_id)
+                return _error(err)
+            fault = self.picker.pick(operation)
+            if fault == "latency":
+                await asyncio.sleep(self.picker.faults.latency)
+                fault = None
+            if fault is not None and fault not in AFTER:
+                return self._before(request, operation, fault, job_id)
+            try:
+                body, status, job_id = await handler(request)
+            except StoreError as err:
+                self._record(request, operation, err.status, False, fault, job_id)
+                return _error(err)
+            if fault is not None:
+                return self._after(request, operation, fault, job_id, body, status)
+            self._record(request, operation, status, True, None, job_id)
+            return JSONResponse(body, status_code=status)
+
+        return endpoint
+
+    def _before(
+        self, request: Request, operation: str, fault: str, job_id: uuid.UUID | None
+    ) -> Response:
+        if fault == "drop_before":
+            self._record(request, operation, None, False, fault, job_id)
+            return _DropResponse()
+        status = int(fault)
+        headers: dict[str, str] = {}
+        if status == 429:
+            wait = self.picker.faults.retry_after
+            err = StoreError(
+                429, "TooManyRequests", "fail.tooManyRequests.quotaExceeded", "Rate limit exceeded."
+            )
+            headers = {
+                "Retry-After": str(max(1, math.ceil(wait))),
+                "retry-after-ms": str(int(wait * 1000)),
+            }
+        elif status == 503:
+            err = StoreError(
+                503,
+                "ServiceUnavailable",
+                "fail.serviceUnavailable.temporary",
+                "Service temporarily unavailable.",
+            )
+        else:
+            err = StoreError(
+                status,
+                "InternalServerError",
+                "fail.internalServerError.generic",
+                "Internal server error (injected).",
+            )
+        self._record(request, operation, status, False, fault, job_id)
+        return _error(err, headers)
+
+    def _after(
+        self,
+        request: Request,
+        operation: str,
+        fault: str,
+        job_id: uuid.UUID | None,
+        body: Any,
+        status: int,
+    ) -> Response:
+        if fault == "drop_after":
+            self._record(request, operation, None, True, fault, job_id)
+            return _DropResponse()
+        self._record(request, operation, status, True, fault, job_id)
+        if fault == "malformed":
+            return Response(b'{"id": "broken', status_code=status, media_type="application/json")
+        broken = dict(body) if isinstance(body, dict) else {}
+        broken["status"] = "paused"  # spec_breaking: a status the enum does not have
+        broken.pop("created_at", None)
+        return JSONResponse(broken, status_code=status)
+
+    # --- the operations -------------------------------------------------------------
+    async def _retry(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
+        job_id = _job_id(request.path_params["job_id"])
+        return self.store.retry(job_id).job().to_dict(), 202, job_id
+
+    async def _get(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
+        job_id = _job_id(request.path_params["job_id"])
+        return self.store.get(job_id).details().to_dict(), 200, job_id
+
+    async def _create(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            raise _bad_request("the body must be JSON") from None
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
+        if not isinstance(inputs, list) or not all(
+            isinstance(i, dict)
+            and isinstance(i.get("id"), str)
+            and isinstance(i.get("value"), list)
+            and all(isinstance(v, str) for v in i["value"])
+            for i in inputs
+        ):
+            raise _bad_request("inputs must be a list of {id: string, value: [string]}")
+        job = self.store.create(request.path_params["application_id"], inputs)
+        return job.job().to_dict(), 202, job.id
+
+    async def _list(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
+        raw_status = request.query_params.get("status")
+        try:
+            status = JobStatus(raw_status) if raw_status is not None else None
+        except ValueError:
+            raise _bad_request(
+                f"status must be one of in_progress, failed, completed, "
+                f"received {raw_status[:40]!r}"
+            ) from None
+        offset = _int_param(request, "offset", 0, 2**62)
+        limit = _int_param(request, "limit", 50, MAX_LIMIT)
+        jobs, total = self.store.list(request.path_params["application_id"], status, offset, limit)
+        page = JobList(
+            result=[job.details() for job in jobs],
+            total_count=total,
+            pagination=JobListPagination(offset=offset, limit=limit),
+        )
+        return page.to_dict(), 200, None
+
+
+class _DropResponse(Response):
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _DropConnection()(scope, receive, send)

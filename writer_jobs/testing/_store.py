@@ -1,0 +1,225 @@
+"""The fake's in-memory state and semantics, with no HTTP: what each operation does."""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import itertools
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from generated_client.models import ErrorBody, ErrorDetail, Job, JobDetails, JobResult, JobStatus
+
+
+class StoreError(Exception):
+    """An operation refused, as Writer would: HTTP status, error type, key and description."""
+
+    def __init__(self, status: int, tpe: str, key: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.tpe = tpe
+        self.key = key
+        self.description = description
+
+    def body(self) -> dict[str, Any]:
+        """Writer's documented error body, built with the generated models."""
+        detail = ErrorDetail(description=self.description, key=self.key)
+        return ErrorBody(tpe=self.tpe, errors=[detail]).to_dict() | {"extras": {}}
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@attrs.define
+class FakeJob:
+    id: uuid.UUID
+    application_id: str
+    status: JobStatus
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    completed_at: datetime.datetime | None = None
+    error: str | None = None
+    result: str | None = None
+    inputs: list[dict[str, Any]] = attrs.field(factory=list)
+    retries: int = 0
+
+    def job(self) -> Job:
+        return Job(id=self.id, status=self.status, created_at=self.created_at)
+
+    def details(self) -> JobDetails:
+        details = JobDetails(
+            id=self.id,
+            status=self.status,
+            application_id=self.application_id,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+        if self.completed_at is not None:
+            details.completed_at = self.completed_at
+        if self.error is not None:
+            details.error = self.error
+        if self.result is not None:
+            details.data = JobResult(suggestion=self.result, title="output")
+        return details
+
+
+class JobStore:
+    """Jobs by id and by (application, status), in the order they entered that status.
+
+    A job created or retried is ``in_progress`` for ``delay`` seconds, then
+    ``failed`` with probability ``failure_ratio`` (drawn from a seeded RNG) or
+    ``completed``. Thread-safe: the server and the test thread both use it.
+    """
+
+    def __init__(
+        self,
+        *,
+        delay: float = 1.0,
+        failure_ratio: float = 0.0,
+        seed: int = 0,
+        conflict_on_running: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.delay = delay
+        self.failure_ratio = failure_ratio
+        self.conflict_on_running = conflict_on_running
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._jobs: dict[uuid.UUID, FakeJob] = {}
+        self._index: dict[tuple[str, JobStatus], dict[uuid.UUID, None]] = {}
+        self._due: list[tuple[float, int, uuid.UUID]] = []
+        self._tiebreak = itertools.count()
+
+    # --- state changes -------------------------------------------------------------
+    def _move(self, job: FakeJob, status: JobStatus) -> None:
+        self._index.get((job.application_id, job.status), {}).pop(job.id, None)
+        job.status = status
+        job.updated_at = _now()
+        self._index.setdefault((job.application_id, status), {})[job.id] = None
+
+    def _start(self, job: FakeJob) -> None:
+        self._move(job, JobStatus.IN_PROGRESS)
+        job.completed_at = None
+        job.error = None
+        job.result = None
+        heapq.heappush(self._due, (self._clock() + self.delay, next(self._tiebreak), job.id))
+
+    def _settle_due(self) -> None:
+        now = self._clock()
+        while self._due and self._due[0][0] <= now:
+            _, _, job_id = heapq.heappop(self._due)
+            job = self._jobs[job_id]
+            if job.status is not JobStatus.IN_PROGRESS:
+                continue
+            if self._rng.random() < self.failure_ratio:
+                self._move(job, JobStatus.FAILED)
+                job.error = "The model timed out while generating (fake failure)."
+            else:
+                self._move(job, JobStatus.COMPLETED)
+                job.result = f"Generated for {job.application_id}"
+            job.completed_at = job.updated_at
+
+    # --- operations ------------------------------------------------------------------
+    def seed_failed(self, application_id: str, count: int) -> list[uuid.UUID]:
+        """Add ``count`` failed jobs to an application; returns their ids."""
+        with self._lock:
+            ids = []
+            for _ in range(count):
+                job = self._new(application_id)
+                self._move(job, JobStatus.FAILED)
+                job.error = "Upstream provider error (seeded)."
+                job.completed_at = job.updated_at
+                ids.append(job.id)
+            return ids
+
+    def _new(self, application_id: str) -> FakeJob:
+        now = _now()
+        job_id = uuid.UUID(int=self._rng.getrandbits(128), version=4)
+        job = FakeJob(job_id, application_id, JobStatus.IN_PROGRESS, now, now)
+        self._jobs[job_id] = job
+        return job
+
+    def create(self, application_id: str, inputs: list[dict[str, Any]]) -> FakeJob:
+        with self._lock:
+            self._settle_due()
+            running = self._index.get((application_id, JobStatus.IN_PROGRESS))
+            if self.conflict_on_running and running:
+                raise StoreError(
+                    409,
+                    "Conflict",
+                    "fail.conflict.jobRunning",
+                    f"A job is already running for application {application_id}.",
+                )
+            job = self._new(application_id)
+            job.inputs = inputs
+            self._index.setdefault((application_id, JobStatus.IN_PROGRESS), {})[job.id] = None
+            self._start(job)
+            return job
+
+    def get(self, job_id: uuid.UUID) -> FakeJob:
+        with self._lock:
+            self._settle_due()
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise StoreError(
+                    404, "NotFound", "fail.notFound.resource", f"Job {job_id} not found."
+                )
+            return job
+
+    def retry(self, job_id: uuid.UUID) -> FakeJob:
+        with self._lock:
+            job = self.get(job_id)
+            if job.status is not JobStatus.FAILED:
+                raise StoreError(
+                    409,
+                    "Conflict",
+                    "fail.conflict.jobNotFailed",
+                    f"Job {job_id} is {job.status.value}; only failed jobs can be retried.",
+                )
+            job.retries += 1
+            self._start(job)
+            return job
+
+    def list(
+        self, application_id: str, status: JobStatus | None, offset: int, limit: int
+    ) -> tuple[list[FakeJob], int]:
+        with self._lock:
+            self._settle_due()
+            if status is not None:
+                bucket = self._index.get((application_id, status), {})
+                page = itertools.islice(bucket, offset, offset + limit)
+                return [self._jobs[i] for i in page], len(bucket)
+            jobs = sorted(
+                (
+                    self._jobs[i]
+                    for s in JobStatus
+                    for i in self._index.get((application_id, s), {})
+                ),
+                key=lambda job: job.created_at,
+            )
+            return jobs[offset : offset + limit], len(jobs)
+
+    # --- inspection for tests -----------------------------------------------------------
+    def job(self, job_id: uuid.UUID) -> FakeJob:
+        with self._lock:
+            self._settle_due()
+            return self._jobs[job_id]
+
+    def counts(self, application_id: str) -> dict[JobStatus, int]:
+        with self._lock:
+            self._settle_due()
+            return {s: len(self._index.get((application_id, s), {})) for s in JobStatus}
+
+    def settle_all(self) -> None:
+        """Finish every running job now (for tests that do not want to wait)."""
+        with self._lock:
+            self._due = [(0.0, t, j) for _, t, j in self._due]
+            self._settle_due()
