@@ -270,7 +270,7 @@ class FakeApp:
         except ValueError:
             raise _bad_request(
                 f"status must be one of in_progress, failed, completed, "
-                f"received {raw_status[:40]!r}"
+                f"received {str(raw_status)[:40]!r}"
             ) from None
         offset = _int_param(request, "offset", 0, 2**62)
         limit = _int_param(request, "limit", 50, MAX_LIMIT)

@@ -65,7 +65,7 @@ class FaultPicker:
             if queued:
                 return queued.popleft()
             f = self.faults
-            if f.rate and (f.operations is None or operation in f.operations):
-                if self._rng.random() < f.rate:
-                    return self._rng.choice(f.kinds)
+            eligible = f.operations is None or operation in f.operations
+            if f.rate and eligible and self._rng.random() < f.rate:
+                return self._rng.choice(f.kinds)
             return None
