@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PRISM := node_modules/.bin/prism
 PRISM_VERSION := 5.16.0
 
-.PHONY: test generate check-generated lint tools
+.PHONY: test demo generate check-generated lint tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ tools: $(STAMP) $(PRISM)
 
 test: tools
 	$(BIN)/python -m pytest
+
+# The main job against the bundled fake server: no key, no network.
+demo: $(STAMP)
+	./scripts/demo.sh
 
 generate: $(STAMP)
 	./generate.sh

@@ -13,6 +13,7 @@ openapi.yaml, under readable names. Every error is a ``WriterJobsError``.
 from generated_client.models import Job, JobDetails, JobInput, JobResult, JobStatus
 
 from ._async_client import AsyncJobsClient
+from ._bulk import BulkSummary, JobOutcome, Outcome
 from ._client import JobsClient
 from ._exceptions import (
     APIConnectionError,
@@ -45,6 +46,7 @@ __all__ = [
     "AsyncJobsClient",
     "AuthenticationError",
     "BadRequestError",
+    "BulkSummary",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -53,10 +55,12 @@ __all__ = [
     "Job",
     "JobDetails",
     "JobInput",
+    "JobOutcome",
     "JobResult",
     "JobStatus",
     "JobsClient",
     "NotFoundError",
+    "Outcome",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",

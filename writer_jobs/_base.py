@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,7 @@ import httpx
 from generated_client.models import JobStatus
 
 from . import _engine, _validation
+from ._bulk import BulkRun, JobOutcome
 from ._config import (
     DEFAULT_BACKOFF_INITIAL,
     DEFAULT_BACKOFF_MAX,
@@ -27,7 +28,7 @@ from ._config import (
     resolve_config,
     resolve_timeout,
 )
-from ._exceptions import ClientClosedError, ResponseValidationError
+from ._exceptions import ClientClosedError, InvalidArgumentError, ResponseValidationError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -169,6 +170,38 @@ class ClientBase:
             if page_size is None
             else _validation.positive_int(page_size, name="page_size", maximum=10_000),
         )
+
+    def _bulk_run(
+        self,
+        application_id: str,
+        *,
+        concurrency: int,
+        wait: bool,
+        wait_timeout: float | None,
+        journal: str | os.PathLike[str] | None,
+        rate_limit: float | None,
+        on_outcome: Callable[[JobOutcome], None] | None,
+        timeout: object,
+    ) -> tuple[BulkRun, _engine.Pager]:
+        pager = self._pager(application_id, JobStatus.FAILED, None)
+        _validation.positive_int(concurrency, name="concurrency", maximum=1024)
+        deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
+        if rate_limit is not None:
+            rate = _validation.timeout_seconds(rate_limit, name="rate_limit")
+            if not rate:
+                raise InvalidArgumentError(
+                    f"rate_limit must be > 0 requests per minute or None, received {rate_limit!r}"
+                )
+        run = BulkRun(
+            self._config,
+            self._timeout(timeout),
+            journal=journal,
+            wait=wait,
+            wait_timeout=deadline,
+            rate_limit=rate_limit,
+            on_outcome=on_outcome,
+        )
+        return run, pager
 
     def _too_large(self, response: httpx.Response, received: int) -> ResponseValidationError:
         method = response.request.method

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import ssl
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Self, TypeVar
 from uuid import UUID
@@ -16,6 +19,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
+from ._bulk import BulkSummary, JobOutcome, Pacer
 from ._exceptions import APIError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -93,15 +97,22 @@ class JobsClient(ClientBase):
         finally:
             response.close()
 
-    def _run(self, flow: _engine.Flow[T]) -> T:
+    def _run(self, flow: _engine.Flow[T], pacer: Pacer | None = None) -> T:
         try:
             action = next(flow)
             while True:
                 if isinstance(action, _engine.Sleep):
                     time.sleep(action.seconds)
                     action = flow.send(None)
-                else:
+                elif pacer is None:
                     action = flow.send(self._send(action))
+                else:
+                    delay = pacer.reserve()
+                    if delay > 0:
+                        time.sleep(delay)
+                    outcome = self._send(action)
+                    pacer.observe(outcome)
+                    action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -169,6 +180,57 @@ class JobsClient(ClientBase):
         while (call := pager.next_call()) is not None:
             page = self._run(_engine.execute(call, self._config, timeout))
             yield from pager.accept(page)
+
+    def retry_failed(
+        self,
+        application_id: str,
+        *,
+        concurrency: int = 16,
+        wait: bool = False,
+        wait_timeout: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        rate_limit: float | None = 400,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> BulkSummary:
+        """Retry every failed job of an application; see :meth:`AsyncJobsClient.retry_failed`.
+
+        Runs ``concurrency`` worker threads over this client's connection pool.
+        """
+        run, pager = self._bulk_run(
+            application_id,
+            concurrency=concurrency,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            journal=journal,
+            rate_limit=rate_limit,
+            on_outcome=on_outcome,
+            timeout=timeout,
+        )
+        try:
+            while (call := pager.next_call()) is not None:
+                page = self._run(_engine.execute(call, self._config, run.timeout), run.pacer)
+                run.add_listed(pager.accept(page))
+            todo = run.todo()
+            if on_total is not None:
+                on_total(run.todo_count)
+            lock = threading.Lock()
+
+            def worker() -> None:
+                while True:
+                    with lock:
+                        item = next(todo, None)
+                    if item is None:
+                        return
+                    run.record(self._run(run.flow(*item), run.pacer))
+
+            with ThreadPoolExecutor(concurrency, thread_name_prefix="writer-jobs") as pool:
+                for future in [pool.submit(worker) for _ in range(concurrency)]:
+                    future.result()
+            return run.summary()
+        finally:
+            run.close()
 
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:

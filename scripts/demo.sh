@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job, offline: a fake Writer API with 200 failed jobs and a few percent of
+# injected 429/503s, and `writer-jobs retry-failed --wait` cleaning it up.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=.venv/bin
+log="$(mktemp)"
+journal="$(mktemp -u).jsonl"
+port="$("$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+"$bin/writer-jobs" serve --port "$port" --seed-failed 200 --app demo-app \
+  --fault-rate 0.04 --delay 1 --failure-ratio 0.05 --seed 7 >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log" "$journal"' EXIT
+
+for _ in $(seq 100); do
+  grep -q "Fake Writer API on" "$log" && break
+  kill -0 "$server" 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 0.1
+done
+cat "$log"
+
+echo "\$ writer-jobs --base-url http://127.0.0.1:$port --api-key fake-writer-key \\"
+echo "    retry-failed demo-app --wait --concurrency 32 --rate-limit 3000 --journal $journal"
+"$bin/writer-jobs" --base-url "http://127.0.0.1:$port" --api-key fake-writer-key \
+  retry-failed demo-app --wait --concurrency 32 --rate-limit 3000 --journal "$journal"
+echo "journal: $(wc -l <"$journal") lines; every job has exactly one final outcome:"
+"$bin/python" - "$journal" <<'PY'
+import json, sys, collections
+finals = collections.Counter(
+    e["job_id"] for e in map(json.loads, open(sys.argv[1])) if e["event"] == "outcome" and e["final"]
+)
+print(f"  {len(finals)} jobs, {sum(finals.values())} final outcomes, max per job {max(finals.values())}")
+PY

@@ -1,0 +1,510 @@
+"""The writer-jobs command line (the ``cli`` extra): retry, watch, list, create and
+bulk-retry jobs, and serve the fake API.
+
+Exit codes: 0 success, 1 API or network error (or a job that ended in error),
+2 usage error (including an invalid argument), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from ._async_client import AsyncJobsClient
+from ._bulk import BulkSummary, JobOutcome
+from ._client import JobsClient
+from ._config import API_KEY_ENV, BASE_URL_ENV
+from ._exceptions import APIError, ConfigurationError, InvalidArgumentError, WriterJobsError
+from ._validation import job_id as parse_job_id
+
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+try:
+    from rich.console import Console
+    from rich.table import Table
+except ImportError:  # pragma: no cover - the cli extra is missing
+    sys.stderr.write("writer-jobs: the CLI needs the 'cli' extra: pip install 'writer-jobs[cli]'\n")
+    raise SystemExit(EXIT_USAGE) from None
+
+
+class UsageError(Exception):
+    """A bad command line, reported like argparse's own errors (exit 2)."""
+
+
+def _job_id_arg(value: str) -> str:
+    try:
+        return str(parse_job_id(value))
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds, received {value!r}"
+        ) from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, received {value!r}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, received {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, received {value!r}")
+    return number
+
+
+def _ratio(value: str) -> float:
+    number = _non_negative(value)
+    if number > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, received {value!r}")
+    return number
+
+
+def _input_arg(value: str) -> tuple[str, str]:
+    name, sep, text = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"must be NAME=VALUE, received {value!r}")
+    return name, text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (global options go before or after the command)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        help=f"Writer API key (default: ${API_KEY_ENV}); never printed",
+    )
+    common.add_argument(
+        "--base-url",
+        default=argparse.SUPPRESS,
+        help=f"API base URL (default: ${BASE_URL_ENV} or https://api.writer.com)",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object per line on stdout, for scripts",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log retries (-v) and every attempt (-vv) to stderr",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="writer-jobs",
+        parents=[common],
+        description="Retry, watch, list and create Writer async jobs.",
+        epilog="Exit codes: 0 ok, 1 API or network error, 2 usage error, 130 interrupted.",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_non_negative,
+        default=None,
+        dest="request_timeout",
+        help="seconds each request may take (default 60)",
+    )
+    parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    p = command("retry", "Re-trigger failed jobs (safe to retry: never triggers a job twice).")
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("--wait", action="store_true", help="then wait for each job to finish")
+    p.add_argument(
+        "--wait-timeout",
+        type=_non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="give up waiting after this long (default: no limit)",
+    )
+
+    p = command("get", "Show one job.")
+    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID")
+
+    p = command("list", "List an application's jobs.")
+    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument("--status", choices=["in_progress", "failed", "completed"])
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="show at most N jobs (default: all)",
+    )
+
+    p = command("create", "Start a job for an application.")
+    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        type=_input_arg,
+        required=True,
+        metavar="NAME=VALUE",
+        help="an input value; repeat a NAME for several values",
+    )
+    p.add_argument("--wait", action="store_true", help="then wait for the job to finish")
+
+    p = command("wait", "Wait for a job to finish (polls 1 s apart, growing to 10 s).")
+    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument(
+        "--timeout",
+        type=_non_negative,
+        default=None,
+        dest="wait_timeout",
+        metavar="SECONDS",
+        help="give up after this long (default: no limit)",
+    )
+
+    p = command("retry-failed", "Retry every failed job of an application, resumably.")
+    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=16,
+        metavar="N",
+        help="jobs handled at once (default 16)",
+    )
+    p.add_argument("--wait", action="store_true", help="wait for each retried job to finish")
+    p.add_argument(
+        "--wait-timeout",
+        type=_non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="give up waiting for a job after this long",
+    )
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="record each outcome here; rerun with the same FILE to resume",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=_non_negative,
+        default=400.0,
+        metavar="PER_MINUTE",
+        help="requests per minute for the whole run (default 400; 0: no limit)",
+    )
+
+    p = command("serve", "Serve the fake Writer API on 127.0.0.1 (the 'server' extra).")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument(
+        "--seed-failed", type=int, default=0, metavar="N", help="start with N failed jobs"
+    )
+    p.add_argument("--app", default="demo-app", help="application id for seeded jobs")
+    p.add_argument(
+        "--fault-rate",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of requests answered with an injected 429 or 503",
+    )
+    p.add_argument(
+        "--delay",
+        type=_non_negative,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a job runs before it finishes (default 1)",
+    )
+    p.add_argument(
+        "--failure-ratio",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of jobs that fail when they finish",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (faults, ids, failures)")
+    return parser
+
+
+class Output:
+    """Human tables on stdout, or JSON lines with --json; messages on stderr."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.out = Console(soft_wrap=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+
+    def json_line(self, data: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+        sys.stdout.flush()
+
+    def jobs(self, jobs: Sequence[Any], title: str | None = None) -> None:
+        if self.as_json:
+            for job in jobs:
+                self.json_line(job.to_dict())
+            return
+        table = Table(title=title)
+        columns = ["id", "status", "application_id", "created_at", "updated_at", "error"]
+        present = [c for c in columns if any(c in job.to_dict() for job in jobs)] or columns[:3]
+        for column in present:
+            table.add_column(column.replace("_", " "))
+        for job in jobs:
+            data = job.to_dict()
+            table.add_row(*(str(data.get(c, "")) for c in present))
+        self.out.print(table)
+
+    def summary(self, summary: BulkSummary, application_id: str) -> None:
+        if self.as_json:
+            self.json_line(summary.to_json())
+            return
+        table = Table(title=f"retry-failed {application_id}")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("failed jobs found", str(summary.total))
+        table.add_row("skipped (already done per journal)", str(summary.skipped))
+        for outcome, count in sorted(summary.outcomes.items()):
+            table.add_row(f"outcome: {outcome}", str(count))
+        for status, count in sorted(summary.statuses.items()):
+            table.add_row(f"status now: {status}", str(count))
+        table.add_row("requests sent", str(summary.requests))
+        table.add_row("transient failures retried", str(summary.transient_failures))
+        table.add_row("  of which 429 (paced down)", str(summary.rate_limited))
+        table.add_row("elapsed", f"{summary.elapsed:.1f} s")
+        self.out.print(table)
+
+
+def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if getattr(args, "api_key", None) is not None:
+        settings["api_key"] = args.api_key
+    if getattr(args, "base_url", None) is not None:
+        settings["base_url"] = args.base_url
+    if args.request_timeout is not None:
+        settings["timeout"] = args.request_timeout
+    return settings
+
+
+def _setup_logging(verbosity: int) -> None:
+    if verbosity <= 0:
+        return
+    logger = logging.getLogger("writer_jobs")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+def _progress(output: Output, label: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    show = not output.as_json and output.err.is_terminal
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=output.err,
+        disable=not show,
+        transient=False,
+    )
+
+
+def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
+    with JobsClient(**_client_settings(args)) as client:
+        jobs: list[Any] = [client.retry(job_id) for job_id in args.job_ids]
+        if args.wait:
+            with _progress(output, "waiting") as progress:
+                task = progress.add_task("wait", total=len(jobs))
+                done = []
+                for job in jobs:
+                    done.append(client.wait(job.id, timeout=args.wait_timeout))
+                    progress.advance(task)
+            jobs = done
+    output.jobs(jobs, title="retried")
+    return EXIT_OK
+
+
+def _cmd_get(args: argparse.Namespace, output: Output) -> int:
+    with JobsClient(**_client_settings(args)) as client:
+        output.jobs([client.get(args.job_id)])
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace, output: Output) -> int:
+    with JobsClient(**_client_settings(args)) as client:
+        jobs = []
+        for job in client.list(args.application_id, status=args.status):
+            jobs.append(job)
+            if output.as_json:
+                output.json_line(job.to_dict())
+            if args.limit is not None and len(jobs) >= args.limit:
+                break
+    if not output.as_json:
+        output.jobs(jobs, title=f"{len(jobs)} jobs of {args.application_id}")
+    return EXIT_OK
+
+
+def _cmd_create(args: argparse.Namespace, output: Output) -> int:
+    inputs: dict[str, list[str]] = {}
+    for name, value in args.inputs:
+        inputs.setdefault(name, []).append(value)
+    with JobsClient(**_client_settings(args)) as client:
+        job: Any = client.create(args.application_id, inputs)
+        if args.wait:
+            job = client.wait(job.id)
+    output.jobs([job], title="created")
+    return EXIT_OK
+
+
+def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
+    with JobsClient(**_client_settings(args)) as client, _progress(output, "waiting") as progress:
+        progress.add_task("wait", total=None)
+        job = client.wait(args.job_id, timeout=args.wait_timeout)
+    output.jobs([job])
+    return EXIT_OK
+
+
+def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
+    progress = _progress(output, f"retrying {args.application_id}")
+    task = progress.add_task("retry-failed", total=None)
+
+    def on_outcome(outcome: JobOutcome) -> None:
+        progress.advance(task)
+        if output.as_json:
+            output.json_line(outcome.to_json())
+        elif outcome.error_type:
+            output.err.print(
+                f"[yellow]{outcome.job_id}: {outcome.outcome.value}: {outcome.message}[/yellow]",
+                markup=True,
+                highlight=False,
+            )
+
+    async def run() -> BulkSummary:
+        async with AsyncJobsClient(**_client_settings(args)) as client:
+            return await client.retry_failed(
+                args.application_id,
+                concurrency=args.concurrency,
+                wait=args.wait,
+                wait_timeout=args.wait_timeout,
+                journal=args.journal,
+                rate_limit=args.rate_limit or None,
+                on_outcome=on_outcome,
+                on_total=lambda total: progress.update(task, total=total),
+            )
+
+    try:
+        with progress:
+            summary = asyncio.run(run())
+    except KeyboardInterrupt:
+        where = f"the journal {args.journal} is intact" if args.journal else "no journal was kept"
+        hint = (
+            " rerun the same command to resume"
+            if args.journal
+            else " rerun with --journal FILE next time to make runs resumable"
+        )
+        output.err.print(f"writer-jobs: interrupted; {where};{hint}", highlight=False)
+        return EXIT_INTERRUPTED
+    output.summary(summary, args.application_id)
+    return EXIT_OK if summary.ok else EXIT_API
+
+
+def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
+    try:
+        from .testing import DEFAULT_KEY, FakeWriterAPI, Faults
+    except ImportError:
+        raise UsageError(
+            "serve needs the 'server' extra: pip install 'writer-jobs[server]'"
+        ) from None
+    # The fake accepts --api-key when given, else a fixed fake key (never $WRITER_API_KEY,
+    # so a real key is neither accepted nor printed).
+    key = getattr(args, "api_key", None) or DEFAULT_KEY
+    faults = Faults(rate=args.fault_rate, kinds=("429", "503"), seed=args.seed, retry_after=0.2)
+    api = FakeWriterAPI(
+        api_key=key,
+        seed_failed=args.seed_failed,
+        application_id=args.app,
+        delay=args.delay,
+        failure_ratio=args.failure_ratio,
+        faults=faults,
+        seed=args.seed,
+        port=args.port,
+    )
+    api.start()
+    shown_key = key if key == DEFAULT_KEY else "(the --api-key you passed)"
+    if output.as_json:
+        output.json_line(
+            {
+                "event": "serving",
+                "base_url": api.base_url,
+                "application_id": args.app,
+                "seeded_failed": len(api.seeded),
+                "api_key": key if key == DEFAULT_KEY else None,
+            }
+        )
+    else:
+        output.err.print(
+            f"Fake Writer API on {api.base_url}  key: {shown_key}  app: {args.app}  "
+            f"failed jobs: {len(api.seeded)}  (Ctrl-C to stop)",
+            highlight=False,
+        )
+    try:
+        api.serve_forever()
+    except KeyboardInterrupt:
+        api.stop()
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
+    "retry": _cmd_retry,
+    "get": _cmd_get,
+    "list": _cmd_list,
+    "create": _cmd_create,
+    "wait": _cmd_wait,
+    "retry-failed": _cmd_retry_failed,
+    "serve": _cmd_serve,
+}
+
+
+def _fail(output: Output, code: int, message: str) -> int:
+    if output.as_json:
+        sys.stderr.write(json.dumps({"event": "error", "message": message}) + "\n")
+    else:
+        output.err.print(f"writer-jobs: error: {message}", highlight=False, markup=False)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    output = Output(as_json=bool(getattr(args, "json", False)))
+    _setup_logging(getattr(args, "verbose", 0) or 0)
+    try:
+        return COMMANDS[args.command](args, output)
+    except (InvalidArgumentError, ConfigurationError, UsageError) as exc:
+        return _fail(output, EXIT_USAGE, str(exc))
+    except APIError as exc:
+        return _fail(output, EXIT_API, f"{args.command} failed: {exc}")
+    except WriterJobsError as exc:  # e.g. WaitTimeoutError
+        return _fail(output, EXIT_API, f"{args.command} failed: {exc}")
+    except KeyboardInterrupt:
+        return _fail(output, EXIT_INTERRUPTED, "interrupted")
+
+
+def entrypoint() -> NoReturn:
+    """The console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entrypoint()
