@@ -3,9 +3,11 @@ decisions and the summary, with no I/O of their own (the clients drive them)."""
 
 from __future__ import annotations
 
+import array
 import datetime
 import enum
 import json
+import math
 import os
 import threading
 import time
@@ -123,7 +125,7 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path is not None else None
         self.final: set[UUID] = set()
-        self.unsettled: dict[UUID, datetime.datetime] = {}
+        self.unsettled: dict[UUID, Resume] = {}
         self.cut_lines = 0
         self._file: IO[str] | None = None
         if self.path is not None:
@@ -153,8 +155,10 @@ class Journal:
                     at = datetime.datetime.fromisoformat(entry["at"])
                 except (KeyError, TypeError, ValueError):
                     at = datetime.datetime.now(datetime.UTC)
+                listed = entry.get("listed_updated_at")
+                listed = float(listed) if isinstance(listed, int | float) else None
                 self.final.discard(job_id)
-                self.unsettled[job_id] = at
+                self.unsettled[job_id] = Resume(at, listed)
             elif event == "outcome" and entry.get("final"):
                 self.final.add(job_id)
                 self.unsettled.pop(job_id, None)
@@ -233,9 +237,28 @@ def _error(
     return JobOutcome(job_id, outcome, status, type(exc).__name__, str(exc), resumed)
 
 
-def _retriggered_since(details: JobDetails, since: datetime.datetime) -> bool:
-    updated = details.updated_at
-    return not isinstance(updated, Unset) and updated >= since - CLOCK_SKEW
+@attrs.frozen
+class Resume:
+    """What the journal says of a job an earlier run started but did not finish."""
+
+    started_at: datetime.datetime
+    #: The job's updated_at when that run listed it (None if it was not recorded).
+    listed_updated_at: float | None
+
+
+def _timestamp(value: datetime.datetime | Unset) -> float | None:
+    return None if isinstance(value, Unset) else value.timestamp()
+
+
+def _retriggered_since(details: JobDetails, resume: Resume) -> bool:
+    """Was this (failed) job re-triggered after the earlier run listed it?"""
+    updated = _timestamp(details.updated_at)
+    if updated is None:
+        return False
+    if resume.listed_updated_at is not None:
+        # Exact: the server's own timestamp moved since the listing.
+        return abs(updated - resume.listed_updated_at) > 1e-6
+    return updated >= (resume.started_at - CLOCK_SKEW).timestamp()
 
 
 def job_flow(
@@ -245,17 +268,17 @@ def job_flow(
     *,
     wait: bool,
     wait_timeout: float | None,
-    started_before: datetime.datetime | None,
+    resume: Resume | None,
 ) -> _engine.Flow[JobOutcome]:
     """Retry one failed job safely and say what happened; never raises APIError."""
-    resumed = started_before is not None
+    resumed = resume is not None
     status: JobStatus | None = None
     try:
-        if started_before is not None:
+        if resume is not None:
             # An earlier run may have re-triggered it: look before touching it.
             details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
             status = details.status
-            if status is JobStatus.FAILED and not _retriggered_since(details, started_before):
+            if status is JobStatus.FAILED and not _retriggered_since(details, resume):
                 job = yield from _engine.retry_flow(job_id, config, timeout)
                 status = job.status
         else:
@@ -311,6 +334,8 @@ class BulkRun:
         self.pacer = Pacer(rate_limit)
         self.started = time.monotonic()
         self.listed: list[UUID] = []
+        # updated_at of each listed job (NaN: unknown), aligned with ``listed``: 8 bytes a job.
+        self.listed_updated = array.array("d")
         self._seen: set[UUID] = set()
         self.skipped = 0
         self.outcomes: dict[str, int] = {}
@@ -323,38 +348,44 @@ class BulkRun:
             if job.id not in self._seen:
                 self._seen.add(job.id)
                 self.listed.append(job.id)
+                updated = _timestamp(job.updated_at)
+                self.listed_updated.append(math.nan if updated is None else updated)
 
-    def todo(self) -> Iterator[tuple[UUID, datetime.datetime | None]]:
+    def todo(self) -> Iterator[tuple[UUID, float | None, Resume | None]]:
         """Every job to handle, once: listed ones not yet final, then unsettled ones
         from the journal that the listing no longer shows (they may be in progress)."""
         unsettled = self.journal.unsettled
         self.skipped = sum(1 for job_id in self.listed if job_id in self.journal.final)
         extra = [j for j in unsettled if j not in self._seen and j not in self.journal.final]
         self.todo_count = len(self.listed) - self.skipped + len(extra)
-        for job_id in self.listed:
+        for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
             if job_id not in self.journal.final:
-                yield job_id, unsettled.get(job_id)
+                yield job_id, None if math.isnan(updated) else updated, unsettled.get(job_id)
         for job_id in extra:
-            yield job_id, unsettled[job_id]
+            yield job_id, None, unsettled[job_id]
 
     def flow(
-        self, job_id: UUID, started_before: datetime.datetime | None
+        self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
     ) -> _engine.Flow[JobOutcome]:
+        """The job's flow, after writing (and flushing) that it is about to start."""
+        entry: dict[str, Any] = {
+            "event": "started",
+            "job_id": str(job_id),
+            "at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        if resume is not None and resume.listed_updated_at is not None:
+            listed_updated_at = resume.listed_updated_at  # keep the earliest known state
+        if listed_updated_at is not None:
+            entry["listed_updated_at"] = listed_updated_at
         with self._lock:
-            self.journal.write(
-                {
-                    "event": "started",
-                    "job_id": str(job_id),
-                    "at": datetime.datetime.now(datetime.UTC).isoformat(),
-                }
-            )
+            self.journal.write(entry)
         return job_flow(
             job_id,
             self.config,
             self.timeout,
             wait=self.wait,
             wait_timeout=self.wait_timeout,
-            started_before=started_before,
+            resume=resume,
         )
 
     def record(self, outcome: JobOutcome) -> None:

@@ -1,0 +1,237 @@
+"""retry_failed: every failed job gets exactly one final outcome, none is re-triggered
+twice, under faults, with pacing, and across an interrupted run."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from writer_jobs import AsyncJobsClient, JobOutcome, JobsClient, JobStatus, Outcome
+from writer_jobs._bulk import Journal, Pacer
+from writer_jobs.testing import FakeWriterAPI, Faults
+
+FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
+FAULTS = Faults(
+    rate=0.10, kinds=("429", "500", "503", "drop_before", "drop_after"), seed=3, retry_after=0.01
+)
+
+
+def _journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's whole lines (a line cut by a crash is skipped, as the client does)."""
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+def _final_outcomes(path: Path) -> collections.Counter[str]:
+    return collections.Counter(
+        e["job_id"] for e in _journal(path) if e["event"] == "outcome" and e["final"]
+    )
+
+
+async def test_a_thousand_failed_jobs_with_ten_percent_faults(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    seen: list[JobOutcome] = []
+    with FakeWriterAPI(seed_failed=1000, delay=0.05, faults=FAULTS) as api:
+        async with AsyncJobsClient(
+            api.api_key, base_url=api.base_url, max_retries=8, **FAST
+        ) as client:
+            summary = await client.retry_failed(
+                api.application_id,
+                concurrency=32,
+                rate_limit=None,
+                journal=journal,
+                on_outcome=seen.append,
+            )
+        per_job = api.retries_per_job()
+        injected = sum(1 for e in api.log if e.fault)
+    assert summary.total == 1000 and summary.outcomes == {"retried": 1000}, summary
+    assert summary.ok and summary.transient_failures > 0 and injected > 50
+    assert len(seen) == 1000 and {o.job_id for o in seen} == set(api.seeded)
+    finals = _final_outcomes(journal)
+    assert len(finals) == 1000 and set(finals.values()) == {1}
+    assert set(per_job) == set(api.seeded), "every job was re-triggered"
+    assert max(per_job.values()) == 1, "no job was re-triggered twice"
+
+
+def test_sync_twin_with_wait(tmp_path: Path) -> None:
+    with (
+        FakeWriterAPI(seed_failed=40, delay=0.05, failure_ratio=0.25, seed=5) as api,
+        JobsClient(api.api_key, base_url=api.base_url, **FAST) as client,
+    ):
+        api.seed_failed(3, application_id="other-app")
+        summary = client.retry_failed(api.application_id, concurrency=8, wait=True, rate_limit=None)
+        per_job = api.retries_per_job()
+    assert summary.outcomes == {"retried": 40}
+    assert sum(summary.statuses.values()) == 40
+    assert set(summary.statuses) <= {"completed", "failed"}, "wait=True waits for the end"
+    assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
+
+
+async def test_jobs_that_are_no_longer_failed_or_gone(tmp_path: Path) -> None:
+    with FakeWriterAPI(seed_failed=6, delay=5) as api:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            # Someone else retries two of them between the listing and our retry.
+            original = client._run
+
+            async def racing(flow: Any, pacer: Any = None) -> Any:
+                result = await original(flow, pacer)
+                if isinstance(result, type(None)) or not hasattr(result, "result"):
+                    return result
+                for job in result.result[:2]:
+                    api.store.retry(job.id)
+                return result
+
+            client._run = racing  # type: ignore[method-assign]
+            summary = await client.retry_failed(api.application_id, rate_limit=None)
+    assert summary.outcomes == {"retried": 4, "not_failed": 2}
+
+
+async def test_resume_skips_final_outcomes_and_rechecks_started_jobs(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(seed_failed=10, delay=30) as api:
+        # An earlier run: three done, one started (and really re-triggered) but its
+        # outcome line was cut by a crash, one started but never sent.
+        done, cut, unsent = api.seeded[:3], api.seeded[3], api.seeded[4]
+        lines: list[dict[str, Any]] = []
+        for job_id in done:
+            api.store.retry(job_id)
+            lines.append(
+                {"event": "started", "job_id": str(job_id), "at": "2020-01-01T00:00:00+00:00"}
+            )
+            lines.append(
+                {
+                    "event": "outcome",
+                    "job_id": str(job_id),
+                    "outcome": "retried",
+                    "final": True,
+                    "status": "in_progress",
+                }
+            )
+        import datetime
+
+        def listed(job_id: UUID) -> float:
+            return api.store.job(job_id).updated_at.timestamp()
+
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        lines.append(
+            {"event": "started", "job_id": str(cut), "at": now, "listed_updated_at": listed(cut)}
+        )
+        lines.append(
+            {
+                "event": "started",
+                "job_id": str(unsent),
+                "at": now,
+                "listed_updated_at": listed(unsent),
+            }
+        )
+        api.store.retry(cut)  # the crashed run's POST went through
+        text = "".join(json.dumps(line) + "\n" for line in lines)
+        journal.write_text(text + '{"event":"outcome","job_id":"' + str(cut)[:10])
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            summary = await client.retry_failed(
+                api.application_id, rate_limit=None, journal=journal
+            )
+        per_job = api.retries_per_job()
+    assert summary.skipped == 0  # the 3 done are no longer failed, so not even listed
+    assert summary.outcomes == {"retried": 7}
+    # The earlier run's retries went straight to the store; the log shows this run's.
+    assert cut not in per_job, "the job whose outcome line was cut was not re-triggered again"
+    assert api.store.job(cut).retries == 1
+    assert not set(done) & set(per_job)
+    assert per_job[unsent] == 1
+    assert all(per_job[j] == 1 for j in api.seeded[4:])
+    finals = _final_outcomes(journal)
+    assert set(finals) == {str(j) for j in api.seeded} and set(finals.values()) == {1}
+
+
+async def test_rerun_with_the_same_journal_does_nothing_more(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(seed_failed=20, delay=0.01, failure_ratio=1.0) as api:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            first = await client.retry_failed(
+                api.application_id, rate_limit=None, journal=journal, wait=True
+            )
+            # Every job failed again: they are listed as failed, but the journal says done.
+            second = await client.retry_failed(api.application_id, rate_limit=None, journal=journal)
+        per_job = api.retries_per_job()
+    assert first.outcomes == {"retried": 20} and first.statuses == {"failed": 20}
+    assert second.skipped == 20 and second.outcomes == {}
+    assert max(per_job.values()) == 1
+
+
+async def test_pacing_keeps_under_the_rate_limit() -> None:
+    with FakeWriterAPI(seed_failed=30, delay=30) as api:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            summary = await client.retry_failed(api.application_id, rate_limit=600, concurrency=16)
+        times = sorted(e.at for e in api.log)
+    assert summary.requests == 31  # one list page and 30 retries
+    # 600/min is one request every 0.1 s: no window of 1 s holds more than 10 (+1 edge).
+    worst = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert worst <= 11
+
+
+def test_pacer_halves_on_429_and_recovers() -> None:
+    clock = [0.0]
+    pacer = Pacer(600, clock=lambda: clock[0])
+    assert [pacer.reserve() for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    import httpx
+
+    pacer.observe(httpx.Response(429))
+    assert pacer.rate == pytest.approx(5.0)
+    pacer.observe(httpx.Response(429))  # the same burst: no second halving
+    assert pacer.rate == pytest.approx(5.0)
+    for _ in range(200):
+        pacer.observe(httpx.Response(202))
+    assert pacer.rate == pytest.approx(10.0)
+    assert pacer.rate_limited == 2
+    unlimited = Pacer(None)
+    assert unlimited.reserve() == 0.0
+
+
+def test_journal_reads_cut_and_foreign_lines(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    job = UUID(int=1)
+    path.write_text(
+        json.dumps({"event": "outcome", "job_id": str(job), "final": True, "outcome": "retried"})
+        + "\n"
+        + '{"event": "sta'
+    )
+    journal = Journal(path)
+    assert journal.final == {job} and journal.cut_lines == 1
+    journal.write({"event": "started", "job_id": str(UUID(int=2)), "at": "x"})
+    journal.close()
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[-1])["job_id"] == str(UUID(int=2)), "the cut line was ended first"
+
+
+def test_invalid_arguments_before_any_request() -> None:
+    from writer_jobs import InvalidArgumentError
+
+    with FakeWriterAPI() as api, JobsClient(api.api_key, base_url=api.base_url) as client:
+        for kwargs in ({"concurrency": 0}, {"rate_limit": 0}, {"wait_timeout": -1}):
+            with pytest.raises(InvalidArgumentError):
+                client.retry_failed(api.application_id, **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError):
+            client.retry_failed("a/b")
+        assert api.log == []
+
+
+def test_outcome_json_is_stable() -> None:
+    outcome = JobOutcome(UUID(int=3), Outcome.NOT_FAILED, JobStatus.COMPLETED)
+    assert outcome.to_json() == {
+        "event": "outcome",
+        "job_id": str(UUID(int=3)),
+        "outcome": "not_failed",
+        "final": True,
+        "status": "completed",
+    }
