@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import enum
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
+
+from generated_client.types import Unset
 
 from . import __version__
 from ._async_client import AsyncJobsClient
@@ -119,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         dest="request_timeout",
         help="seconds each request may take (default 60)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="retries of a failed request (default 5; 0: none)",
     )
     parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -241,7 +252,8 @@ class Output:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
-        self.out = Console(soft_wrap=True, highlight=False)
+        # Piped output keeps whole rows (a job id is never wrapped); a terminal wraps.
+        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
         self.err = Console(stderr=True, highlight=False)
 
     def json_line(self, data: dict[str, Any]) -> None:
@@ -257,10 +269,9 @@ class Output:
         columns = ["id", "status", "application_id", "created_at", "updated_at", "error"]
         present = [c for c in columns if any(c in job.to_dict() for job in jobs)] or columns[:3]
         for column in present:
-            table.add_column(column.replace("_", " "))
+            table.add_column(column.replace("_", " "), no_wrap=column != "error")
         for job in jobs:
-            data = job.to_dict()
-            table.add_row(*(str(data.get(c, "")) for c in present))
+            table.add_row(*(_cell(getattr(job, c, None)) for c in present))
         self.out.print(table)
 
     def summary(self, summary: BulkSummary, application_id: str) -> None:
@@ -283,6 +294,16 @@ class Output:
         self.out.print(table)
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if value is None or isinstance(value, Unset):
+        return ""
+    return str(value)
+
+
 def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if getattr(args, "api_key", None) is not None:
@@ -291,6 +312,8 @@ def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["base_url"] = args.base_url
     if args.request_timeout is not None:
         settings["timeout"] = args.request_timeout
+    if args.max_retries is not None:
+        settings["max_retries"] = args.max_retries
     return settings
 
 
