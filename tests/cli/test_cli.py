@@ -138,7 +138,15 @@ def test_api_errors_exit_1_with_the_reason(api: FakeWriterAPI) -> None:
     wrong_key = run(api, "--api-key", "nope", "get", str(api.seeded[0]))
     assert wrong_key.returncode == 1 and "401" in wrong_key.stderr
     refused = run(
-        None, "--api-key", "k", "--base-url", "http://127.0.0.1:9", "get", str(api.seeded[0])
+        None,
+        "--max-retries",
+        "1",
+        "--api-key",
+        "k",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "get",
+        str(api.seeded[0]),
     )
     assert refused.returncode == 1 and "connection failed" in refused.stderr
 
