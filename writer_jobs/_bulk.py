@@ -353,16 +353,21 @@ class BulkRun:
 
     def todo(self) -> Iterator[tuple[UUID, float | None, Resume | None]]:
         """Every job to handle, once: listed ones not yet final, then unsettled ones
-        from the journal that the listing no longer shows (they may be in progress)."""
-        unsettled = self.journal.unsettled
-        self.skipped = sum(1 for job_id in self.listed if job_id in self.journal.final)
-        extra = [j for j in unsettled if j not in self._seen and j not in self.journal.final]
+        from the journal that the listing no longer shows (they may be in progress).
+        Counts them (``todo_count``, ``skipped``) at once; yields them lazily."""
+        final, unsettled = self.journal.final, self.journal.unsettled
+        self.skipped = sum(1 for job_id in self.listed if job_id in final)
+        extra = [j for j in unsettled if j not in self._seen and j not in final]
         self.todo_count = len(self.listed) - self.skipped + len(extra)
-        for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
-            if job_id not in self.journal.final:
-                yield job_id, None if math.isnan(updated) else updated, unsettled.get(job_id)
-        for job_id in extra:
-            yield job_id, None, unsettled[job_id]
+
+        def jobs() -> Iterator[tuple[UUID, float | None, Resume | None]]:
+            for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
+                if job_id not in final:
+                    yield job_id, None if math.isnan(updated) else updated, unsettled.get(job_id)
+            for job_id in extra:
+                yield job_id, None, unsettled[job_id]
+
+        return jobs()
 
     def flow(
         self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None

@@ -235,3 +235,19 @@ def test_outcome_json_is_stable() -> None:
         "final": True,
         "status": "completed",
     }
+
+
+async def test_on_total_is_told_the_number_of_jobs_before_they_start() -> None:
+    totals: list[int] = []
+    outcomes_when_told: list[int] = []
+    seen: list[JobOutcome] = []
+
+    def on_total(total: int) -> None:
+        totals.append(total)
+        outcomes_when_told.append(len(seen))
+
+    with FakeWriterAPI(seed_failed=9, delay=30) as api:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            await client.retry_failed(api.application_id, rate_limit=None, on_total=on_total,
+                                      on_outcome=seen.append)
+    assert totals == [9] and outcomes_when_told == [0] and len(seen) == 9
