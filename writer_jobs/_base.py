@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -203,34 +204,47 @@ class ClientBase:
         )
         return run, pager
 
-    def _too_large(self, response: httpx.Response, received: int) -> ResponseValidationError:
-        method = response.request.method
-        url = response.request.url.path
-        cap = self._config.max_response_bytes
-        return ResponseValidationError(
-            f"{method} {url} -> {response.status_code}: the response body is larger than "
-            f"max_response_bytes={cap} (received at least {received} bytes); not read",
-            method=method,
-            url=url,
-            response=None,
-            field=None,
-            value=received,
-        )
+    def _body_reader(self, response: httpx.Response, action: _engine.Send) -> BodyReader:
+        timeout = action.timeout or self._config.timeout
+        return BodyReader(response, self._config.max_response_bytes, timeout.read)
 
-    def _declared_length(self, response: httpx.Response) -> int | None:
-        """Content-Length when it is within the cap (so the body can be read at once);
-        raises when it is over; None when absent."""
+
+class BodyReader:
+    """Collects a streamed body within the size cap and a total read deadline.
+
+    httpx's read timeout bounds each read; a server trickling a byte at a time could
+    still hold a call forever, so the whole body must also arrive within the read
+    timeout. No I/O: the sync and async clients feed it the chunks.
+    """
+
+    __slots__ = ("_chunks", "_deadline", "_limit", "_read_timeout", "_received", "response")
+
+    def __init__(self, response: httpx.Response, limit: int, read_timeout: float | None) -> None:
+        self.response = response
+        self._limit = limit
+        self._read_timeout = read_timeout
+        self._deadline = None if read_timeout is None else time.monotonic() + read_timeout
+        self._chunks: list[bytes] = []
+        self._received = 0
         raw = response.headers.get("content-length")
-        if raw is None or not raw.isdigit():
-            return None
-        length = int(raw)
-        if length > self._config.max_response_bytes:
-            raise self._too_large(response, length)
-        return length
+        if raw is not None and raw.isdigit() and int(raw) > limit:
+            raise self._too_large(int(raw))
 
-    @staticmethod
-    def _rebuilt(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
-        """A response holding the (decoded) body read chunk by chunk."""
+    def add(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self._limit:
+            raise self._too_large(self._received)
+        self._chunks.append(chunk)
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise httpx.ReadTimeout(
+                f"the response body took longer than the read timeout "
+                f"({self._read_timeout:g} s) to arrive in full",
+                request=self.response.request,
+            )
+
+    def result(self) -> httpx.Response:
+        """A response holding the decoded body (encoding headers dropped: already decoded)."""
+        response = self.response
         headers = [
             (k, v)
             for k, v in response.headers.multi_items()
@@ -239,9 +253,21 @@ class ClientBase:
         return httpx.Response(
             response.status_code,
             headers=headers,
-            content=b"".join(chunks),
+            content=b"".join(self._chunks),
             request=response.request,
             extensions=response.extensions,
+        )
+
+    def _too_large(self, received: int) -> ResponseValidationError:
+        method = self.response.request.method
+        url = self.response.request.url.path
+        return ResponseValidationError(
+            f"{method} {url} -> {self.response.status_code}: the response body is larger than "
+            f"max_response_bytes={self._limit} (received at least {received} bytes); not read",
+            method=method,
+            url=url,
+            response=None,
+            value=received,
         )
 
 

@@ -81,17 +81,10 @@ class JobsClient(ClientBase):
         except httpx.HTTPError as exc:
             return exc
         try:
-            if self._declared_length(response) is not None:
-                response.read()
-                return response
-            chunks: list[bytes] = []
-            received = 0
+            body = self._body_reader(response, action)
             for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > self._config.max_response_bytes:
-                    raise self._too_large(response, received)
-                chunks.append(chunk)
-            return self._rebuilt(response, chunks)
+                body.add(chunk)
+            return body.result()
         except (httpx.HTTPError, APIError) as exc:
             return exc
         finally:

@@ -248,6 +248,7 @@ async def test_on_total_is_told_the_number_of_jobs_before_they_start() -> None:
 
     with FakeWriterAPI(seed_failed=9, delay=30) as api:
         async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
-            await client.retry_failed(api.application_id, rate_limit=None, on_total=on_total,
-                                      on_outcome=seen.append)
+            await client.retry_failed(
+                api.application_id, rate_limit=None, on_total=on_total, on_outcome=seen.append
+            )
     assert totals == [9] and outcomes_when_told == [0] and len(seen) == 9
