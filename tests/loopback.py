@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,8 @@ class Reply:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = attrs.field(factory=dict)
-    #: "respond", "close" (drop without answering), "stall" (sleep, then answer),
+    #: "respond", "close" (drop without answering), "reset" (TCP RST, no byte sent),
+    #: "stall" (sleep, then answer),
     #: "cut" (send the headers and half the body, then close), "trickle" (one byte a delay)
     action: str = "respond"
     delay: float = 0.0
@@ -127,6 +129,10 @@ class LoopbackServer:
                 reply = self.handler(request)
                 if reply.action == "close":
                     return
+                if reply.action == "reset":
+                    # SO_LINGER 0: close() sends a TCP RST, not a FIN.
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
                 if reply.action == "stall":
                     time.sleep(reply.delay)
                 body = reply.body
@@ -146,7 +152,8 @@ class LoopbackServer:
                         time.sleep(reply.delay)
                         conn.sendall(bytes([byte]))
                     continue
-                conn.sendall(head.encode() + body)
+                conn.sendall(head.encode())
+                conn.sendall(body)
         except OSError:
             return
         finally:
