@@ -260,9 +260,9 @@ def test_connection_refused(operation: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with JobsClient(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, **FAST) as client:
-        with pytest.raises(APIConnectionError, match="not sent") as info:
-            call(client, operation)
+    client = JobsClient(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, **FAST)
+    with client, pytest.raises(APIConnectionError, match="not sent") as info:
+        call(client, operation)
     assert info.value.may_have_been_processed is False and info.value.attempts == 3
 
 
@@ -275,9 +275,9 @@ def test_redirect_to_another_host_is_not_followed(
         handler, server = job_server
         location = f"http://localhost:{elsewhere.port}/v1/stolen"
         handler.script(operation, Fault(Reply(307, b"", {"Location": location})))
-        with JobsClient(KEY, base_url=server.url, **FAST) as client:
-            with pytest.raises(APIStatusError, match="not followed") as info:
-                call(client, operation)
+        client = JobsClient(KEY, base_url=server.url, **FAST)
+        with client, pytest.raises(APIStatusError, match="not followed") as info:
+            call(client, operation)
         assert info.value.status_code == 307
         assert elsewhere.requests == [], "nothing, so no Authorization, reached the other host"
     assert handler.received[operation] == 1
