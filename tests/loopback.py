@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -55,8 +56,12 @@ REASONS = {
 
 
 class LoopbackServer:
-    def __init__(self, handler: Callable[[Request], Reply]) -> None:
+    def __init__(
+        self, handler: Callable[[Request], Reply], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.handler = handler
+        self.tls = tls
+        self.tls_errors = 0
         self.requests: list[Request] = []
         self.connections = 0
         self._sock = socket.socket()
@@ -65,7 +70,7 @@ class LoopbackServer:
         self._sock.listen(64)
         self._sock.settimeout(0.05)  # so the accept loop notices a stop promptly
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -119,6 +124,14 @@ class LoopbackServer:
 
     def _connection(self, conn: socket.socket) -> None:
         buffer = b""
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                with self._lock:
+                    self.tls_errors += 1
+                conn.close()
+                return
         try:
             while not self._stop.is_set():
                 request, buffer = self._read_request(conn, buffer)

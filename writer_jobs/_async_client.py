@@ -31,7 +31,7 @@ class AsyncJobsClient(ClientBase):
     def _setup_http(
         self,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | str | bool,
+        verify: ssl.SSLContext | bool,
         limits: httpx.Limits | None,
     ) -> None:
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):

@@ -29,7 +29,12 @@ from ._config import (
     resolve_config,
     resolve_timeout,
 )
-from ._exceptions import ClientClosedError, InvalidArgumentError, ResponseValidationError
+from ._exceptions import (
+    ClientClosedError,
+    ConfigurationError,
+    InvalidArgumentError,
+    ResponseValidationError,
+)
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -52,6 +57,23 @@ def _setup_logging_from_env() -> None:
 
 
 _setup_logging_from_env()
+
+
+def _tls_verify(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext | bool:
+    """``verify`` as httpx wants it: a CA bundle path becomes an SSLContext trusting it."""
+    if isinstance(verify, str | os.PathLike):
+        try:
+            return ssl.create_default_context(cafile=os.fspath(verify))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"verify must name a readable PEM CA bundle, received {verify!r} ({exc})"
+            ) from None
+    if isinstance(verify, ssl.SSLContext | bool):
+        return verify
+    raise ConfigurationError(
+        f"verify must be True, False, a CA bundle path or an ssl.SSLContext, "
+        f"received {type(verify).__name__}"
+    )
 
 
 class ClientBase:
@@ -93,12 +115,12 @@ class ClientBase:
             page_size=page_size,
         )
         self._closed = False
-        self._setup_http(transport, verify, limits)
+        self._setup_http(transport, _tls_verify(verify), limits)
 
     def _setup_http(
         self,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | str | bool,
+        verify: ssl.SSLContext | bool,
         limits: httpx.Limits | None,
     ) -> None:
         raise NotImplementedError

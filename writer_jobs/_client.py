@@ -42,7 +42,7 @@ class JobsClient(ClientBase):
     def _setup_http(
         self,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | str | bool,
+        verify: ssl.SSLContext | bool,
         limits: httpx.Limits | None,
     ) -> None:
         if transport is not None and not isinstance(transport, httpx.BaseTransport):

@@ -38,6 +38,8 @@ class LogEntry:
     fault: str | None
     job_id: uuid.UUID | None
     at: float
+    #: The client's port: distinct ports are distinct connections.
+    client_port: int | None = None
 
 
 class InjectedDrop(ConnectionAbortedError):
@@ -127,6 +129,12 @@ class FakeApp:
                     self._op("list_jobs", self._list),
                     methods=["GET"],
                 ),
+                # Anything else is logged too, so a test can prove nothing reached it.
+                Route(
+                    "/{path:path}",
+                    self._unknown,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                ),
             ]
         )
 
@@ -149,8 +157,13 @@ class FakeApp:
                 fault,
                 job_id,
                 time.monotonic(),
+                request.client.port if request.client else None,
             )
         )
+
+    async def _unknown(self, request: Request) -> Response:
+        self._record(request, "unknown", 404, False, None, None)
+        return _error(StoreError(404, "NotFound", "fail.notFound.resource", "No such route."))
 
     def _op(self, operation: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
