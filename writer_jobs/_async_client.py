@@ -16,6 +16,7 @@ from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
+from ._aiohttp import aiohttp_transport
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkSummary, JobOutcome, Pacer
 from ._exceptions import APIError, InvalidArgumentError
@@ -40,6 +41,11 @@ class AsyncJobsClient(ClientBase):
                 f"received {type(transport).__name__}"
             )
         config = self._config
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        if transport is None:
+            # The aiohttp extra, when installed: it scales with concurrency, httpx's does not.
+            transport = aiohttp_transport(verify, limits)
+        self.transport_name = type(transport).__name__ if transport else "AsyncHTTPTransport"
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             headers=config.headers,
@@ -47,7 +53,7 @@ class AsyncJobsClient(ClientBase):
             follow_redirects=False,
             transport=transport,
             verify=verify,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            limits=limits,
         )
         self._generated = AuthenticatedClient(
             base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout

@@ -3,6 +3,7 @@ with the typed outcome and what the server saw (POSTs processed at most once).""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import email.utils
 import json
@@ -20,6 +21,7 @@ from writer_jobs import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AsyncJobsClient,
     InternalServerError,
     JobsClient,
     RateLimitError,
@@ -44,6 +46,30 @@ def call(client: JobsClient, operation: str) -> Any:
     if operation == "list_jobs":
         return list(client.list("my-app"))
     return client.create("my-app", {"topic": "cats"})
+
+
+async def acall(client: AsyncJobsClient, operation: str) -> Any:
+    if operation == "retry_job":
+        return await client.retry(JOB_ID)
+    if operation == "get_job":
+        return await client.get(JOB_ID)
+    if operation == "list_jobs":
+        return [job async for job in client.list("my-app")]
+    return await client.create("my-app", {"topic": "cats"})
+
+
+def run_call(kind: str, settings: dict[str, Any], url: str, operation: str) -> Any:
+    """Call the operation with the sync client, or the async one (aiohttp transport)."""
+    if kind == "sync":
+        with JobsClient(KEY, base_url=url, **settings) as client:
+            return call(client, operation)
+
+    async def main() -> Any:
+        async with AsyncJobsClient(KEY, base_url=url, **settings) as client:
+            assert client.transport_name == "SafeAiohttpTransport"
+            return await acall(client, operation)
+
+    return asyncio.run(main())
 
 
 def normal_body(operation: str) -> dict[str, Any]:
@@ -213,11 +239,13 @@ def job_server() -> Iterator[tuple[JobServer, LoopbackServer]]:
         yield handler, server
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_fault(
     name: str,
     operation: str,
+    kind: str,
     job_server: tuple[JobServer, LoopbackServer],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -229,18 +257,17 @@ def test_fault(
     settings = {**FAST, **case.settings}
     tracemalloc.start()
     started = time.monotonic()
-    with JobsClient(KEY, base_url=server.url, **settings) as client:
-        if expected is None:
-            result = call(client, operation)
-            assert result
-        else:
-            cls, text = expected
-            with pytest.raises(cls) as info:
-                call(client, operation)
-            assert text in str(info.value)
-            shown = "".join(traceback.format_exception(info.value))
-            assert KEY not in str(info.value) and KEY not in repr(info.value)
-            assert KEY not in shown
+    if expected is None:
+        result = run_call(kind, settings, server.url, operation)
+        assert result
+    else:
+        cls, text = expected
+        with pytest.raises(cls) as info:
+            run_call(kind, settings, server.url, operation)
+        shown = "".join(traceback.format_exception(info.value))
+        assert text in str(info.value)
+        assert KEY not in str(info.value) and KEY not in repr(info.value)
+        assert KEY not in shown
     elapsed = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
