@@ -53,52 +53,77 @@ def _location(method: str, url: str) -> str:
     return f"{method} {url}"
 
 
+@attrs.frozen
+class _Field:
+    """One field of a generated model, compiled once for checking bodies quickly."""
+
+    name: str
+    keys: tuple[str, ...]  # its JSON name(s): the attribute name, or its camelCase
+    declared: Any  # the annotation, for messages
+    types: tuple[type, ...]  # what isinstance must accept (Unset excluded)
+    optional: bool
+    is_list: bool
+    nested: Any  # the generated model it holds (itself or as list items), or None
+    no_bool: bool  # an int field: bool is an int to isinstance, not to the spec
+
+
 @functools.cache
-def _field_types(cls: Any) -> tuple[tuple[str, Any], ...]:
-    # Generated models import each other under TYPE_CHECKING: resolve names among them.
-    hints = typing.get_type_hints(cls, localns=vars(generated_models))
+def _checked(cls: Any) -> tuple[_Field, ...]:
+    """The fields whose type from_dict does not already guarantee: it builds UUIDs,
+    datetimes, enums and nested models itself, and passes everything else through."""
+    built = (uuid.UUID, datetime.datetime, enum.Enum)
     return tuple(
-        (f.name, hints[f.name]) for f in attrs.fields(cls) if f.name != "additional_properties"
+        f
+        for f in _plan(cls)
+        if f.nested is not None
+        or f.is_list
+        or not all(isinstance(t, type) and issubclass(t, built) for t in f.types)
     )
 
 
-def _type_ok(value: Any, expected: Any) -> bool:
-    origin = typing.get_origin(expected)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, arg) for arg in typing.get_args(expected))
-    if origin is list:
-        (item_type,) = typing.get_args(expected)
-        return isinstance(value, list) and all(_type_ok(v, item_type) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if expected is Any:
-        return True
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(expected, type):
-        return isinstance(value, expected)
-    return True
+@functools.cache
+def _nullable(cls: Any) -> tuple[_Field, ...]:
+    """The fields where a null may need dropping: optional ones and nested models."""
+    return tuple(f for f in _plan(cls) if f.optional or f.nested is not None)
 
 
-def _json_name(field: str, data: typing.Mapping[str, Any]) -> str | None:
-    if field in data:
-        return field
-    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field)
-    return camel if camel in data else None
-
-
-def _model_in(expected: Any) -> Any:
-    """The generated model class a field holds (itself or as list items), if any."""
-    for arg in (expected, *typing.get_args(expected)):
-        if attrs.has(arg):
-            return arg
-        if typing.get_origin(arg) is list:
-            (item,) = typing.get_args(arg)
-            if attrs.has(item):
-                return item
-    return None
+@functools.cache
+def _plan(cls: Any) -> tuple[_Field, ...]:
+    # Generated models import each other under TYPE_CHECKING: resolve names among them.
+    hints = typing.get_type_hints(cls, localns=vars(generated_models))
+    plan = []
+    for f in attrs.fields(cls):
+        if f.name == "additional_properties":
+            continue
+        declared = hints[f.name]
+        args = (
+            typing.get_args(declared)
+            if typing.get_origin(declared) in (typing.Union, types.UnionType)
+            else (declared,)
+        )
+        optional = Unset in args
+        args = tuple(a for a in args if a is not Unset)
+        is_list = any(typing.get_origin(a) is list for a in args)
+        if is_list:
+            args = tuple(typing.get_args(a)[0] if typing.get_origin(a) is list else a for a in args)
+        accepted = tuple(typing.get_origin(a) or a for a in args)
+        if float in accepted:
+            accepted = (*accepted, int)
+        nested = next((a for a in args if attrs.has(a)), None)
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name)
+        plan.append(
+            _Field(
+                f.name,
+                (f.name,) if camel == f.name else (f.name, camel),
+                declared,
+                tuple(a for a in accepted if isinstance(a, type)),
+                optional,
+                is_list,
+                nested,
+                int in accepted and bool not in accepted,
+            )
+        )
+    return tuple(plan)
 
 
 def _drop_null_optionals(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -109,43 +134,53 @@ def _drop_null_optionals(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
     fields are still reported.
     """
     out = data
-    for name, expected in _field_types(cls):
-        key = _json_name(name, data)
+    for field in _nullable(cls):
+        key = next((k for k in field.keys if k in data), None)
         if key is None:
             continue
         value = data[key]
-        if value is None and Unset in typing.get_args(expected):
+        if value is None and field.optional:
             if out is data:
                 out = dict(data)
             del out[key]
             continue
-        nested = _model_in(expected)
-        if nested is None:
+        if field.nested is None:
             continue
         if isinstance(value, dict):
-            cleaned: Any = _drop_null_optionals(nested, value)
+            cleaned: Any = _drop_null_optionals(field.nested, value)
         elif isinstance(value, list):
-            cleaned = [_drop_null_optionals(nested, v) if isinstance(v, dict) else v for v in value]
+            cleaned = [
+                _drop_null_optionals(field.nested, v) if isinstance(v, dict) else v for v in value
+            ]
         else:
             continue
-        if cleaned != value:
+        if cleaned is not value and cleaned != value:
             if out is data:
                 out = dict(data)
             out[key] = cleaned
     return out
 
 
+def _value_ok(value: Any, field: _Field) -> bool:
+    return isinstance(value, field.types) and not (field.no_bool and isinstance(value, bool))
+
+
 def _check_types(obj: Any, path: str) -> tuple[str, Any, Any] | None:
     """First field whose value breaks its declared type, as (path, value, type)."""
     model: Any = type(obj)
-    for name, expected in _field_types(model):
-        value = getattr(obj, name)
-        if not _type_ok(value, expected):
-            return f"{path}{name}", value, expected
-        items = value if isinstance(value, list) else [value]
-        for index, item in enumerate(items):
-            if attrs.has(type(item)):
-                where = f"{path}{name}[{index}]." if isinstance(value, list) else f"{path}{name}."
+    for field in _checked(model):
+        value = getattr(obj, field.name)
+        if field.optional and isinstance(value, Unset):
+            continue
+        items = value if field.is_list and isinstance(value, list) else None
+        if field.is_list and items is None:
+            return f"{path}{field.name}", value, field.declared
+        for index, item in enumerate(items if items is not None else (value,)):
+            if not _value_ok(item, field):
+                where = f"{path}{field.name}" + (f"[{index}]" if items is not None else "")
+                return where, item, field.declared
+            if field.nested is not None:
+                where = f"{path}{field.name}" + (f"[{index}]." if items is not None else ".")
                 found = _check_types(item, where)
                 if found:
                     return found
