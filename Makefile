@@ -36,6 +36,6 @@ check-generated: $(STAMP)
 	./generate.sh --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check writer_jobs tests
-	$(BIN)/ruff format --check writer_jobs tests
+	$(BIN)/ruff check writer_jobs tests benchmarks
+	$(BIN)/ruff format --check writer_jobs tests benchmarks
 	$(BIN)/mypy

@@ -38,19 +38,37 @@ TARGETS = [
     # (measure, numerator, denominator, op, target)
     ("sync retry() per call vs raw httpx", "JobsClient.retry", "httpx.Client", "<=", 1.10),
     ("sync retry() per call vs writer-sdk", "JobsClient.retry", "writer-sdk Writer", "<=", 0.70),
-    ("async bulk c=64 vs raw httpx.AsyncClient", "AsyncJobsClient (aiohttp, default)",
-     "httpx.AsyncClient", ">=", 3.0),
-    ("async bulk c=64 vs writer-sdk async", "AsyncJobsClient (aiohttp, default)",
-     "writer-sdk AsyncWriter", ">=", 5.0),
-    ("async bulk c=64 vs raw aiohttp (ceiling)", "AsyncJobsClient (aiohttp, default)",
-     "aiohttp (raw)", ">=", 0.4),
+    (
+        "async bulk c=64 vs raw httpx.AsyncClient",
+        "AsyncJobsClient (aiohttp, default)",
+        "httpx.AsyncClient",
+        ">=",
+        3.0,
+    ),
+    (
+        "async bulk c=64 vs writer-sdk async",
+        "AsyncJobsClient (aiohttp, default)",
+        "writer-sdk AsyncWriter",
+        ">=",
+        5.0,
+    ),
+    (
+        "async bulk c=64 vs raw aiohttp (ceiling)",
+        "AsyncJobsClient (aiohttp, default)",
+        "aiohttp (raw)",
+        ">=",
+        0.4,
+    ),
 ]
 
 
 @contextmanager
 def bench_server(jobs: int) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "server.py"), "--jobs", str(jobs)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--jobs", str(jobs)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
@@ -72,8 +90,10 @@ def sync_peers(url: str) -> dict[str, tuple[Callable[[], Any], Callable[[], None
 
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
-    request = (f"POST {RETRY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-               f"Authorization: Bearer {KEY}\r\nContent-Length: 0\r\n\r\n").encode()
+    request = (
+        f"POST {RETRY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
 
     def raw_socket() -> Any:
         sock.sendall(request)
@@ -123,12 +143,15 @@ def bench_sync(url: str, calls: int, rounds: int) -> dict[str, float]:
 
 
 # --- async: bulk throughput -----------------------------------------------------------------
-AsyncPeer = Callable[[str], Awaitable[tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[None]]]]]
+AsyncPeer = Callable[
+    [str], Awaitable[tuple[Callable[[], Awaitable[Any]], Callable[[], Awaitable[None]]]]
+]
 
 
 async def _httpx_async(url: str) -> Any:
-    client = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"},
-                               limits=LIMITS)
+    client = httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {KEY}"}, limits=LIMITS
+    )
 
     async def call() -> Any:
         return (await client.post(RETRY_PATH)).json()
@@ -147,23 +170,25 @@ async def _ours_default(url: str) -> Any:
     from writer_jobs import AsyncJobsClient
 
     client = AsyncJobsClient(KEY, base_url=url)
-    assert client.transport_name == "SafeAiohttpTransport", client.transport_name
+    assert client.backend == "aiohttp", client.backend
     return (lambda: client.retry(JOB_ID)), client.aclose
 
 
 async def _sdk_async(url: str) -> Any:
     from writerai import AsyncWriter
 
-    client = AsyncWriter(api_key=KEY, base_url=url, max_retries=0,
-                         http_client=httpx.AsyncClient(limits=LIMITS))
+    client = AsyncWriter(
+        api_key=KEY, base_url=url, max_retries=0, http_client=httpx.AsyncClient(limits=LIMITS)
+    )
     return (lambda: client.applications.jobs.retry(str(JOB_ID))), client.close
 
 
 async def _aiohttp_raw(url: str) -> Any:
     import aiohttp
 
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100),
-                                    headers={"Authorization": f"Bearer {KEY}"})
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100), headers={"Authorization": f"Bearer {KEY}"}
+    )
 
     async def call() -> Any:
         async with session.post(url + RETRY_PATH) as response:
@@ -198,8 +223,9 @@ async def _throughput(peer: AsyncPeer, url: str, requests: int, concurrency: int
         await close()
 
 
-def bench_async(url: str, requests: int, rounds: int,
-                concurrencies: tuple[int, ...]) -> dict[int, dict[str, float]]:
+def bench_async(
+    url: str, requests: int, rounds: int, concurrencies: tuple[int, ...]
+) -> dict[int, dict[str, float]]:
     results: dict[int, dict[str, float]] = {}
     for concurrency in concurrencies:
         samples: dict[str, list[float]] = {name: [] for name in ASYNC_PEERS}
@@ -244,24 +270,37 @@ def rss_child(url: str, jobs: int) -> None:
             started = time.perf_counter()
             summary = await client.retry_failed("bench-app", concurrency=64, rate_limit=None)
             elapsed = time.perf_counter() - started
-        return {"jobs": summary.total, "retried": summary.outcomes.get("retried", 0),
-                "before_mb": before, "peak_mb": rss_mb(), "seconds": elapsed}
+        return {
+            "jobs": summary.total,
+            "retried": summary.outcomes.get("retried", 0),
+            "before_mb": before,
+            "peak_mb": rss_mb(),
+            "seconds": elapsed,
+        }
 
     print(json.dumps(asyncio.run(main())))
 
 
 def bench_rss(jobs: int) -> dict[str, Any]:
     with bench_server(jobs) as url:
-        out = subprocess.run([sys.executable, __file__, "--rss-child", url, str(jobs)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--rss-child", url, str(jobs)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     result: dict[str, Any] = json.loads(out)
     result["growth_mb"] = result["peak_mb"] - result["before_mb"]
     return result
 
 
 # --- report -------------------------------------------------------------------------------------
-def ratio_rows(sync: dict[str, float], bulk: dict[int, dict[str, float]],
-               imports: dict[str, float], rss: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
+def ratio_rows(
+    sync: dict[str, float],
+    bulk: dict[int, dict[str, float]],
+    imports: dict[str, float],
+    rss: dict[str, Any],
+) -> list[tuple[str, float, str, bool]]:
     rows = []
     for measure, num, den, op, target in TARGETS:
         if measure.startswith("sync"):
@@ -273,44 +312,91 @@ def ratio_rows(sync: dict[str, float], bulk: dict[int, dict[str, float]],
         rows.append((measure, value, f"{op} {target:g}x", ok))
     value = imports["writer_jobs"] / imports["writerai"]
     rows.append(("import writer_jobs vs import writerai", value, "<= 0.5x", value <= 0.5))
-    rows.append((f"peak RSS growth, retry_failed over {rss['jobs']:,} jobs (MB)",
-                 rss["growth_mb"], "<= 60 MB", rss["growth_mb"] <= 60))
+    rows.append(
+        (
+            f"peak RSS growth, retry_failed over {rss['jobs']:,} jobs (MB)",
+            rss["growth_mb"],
+            "<= 60 MB",
+            rss["growth_mb"] <= 60,
+        )
+    )
     return rows
 
 
-def write_report(out: Path, sync: dict[str, float], bulk: dict[int, dict[str, float]],
-                 imports: dict[str, float], rss: dict[str, Any], quick: bool) -> str:
+def write_report(
+    out: Path,
+    sync: dict[str, float],
+    bulk: dict[int, dict[str, float]],
+    imports: dict[str, float],
+    rss: dict[str, Any],
+    quick: bool,
+) -> str:
     rows = ratio_rows(sync, bulk, imports, rss)
-    lines = ["# writer-jobs benchmark", "",
-             f"{'QUICK (tiny sizes, numbers meaningless)' if quick else 'Full run'}; "
-             f"Python {sys.version.split()[0]}, {os.cpu_count()} cores. Medians of interleaved "
-             "rounds against one loopback server.", "",
-             "## Targets", "", "| measure | measured | target | met |", "| --- | --- | --- | --- |"]
+    lines = [
+        "# writer-jobs benchmark",
+        "",
+        f"{'QUICK (tiny sizes, numbers meaningless)' if quick else 'Full run'}; "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores. Medians of interleaved "
+        "rounds against one loopback server.",
+        "",
+        "## Targets",
+        "",
+        "| measure | measured | target | met |",
+        "| --- | --- | --- | --- |",
+    ]
     for measure, value, target, ok in rows:
         shown = f"{value:.1f}" if "MB" in measure else f"{value:.2f}x"
         lines.append(f"| {measure} | {shown} | {target} | {'yes' if ok else 'NO'} |")
-    lines += ["", "## Sync: one `retry()` call", "", "| peer | µs per call | vs httpx.Client |",
-              "| --- | --- | --- |"]
+    lines += [
+        "",
+        "## Sync: one `retry()` call",
+        "",
+        "| peer | µs per call | vs httpx.Client |",
+        "| --- | --- | --- |",
+    ]
     for name, micros in sync.items():
         lines.append(f"| {name} | {micros:.0f} | {micros / sync['httpx.Client']:.2f}x |")
-    lines += ["", "## Async bulk: `retry()` requests per second", "",
-              "| peer | " + " | ".join(f"c={c}" for c in bulk) + " |",
-              "| --- |" + " --- |" * len(bulk)]
+    lines += [
+        "",
+        "## Async bulk: `retry()` requests per second",
+        "",
+        "| peer | " + " | ".join(f"c={c}" for c in bulk) + " |",
+        "| --- |" + " --- |" * len(bulk),
+    ]
     for name in ASYNC_PEERS:
         lines.append(f"| {name} | " + " | ".join(f"{bulk[c][name]:,.0f}" for c in bulk) + " |")
-    lines += ["", "## Import time (fresh interpreter, minus `python -c pass`)", "",
-              "| module | ms |", "| --- | --- |"]
+    lines += [
+        "",
+        "## Import time (fresh interpreter, minus `python -c pass`)",
+        "",
+        "| module | ms |",
+        "| --- | --- |",
+    ]
     lines += [f"| {name} | {ms:.0f} |" for name, ms in imports.items()]
-    lines += ["", "## retry_failed memory", "",
-              f"{rss['jobs']:,} failed jobs, concurrency 64, no rate limit: RSS "
-              f"{rss['before_mb']:.0f} MB before, {rss['peak_mb']:.0f} MB peak "
-              f"(+{rss['growth_mb']:.1f} MB), {rss['seconds']:.1f} s.", ""]
+    lines += [
+        "",
+        "## retry_failed memory",
+        "",
+        f"{rss['jobs']:,} failed jobs, concurrency 64, no rate limit: RSS "
+        f"{rss['before_mb']:.0f} MB before, {rss['peak_mb']:.0f} MB peak "
+        f"(+{rss['growth_mb']:.1f} MB), {rss['seconds']:.1f} s.",
+        "",
+    ]
     text = "\n".join(lines)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps(
-        {"sync_us": sync, "bulk_rps": {str(k): v for k, v in bulk.items()},
-         "import_ms": imports, "rss": rss, "quick": quick}, indent=2))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "sync_us": sync,
+                "bulk_rps": {str(k): v for k, v in bulk.items()},
+                "import_ms": imports,
+                "rss": rss,
+                "quick": quick,
+            },
+            indent=2,
+        )
+    )
     chart(out / "chart.png", sync, bulk)
     return text
 
@@ -331,8 +417,12 @@ def chart(path: Path, sync: dict[str, float], bulk: dict[int, dict[str, float]])
     width = 0.8 / len(bulk)
     for index, concurrency in enumerate(bulk):
         positions = [i + index * width for i in range(len(peers))]
-        right.barh(positions, [bulk[concurrency][p] for p in peers], height=width,
-                   label=f"concurrency {concurrency}")
+        right.barh(
+            positions,
+            [bulk[concurrency][p] for p in peers],
+            height=width,
+            label=f"concurrency {concurrency}",
+        )
     right.set_yticks([i + width * (len(bulk) - 1) / 2 for i in range(len(peers))], peers)
     right.invert_yaxis()
     right.set_xlabel("retry() requests per second (higher is better)")
@@ -357,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         print("sync per-call ...", flush=True)
         sync = bench_sync(url, calls=30 if quick else 2000, rounds=2 if quick else 7)
         print("async bulk ...", flush=True)
-        bulk = bench_async(url, requests=64 if quick else 3200, rounds=1 if quick else 3,
-                           concurrencies=(1, 16, 64))
+        bulk = bench_async(
+            url, requests=64 if quick else 3200, rounds=1 if quick else 3, concurrencies=(1, 16, 64)
+        )
     print("import time ...", flush=True)
     imports = bench_import(runs=2 if quick else 9)
     print("retry_failed memory ...", flush=True)

@@ -15,15 +15,21 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 CREATED = "2025-01-02T03:04:05+00:00"
-JOB = json.dumps({
-    "id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e", "status": "in_progress",
-    "created_at": CREATED, "application_id": "bench-app",
-}).encode()
+JOB = json.dumps(
+    {
+        "id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+        "status": "in_progress",
+        "created_at": CREATED,
+        "application_id": "bench-app",
+    }
+).encode()
 
 
 def _response(status: str, body: bytes) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 POST_REPLY = _response("202 Accepted", JOB)
@@ -67,12 +73,21 @@ class Handler(asyncio.Protocol):
         offset = int(query.get("offset", ["0"])[0])
         limit = int(query.get("limit", ["100"])[0])
         jobs = [
-            {"id": str(uuid.UUID(int=i + 1)), "status": "failed", "application_id": "bench-app",
-             "created_at": CREATED, "updated_at": CREATED, "error": "boom"}
+            {
+                "id": str(uuid.UUID(int=i + 1)),
+                "status": "failed",
+                "application_id": "bench-app",
+                "created_at": CREATED,
+                "updated_at": CREATED,
+                "error": "boom",
+            }
             for i in range(offset, min(offset + limit, self.jobs))
         ]
-        body = {"result": jobs, "totalCount": self.jobs, "pagination": {"offset": offset,
-                                                                        "limit": limit}}
+        body = {
+            "result": jobs,
+            "totalCount": self.jobs,
+            "pagination": {"offset": offset, "limit": limit},
+        }
         return _response("200 OK", json.dumps(body).encode())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -16,7 +17,7 @@ from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._aiohttp import aiohttp_transport
+from ._aiohttp import AiohttpSender
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkSummary, JobOutcome, Pacer
 from ._exceptions import APIError, InvalidArgumentError
@@ -42,10 +43,15 @@ class AsyncJobsClient(ClientBase):
             )
         config = self._config
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        self._aiohttp: AiohttpSender | None = None
         if transport is None:
-            # The aiohttp extra, when installed: it scales with concurrency, httpx's does not.
-            transport = aiohttp_transport(verify, limits)
-        self.transport_name = type(transport).__name__ if transport else "AsyncHTTPTransport"
+            # The aiohttp extra, when installed: it scales with concurrency, httpx does not.
+            with contextlib.suppress(ImportError):
+                self._aiohttp = AiohttpSender(
+                    config.base_url, config.headers, verify, limits, config.timeout
+                )
+        #: What sends the requests: "aiohttp" (the extra, by default) or "httpx".
+        self.backend = "aiohttp" if self._aiohttp is not None else "httpx"
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             headers=config.headers,
@@ -69,6 +75,8 @@ class AsyncJobsClient(ClientBase):
     # --- I/O: carry out the engine's actions ---------------------------------------
     async def _send(self, action: _engine.Send) -> httpx.Response | Exception:
         self._check_open()
+        if self._aiohttp is not None:
+            return await self._aiohttp.send(action, self._body_reader)
         timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(**action.kwargs, timeout=timeout)
         try:
@@ -76,10 +84,11 @@ class AsyncJobsClient(ClientBase):
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = self._body_reader(response, action)
+            body = self._body_reader(action, response.status_code)
             async for chunk in response.aiter_bytes():
                 body.add(chunk)
-            return body.result()
+            response._content = body.body()  # as httpx's own aread() does
+            return response
         except (httpx.HTTPError, APIError) as exc:
             return exc
         finally:
@@ -223,6 +232,8 @@ class AsyncJobsClient(ClientBase):
         """Close the connection pool. Calling it again does nothing."""
         if not self._closed:
             self._closed = True
+            if self._aiohttp is not None:
+                await self._aiohttp.aclose()
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:

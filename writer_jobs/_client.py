@@ -81,10 +81,13 @@ class JobsClient(ClientBase):
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = self._body_reader(response, action)
+            body = self._body_reader(action, response.status_code)
             for chunk in response.iter_bytes():
                 body.add(chunk)
-            return body.result()
+            # What httpx's own Response.read() stores once the stream is consumed; a
+            # second Response would cost a fifth of the call (measured).
+            response._content = body.body()
+            return response
         except (httpx.HTTPError, APIError) as exc:
             return exc
         finally:

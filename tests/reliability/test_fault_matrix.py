@@ -66,7 +66,7 @@ def run_call(kind: str, settings: dict[str, Any], url: str, operation: str) -> A
 
     async def main() -> Any:
         async with AsyncJobsClient(KEY, base_url=url, **settings) as client:
-            assert client.transport_name == "SafeAiohttpTransport"
+            assert client.backend == "aiohttp"
             return await acall(client, operation)
 
     return asyncio.run(main())
