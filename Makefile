@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 PRISM := node_modules/.bin/prism
 PRISM_VERSION := 5.16.0
 
-.PHONY: test demo generate check-generated lint tools
+.PHONY: test demo bench generate check-generated lint tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
 	@touch $(STAMP)
 
 # Prism (the third-party mock server for the live contract test), into ./node_modules.
@@ -27,6 +27,10 @@ test: tools
 # The main job against the bundled fake server: no key, no network.
 demo: $(STAMP)
 	./scripts/demo.sh
+
+# Speed and memory against httpx, aiohttp and the official SDK; writes benchmarks/results/.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 generate: $(STAMP)
 	./generate.sh

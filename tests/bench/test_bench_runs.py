@@ -1,0 +1,37 @@
+"""`make bench` works: one run at tiny sizes (its numbers mean nothing; no timing is
+asserted, the machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "results.md").read_text()
+    for peer in (
+        "httpx.Client",
+        "JobsClient.retry",
+        "writer-sdk Writer",
+        "raw socket (floor)",
+        "AsyncJobsClient (aiohttp, default)",
+        "aiohttp (raw)",
+        "writer-sdk AsyncWriter",
+    ):
+        assert peer in report
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["quick"] is True and data["rss"]["retried"] == data["rss"]["jobs"] == 500
+    assert set(data["bulk_rps"]) == {"1", "16", "64"}
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
