@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # no runtime import: `from writer_jobs import WriterJobsError` stays light
+    import httpx
 
-if TYPE_CHECKING:
     from generated_client.models import JobDetails
 
 __all__ = [

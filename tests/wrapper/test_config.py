@@ -148,3 +148,17 @@ def test_generated_client_shares_the_pool_and_the_key(
     assert response.status_code == 202
     assert client.generated.get_httpx_client() is client._http
     assert recorder.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_public_names_all_resolve_and_import_is_lazy() -> None:
+    import subprocess
+    import sys
+
+    import writer_jobs
+
+    assert set(writer_jobs.__all__) == set(writer_jobs._WHERE) | {"__version__"}
+    for name in writer_jobs.__all__:
+        assert getattr(writer_jobs, name) is not None
+    code = "import sys, writer_jobs; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
