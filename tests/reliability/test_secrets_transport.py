@@ -153,3 +153,16 @@ def test_authorization_goes_only_where_the_request_goes() -> None:
 def test_a_bad_ca_bundle_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="PEM CA bundle"):
         JobsClient(SENTINEL, verify=str(tmp_path / "missing.pem"))
+
+
+async def test_async_client_verifies_tls_too(tls_ca: trustme.CA) -> None:
+    with _tls_server(tls_ca) as server:
+        async with AsyncJobsClient(SENTINEL, base_url=server.url, max_retries=0) as client:
+            assert client.backend == "aiohttp"
+            with pytest.raises(APIConnectionError, match=r"(?i)certificate"):
+                await client.get(JOB_ID)
+        assert server.requests == []
+        context = ssl.create_default_context()
+        tls_ca.configure_trust(context)
+        async with AsyncJobsClient(SENTINEL, base_url=server.url, verify=context) as client:
+            assert (await client.get(JOB_ID)).status is JobStatus.FAILED
