@@ -405,7 +405,7 @@ class BulkRun:
 
     def summary(self) -> BulkSummary:
         return BulkSummary(
-            total=len(self.listed) + (self.todo_count - (len(self.listed) - self.skipped)),
+            total=self.todo_count + self.skipped,
             skipped=self.skipped,
             outcomes=dict(self.outcomes),
             statuses=dict(self.statuses),

@@ -163,3 +163,15 @@ def test_the_pytest_fixture(fake_writer: FakeWriterAPI) -> None:
     with JobsClient(fake_writer.api_key, base_url=fake_writer.base_url) as client:
         assert client.retry(ids[0]).status is JobStatus.IN_PROGRESS
     assert fake_writer.retries_per_job() == {ids[0]: 1}
+
+
+def test_settle_all_finishes_running_jobs_now() -> None:
+    with (
+        FakeWriterAPI(seed_failed=3, delay=3600) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
+        for job_id in api.seeded:
+            client.retry(job_id)
+        assert api.store.counts(api.application_id)[JobStatus.IN_PROGRESS] == 3
+        api.store.settle_all()
+        assert {client.get(j).status for j in api.seeded} == {JobStatus.COMPLETED}
