@@ -175,3 +175,15 @@ def test_settle_all_finishes_running_jobs_now() -> None:
         assert api.store.counts(api.application_id)[JobStatus.IN_PROGRESS] == 3
         api.store.settle_all()
         assert {client.get(j).status for j in api.seeded} == {JobStatus.COMPLETED}
+
+
+def test_the_pytest_plugin_loads_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, writer_jobs._pytest_plugin; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -11,6 +11,14 @@ Needs the ``server`` extra (``pip install 'writer-jobs[server]'``).
 With pytest, the ``fake_writer`` fixture gives a running one per test.
 """
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "writer_jobs.testing needs the 'server' extra: pip install 'writer-jobs[server]'"
+    ) from exc
+
 from ._app import LogEntry
 from ._faults import Faults
 from ._server import DEFAULT_KEY, FakeWriterAPI
