@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import logging
 import math
@@ -13,17 +15,27 @@ from typing import Any
 
 import attrs
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from generated_client.models import JobList, JobListPagination, JobStatus
+from generated_client.types import UNSET
 
 from ._faults import AFTER, FaultPicker
-from ._store import JobStore, StoreError
+from ._store import FakeJob, JobStore, StoreError
 
 MAX_LIMIT = 1000
+PAGINATION_MODES = frozenset({"effective", "requested", "omitted"})
+#: Operations whose job bodies can leave out updated_at.
+OMITTABLE_UPDATED_AT = frozenset({"list_jobs", "get_job"})
+#: A key on a response-start message: send it without a Date header (a dropped connection).
+_NO_DATE = "fake.no_date"
+
+#: Called before a list page is computed: application_id, status, offset, requested limit.
+ListHook = Callable[[str, JobStatus | None, int, int], None]
 
 
 @attrs.frozen
@@ -40,6 +52,8 @@ class LogEntry:
     at: float
     #: The client's port: distinct ports are distinct connections.
     client_port: int | None = None
+    #: True for a retry made by "another client" (FakeWriterAPI.retry_as_other).
+    by_other: bool = False
 
 
 class InjectedDrop(ConnectionAbortedError):
@@ -55,6 +69,7 @@ class _DropConnection:
                 "type": "http.response.start",
                 "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+                _NO_DATE: True,
             }
         )
         raise InjectedDrop("fault injection: connection dropped")
@@ -66,6 +81,30 @@ class _QuietDrops(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+class _DateHeader:
+    """Adds ``Date`` from the server's clock to every response (none if disabled)."""
+
+    def __init__(self, app: ASGIApp, now: Callable[[], datetime.datetime], enabled: bool) -> None:
+        self.app = app
+        self.now = now
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                no_date = message.pop(_NO_DATE, False)
+                if self.enabled and not no_date:
+                    # Whole seconds, truncated down, as HTTP dates are.
+                    date = email.utils.format_datetime(
+                        self.now().replace(microsecond=0), usegmt=True
+                    )
+                    headers = [*message.get("headers", []), (b"date", date.encode())]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_dated)
 
 
 def _error(err: StoreError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -100,14 +139,49 @@ Handler = Callable[[Request], Awaitable[tuple[Any, int, uuid.UUID | None]]]
 
 
 class FakeApp:
-    """Builds the Starlette app around a JobStore, a FaultPicker and a request log."""
+    """Builds the Starlette app around a JobStore, a FaultPicker and a request log.
 
-    def __init__(self, store: JobStore, picker: FaultPicker, api_key: str) -> None:
+    The list page size is capped at ``max_page_size``; ``pagination_mode`` says
+    what ``pagination.limit`` reports ("effective": the capped limit, "requested":
+    the limit asked for, "omitted": no pagination object). ``on_list`` is called
+    before each list page is computed.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        picker: FaultPicker,
+        api_key: str,
+        *,
+        send_date_header: bool = True,
+        max_page_size: int | None = None,
+        pagination_mode: str = "effective",
+        send_total_count: bool = True,
+        omit_updated_at: frozenset[str] = frozenset(),
+    ) -> None:
+        if pagination_mode not in PAGINATION_MODES:
+            raise ValueError(
+                f"pagination_mode must be one of {sorted(PAGINATION_MODES)}, "
+                f"received {pagination_mode!r}"
+            )
+        if not omit_updated_at <= OMITTABLE_UPDATED_AT:
+            raise ValueError(
+                f"omit_updated_at takes {sorted(OMITTABLE_UPDATED_AT)}, "
+                f"received {sorted(omit_updated_at)}"
+            )
+        if max_page_size is not None and max_page_size < 1:
+            raise ValueError(f"max_page_size must be >= 1, received {max_page_size!r}")
         self.store = store
         self.picker = picker
         self.api_key = api_key
+        self.max_page_size = max_page_size
+        self.pagination_mode = pagination_mode
+        self.send_total_count = send_total_count
+        self.omit_updated_at = omit_updated_at
+        self.on_list: ListHook | None = None
         self.log: list[LogEntry] = []
         self.app = Starlette(
+            middleware=[Middleware(_DateHeader, now=store.now, enabled=send_date_header)],
             routes=[
                 Route(
                     "/v1/applications/jobs/{job_id}/retry",
@@ -135,8 +209,25 @@ class FakeApp:
                     self._unknown,
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                 ),
-            ]
+            ],
         )
+
+    def retry_as_other(self, job_id: uuid.UUID) -> FakeJob:
+        """Retry ``job_id`` as another client would; logged as retry_job with by_other."""
+        status, processed = 202, True
+        try:
+            return self.store.retry(job_id)
+        except StoreError as err:
+            status, processed = err.status, False
+            raise
+        finally:
+            path = f"/v1/applications/jobs/{job_id}/retry"
+            at = time.monotonic()
+            self.log.append(
+                LogEntry(
+                    "POST", path, "retry_job", status, processed, None, job_id, at, by_other=True
+                )
+            )
 
     def _record(
         self,
@@ -257,7 +348,8 @@ class FakeApp:
 
     async def _get(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
         job_id = _job_id(request.path_params["job_id"])
-        return self.store.get(job_id).details().to_dict(), 200, job_id
+        details = self.store.get(job_id).details(updated_at="get_job" not in self.omit_updated_at)
+        return details.to_dict(), 200, job_id
 
     async def _create(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
         try:
@@ -287,11 +379,21 @@ class FakeApp:
             ) from None
         offset = _int_param(request, "offset", 0, 2**62)
         limit = _int_param(request, "limit", 50, MAX_LIMIT)
-        jobs, total = self.store.list(request.path_params["application_id"], status, offset, limit)
+        application_id = request.path_params["application_id"]
+        if self.on_list is not None:
+            self.on_list(application_id, status, offset, limit)
+        used = min(limit, self.max_page_size) if self.max_page_size is not None else limit
+        jobs, total = self.store.list(application_id, status, offset, used)
+        reported = used if self.pagination_mode == "effective" else limit
+        with_updated_at = "list_jobs" not in self.omit_updated_at
         page = JobList(
-            result=[job.details() for job in jobs],
-            total_count=total,
-            pagination=JobListPagination(offset=offset, limit=limit),
+            result=[job.details(updated_at=with_updated_at) for job in jobs],
+            total_count=total if self.send_total_count else UNSET,
+            pagination=(
+                UNSET
+                if self.pagination_mode == "omitted"
+                else JobListPagination(offset=offset, limit=reported)
+            ),
         )
         return page.to_dict(), 200, None
 

@@ -6,12 +6,15 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from generated_client.models import JobStatus
+
 from ._app import FakeApp, LogEntry
 from ._faults import FaultPicker, Faults
-from ._store import JobStore
+from ._store import FakeJob, JobStore
 
 DEFAULT_KEY = "fake-writer-key"
 
@@ -26,8 +29,32 @@ class FakeWriterAPI:
 
     Jobs run for ``delay`` seconds, then fail with probability ``failure_ratio``.
     ``faults`` injects random faults; ``fail_next()`` queues exact ones.
-    ``log`` records every request, with whether it was processed.
+    ``log`` records every request, with whether it was processed (and ``at``, a
+    ``time.monotonic()`` moment, so a test can check nothing ran after some time).
+
+    Conditions the real API produces, all off by default:
+
+    - ``clock_offset``: seconds added to the server's clock (negative: behind); it
+      shifts every timestamp and the ``Date`` header, which every response carries
+      (whole seconds, truncated) unless ``send_date_header`` is False.
+    - ``fail_again_after``: every job retried through the API fails again this many
+      seconds after the retry (0.0: at once; ``updated_at`` is still later than the
+      retry's). Jobs made by create keep ``delay`` and ``failure_ratio``.
+    - ``max_page_size``: list pages are silently capped at this many jobs;
+      ``pagination_mode`` is what ``pagination.limit`` says: "effective" (the
+      capped limit), "requested" (the limit asked for) or "omitted" (no
+      pagination object). ``send_total_count=False`` leaves totalCount out.
+    - ``omit_updated_at``: operation ids ("list_jobs", "get_job") whose job bodies
+      leave out the optional updated_at.
+    - ``on_list``: settable hook ``(api, application_id, status, offset, limit)``
+      called before each list page is computed (``limit`` as requested), e.g. to
+      change statuses between page requests; ``retry_as_other(job_id)`` re-triggers
+      a failed job as another client would (logged with ``by_other=True``).
     """
+
+    #: Called before each list page is computed: (api, application_id, status,
+    #: offset, requested limit).
+    on_list: Callable[[FakeWriterAPI, str, JobStatus | None, int, int], None] | None
 
     def __init__(
         self,
@@ -41,6 +68,13 @@ class FakeWriterAPI:
         seed: int = 0,
         port: int = 0,
         conflict_on_running: bool = False,
+        clock_offset: float = 0.0,
+        send_date_header: bool = True,
+        fail_again_after: float | None = None,
+        max_page_size: int | None = None,
+        pagination_mode: str = "effective",
+        send_total_count: bool = True,
+        omit_updated_at: frozenset[str] = frozenset(),
     ) -> None:
         self.api_key = api_key
         self.application_id = application_id
@@ -49,9 +83,22 @@ class FakeWriterAPI:
             failure_ratio=failure_ratio,
             seed=seed,
             conflict_on_running=conflict_on_running,
+            clock_offset=clock_offset,
+            fail_again_after=fail_again_after,
         )
         self.picker = FaultPicker(faults or Faults())
-        self._fake = FakeApp(self.store, self.picker, api_key)
+        self._fake = FakeApp(
+            self.store,
+            self.picker,
+            api_key,
+            send_date_header=send_date_header,
+            max_page_size=max_page_size,
+            pagination_mode=pagination_mode,
+            send_total_count=send_total_count,
+            omit_updated_at=frozenset(omit_updated_at),
+        )
+        self.on_list = None
+        self._fake.on_list = self._call_on_list
         self.app = self._fake.app
         self.seeded: list[uuid.UUID] = (
             self.store.seed_failed(application_id, seed_failed) if seed_failed else []
@@ -86,13 +133,28 @@ class FakeWriterAPI:
             if e.operation == operation and e.processed and (job_id is None or e.job_id == job_id)
         )
 
-    def retries_per_job(self) -> dict[uuid.UUID, int]:
-        """Processed retry_job requests by job id (a job re-triggered twice shows 2)."""
+    def retries_per_job(self, *, include_other: bool = True) -> dict[uuid.UUID, int]:
+        """Processed retry_job requests by job id (a job re-triggered twice shows 2);
+        ``include_other=False`` leaves out those made by ``retry_as_other``."""
         counts: dict[uuid.UUID, int] = {}
         for e in self._fake.log:
-            if e.operation == "retry_job" and e.processed and e.job_id is not None:
+            if e.operation != "retry_job" or not e.processed or e.job_id is None:
+                continue
+            if include_other or not e.by_other:
                 counts[e.job_id] = counts.get(e.job_id, 0) + 1
         return counts
+
+    def retry_as_other(self, job_id: uuid.UUID) -> FakeJob:
+        """Re-trigger failed job ``job_id`` as another client would: processed by the
+        store (``fail_again_after`` applies) and logged as retry_job with ``by_other``.
+        Raises StoreError (404, 409) as the API would answer."""
+        return self._fake.retry_as_other(job_id)
+
+    def _call_on_list(
+        self, application_id: str, status: JobStatus | None, offset: int, limit: int
+    ) -> None:
+        if self.on_list is not None:
+            self.on_list(self, application_id, status, offset, limit)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> Self:
@@ -110,6 +172,7 @@ class FakeWriterAPI:
             lifespan="off",
             timeout_keep_alive=30,
             backlog=2048,
+            date_header=False,  # the app sends Date from its own (offset) clock
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

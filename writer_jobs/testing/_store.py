@@ -15,6 +15,10 @@ from typing import Any
 import attrs
 
 from generated_client.models import ErrorBody, ErrorDetail, Job, JobDetails, JobResult, JobStatus
+from generated_client.types import UNSET
+
+#: The clock's resolution: a job that fails again does so at least this long after its retry.
+_TICK = datetime.timedelta(microseconds=1)
 
 
 class StoreError(Exception):
@@ -33,10 +37,6 @@ class StoreError(Exception):
         return ErrorBody(tpe=self.tpe, errors=[detail]).to_dict() | {"extras": {}}
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 @attrs.define
 class FakeJob:
     id: uuid.UUID
@@ -53,13 +53,14 @@ class FakeJob:
     def job(self) -> Job:
         return Job(id=self.id, status=self.status, created_at=self.created_at)
 
-    def details(self) -> JobDetails:
+    def details(self, *, updated_at: bool = True) -> JobDetails:
+        """The job's body; ``updated_at=False`` leaves that optional field out."""
         details = JobDetails(
             id=self.id,
             status=self.status,
             application_id=self.application_id,
             created_at=self.created_at,
-            updated_at=self.updated_at,
+            updated_at=self.updated_at if updated_at else UNSET,
         )
         if self.completed_at is not None:
             details.completed_at = self.completed_at
@@ -75,7 +76,11 @@ class JobStore:
 
     A job created or retried is ``in_progress`` for ``delay`` seconds, then
     ``failed`` with probability ``failure_ratio`` (drawn from a seeded RNG) or
-    ``completed``. Thread-safe: the server and the test thread both use it.
+    ``completed``. With ``fail_again_after`` set, a retried job instead fails again
+    that many seconds after the retry (its ``updated_at`` is that moment, always
+    later than the retry's). ``clock_offset`` shifts every timestamp (seconds;
+    negative: the server's clock is behind). Thread-safe: the server and the test
+    thread both use it.
     """
 
     def __init__(
@@ -86,8 +91,14 @@ class JobStore:
         seed: int = 0,
         conflict_on_running: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        clock_offset: float = 0.0,
+        fail_again_after: float | None = None,
     ) -> None:
+        if fail_again_after is not None and fail_again_after < 0:
+            raise ValueError(f"fail_again_after must be >= 0, received {fail_again_after!r}")
         self.delay = delay
+        self.fail_again_after = fail_again_after
+        self._offset = datetime.timedelta(seconds=clock_offset)
         self.failure_ratio = failure_ratio
         self.conflict_on_running = conflict_on_running
         self._clock = clock
@@ -97,29 +108,46 @@ class JobStore:
         self._index: dict[tuple[str, JobStatus], dict[uuid.UUID, None]] = {}
         self._due: list[tuple[float, int, uuid.UUID]] = []
         self._tiebreak = itertools.count()
+        #: Retried jobs that will fail again, with the moment they fail.
+        self._fail_again: dict[uuid.UUID, datetime.datetime] = {}
+
+    def now(self) -> datetime.datetime:
+        """The server's clock: UTC now plus ``clock_offset``."""
+        return datetime.datetime.now(datetime.UTC) + self._offset
 
     # --- state changes -------------------------------------------------------------
-    def _move(self, job: FakeJob, status: JobStatus) -> None:
+    def _move(self, job: FakeJob, status: JobStatus, at: datetime.datetime | None = None) -> None:
         self._index.get((job.application_id, job.status), {}).pop(job.id, None)
         job.status = status
-        job.updated_at = _now()
+        job.updated_at = at or self.now()
         self._index.setdefault((job.application_id, status), {})[job.id] = None
 
-    def _start(self, job: FakeJob) -> None:
+    def _start(self, job: FakeJob, fail_again: bool = False) -> None:
         self._move(job, JobStatus.IN_PROGRESS)
         job.completed_at = None
         job.error = None
         job.result = None
-        heapq.heappush(self._due, (self._clock() + self.delay, next(self._tiebreak), job.id))
+        delay = self.delay
+        if fail_again and self.fail_again_after is not None:
+            delay = self.fail_again_after
+            self._fail_again[job.id] = job.updated_at + datetime.timedelta(seconds=delay)
+        heapq.heappush(self._due, (self._clock() + delay, next(self._tiebreak), job.id))
 
     def _settle_due(self) -> None:
         now = self._clock()
         while self._due and self._due[0][0] <= now:
             _, _, job_id = heapq.heappop(self._due)
             job = self._jobs[job_id]
+            fails_at = self._fail_again.pop(job_id, None)
             if job.status is not JobStatus.IN_PROGRESS:
                 continue
-            if self._rng.random() < self.failure_ratio:
+            if fails_at is not None:
+                # Settled early (settle_all), it fails now rather than in the future;
+                # always at least a tick after the retry (job.updated_at).
+                at = max(min(fails_at, self.now()), job.updated_at + _TICK)
+                self._move(job, JobStatus.FAILED, at)
+                job.error = "The job failed again after a retry (fake failure)."
+            elif self._rng.random() < self.failure_ratio:
                 self._move(job, JobStatus.FAILED)
                 job.error = "The model timed out while generating (fake failure)."
             else:
@@ -141,7 +169,7 @@ class JobStore:
             return ids
 
     def _new(self, application_id: str) -> FakeJob:
-        now = _now()
+        now = self.now()
         job_id = uuid.UUID(int=self._rng.getrandbits(128), version=4)
         job = FakeJob(job_id, application_id, JobStatus.IN_PROGRESS, now, now)
         self._jobs[job_id] = job
@@ -185,7 +213,7 @@ class JobStore:
                     f"Job {job_id} is {job.status.value}; only failed jobs can be retried.",
                 )
             job.retries += 1
-            self._start(job)
+            self._start(job, fail_again=True)
             return job
 
     def list(
