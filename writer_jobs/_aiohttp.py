@@ -79,9 +79,12 @@ class AiohttpSender:
             )
         return self._session
 
-    async def send(self, action: Send, body_reader: Any) -> httpx.Response | Exception:
-        """One request; the body is read through ``body_reader(action, status)`` (size cap and
-        deadline). Returns the response, or the httpx exception that describes the failure."""
+    async def send(
+        self, action: Send, body_reader: Any, deadline: float | None
+    ) -> httpx.Response | Exception:
+        """One request; the body is read through ``body_reader(action, status, deadline)``
+        (size cap and deadline). Returns the response, or the httpx exception that
+        describes the failure."""
         kwargs = action.kwargs
         method = kwargs["method"].upper()
         url = self._yarl.URL(self._base_url + kwargs["url"], encoded=True)
@@ -96,7 +99,7 @@ class AiohttpSender:
                 allow_redirects=False,
                 timeout=self._timeout(action.timeout),
             ) as response:
-                reader = body_reader(action, response.status)
+                reader = body_reader(action, response.status, deadline)
                 async for chunk in response.content.iter_chunked(65536):
                     reader.add(chunk)
                 return httpx.Response(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self, TypeVar
@@ -19,7 +20,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 from . import _engine
 from ._aiohttp import AiohttpSender
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._bulk import BulkSummary, JobOutcome, Pacer
+from ._bulk import BulkRun, BulkSummary, JobOutcome, Todo
 from ._exceptions import APIError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -75,8 +76,22 @@ class AsyncJobsClient(ClientBase):
     # --- I/O: carry out the engine's actions ---------------------------------------
     async def _send(self, action: _engine.Send) -> httpx.Response | Exception:
         self._check_open()
-        if self._aiohttp is not None:
-            return await self._aiohttp.send(action, self._body_reader)
+        seconds = self._attempt_seconds(action)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            async with asyncio.timeout(seconds):
+                if self._aiohttp is not None:
+                    return await self._aiohttp.send(action, self._body_reader, deadline)
+                return await self._exchange(action, deadline)
+        except TimeoutError:
+            return httpx.ReadTimeout(
+                f"the response did not arrive in full within {seconds:g} s "
+                "(the attempt's deadline: connect + read timeout)"
+            )
+
+    async def _exchange(
+        self, action: _engine.Send, deadline: float | None
+    ) -> httpx.Response | Exception:
         timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(**action.kwargs, timeout=timeout)
         try:
@@ -84,7 +99,7 @@ class AsyncJobsClient(ClientBase):
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = self._body_reader(action, response.status_code)
+            body = self._body_reader(action, response.status_code, deadline)
             async for chunk in response.aiter_bytes():
                 body.add(chunk)
             response._content = body.body()  # as httpx's own aread() does
@@ -94,21 +109,22 @@ class AsyncJobsClient(ClientBase):
         finally:
             await response.aclose()
 
-    async def _run(self, flow: _engine.Flow[T], pacer: Pacer | None = None) -> T:
+    async def _run(self, flow: _engine.Flow[T], run: BulkRun | None = None) -> T:
+        """Carry out a flow's actions; within a bulk run, paced."""
         try:
             action = next(flow)
             while True:
                 if isinstance(action, _engine.Sleep):
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
-                elif pacer is None:
+                elif run is None:
                     action = flow.send(await self._send(action))
                 else:
-                    delay = pacer.reserve()
+                    delay = run.reserve()
                     if delay > 0:
                         await asyncio.sleep(delay)
                     outcome = await self._send(action)
-                    pacer.observe(outcome)
+                    run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
@@ -200,7 +216,7 @@ class AsyncJobsClient(ClientBase):
         default account limit is 400; None for no pacing); on a 429 the pace halves,
         then recovers gradually. Returns a BulkSummary.
         """
-        run, pager = self._bulk_run(
+        run = self._bulk_run(
             application_id,
             concurrency=concurrency,
             wait=wait,
@@ -211,21 +227,40 @@ class AsyncJobsClient(ClientBase):
             timeout=timeout,
         )
         try:
-            while (call := pager.next_call()) is not None:
-                page = await self._run(_engine.execute(call, self._config, run.timeout), run.pacer)
-                run.add_listed(pager.accept(page))
-            todo = run.todo()
-            if on_total is not None:
-                on_total(run.todo_count)
-
-            async def worker() -> None:
-                for item in todo:  # one shared iterator: each job goes to one worker
-                    run.record(await self._run(run.flow(*item), run.pacer))
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return run.summary()
+            while True:
+                pager = self._failed_pager(run)
+                while (call := pager.next_call()) is not None:
+                    page = await self._run(_engine.execute(call, self._config, run.timeout), run)
+                    run.add_listed(pager.accept(page))
+                jobs = run.todo()
+                if jobs is None:
+                    return run.summary()
+                if on_total is not None:
+                    on_total(run.todo_count)
+                await self._work(run, jobs, concurrency)
         finally:
             run.close()
+
+    async def _work(self, run: BulkRun, jobs: Sequence[Todo], concurrency: int) -> None:
+        """Hand ``jobs`` to worker tasks; at the first error (or when this call is
+        cancelled) cancel them all and wait until they have stopped, so nothing is
+        sent after this returns or raises."""
+        todo = iter(jobs)  # one shared iterator: each job goes to one worker
+
+        async def worker() -> None:
+            for item in todo:
+                run.record(await self._run(run.flow(*item), run))
+
+        tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
 
     # --- lifecycle ----------------------------------------------------------------
     async def aclose(self) -> None:

@@ -139,10 +139,13 @@ class ClientBase:
         return self._config.timeout
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        config: ClientConfig | None = getattr(self, "_config", None)
+        if config is None:  # its construction raised
+            return f"<{type(self).__name__} not configured>"
+        state = "closed" if getattr(self, "_closed", True) else "open"
         return (
-            f"<{type(self).__name__} base_url={self._config.base_url!r} "
-            f"max_retries={self._config.max_retries} {state}>"
+            f"<{type(self).__name__} base_url={config.base_url!r} "
+            f"max_retries={config.max_retries} {state}>"
         )
 
     def _check_open(self) -> None:
@@ -203,8 +206,8 @@ class ClientBase:
         rate_limit: float | None,
         on_outcome: Callable[[JobOutcome], None] | None,
         timeout: object,
-    ) -> tuple[BulkRun, _engine.Pager]:
-        pager = self._pager(application_id, JobStatus.FAILED, None)
+    ) -> BulkRun:
+        app = _validation.application_id(application_id)
         _validation.positive_int(concurrency, name="concurrency", maximum=1024)
         deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
         if rate_limit is not None:
@@ -213,56 +216,56 @@ class ClientBase:
                 raise InvalidArgumentError(
                     f"rate_limit must be > 0 requests per minute or None, received {rate_limit!r}"
                 )
-        run = BulkRun(
+        return BulkRun(
             self._config,
             self._timeout(timeout),
+            application_id=app,
             journal=journal,
             wait=wait,
             wait_timeout=deadline,
             rate_limit=rate_limit,
             on_outcome=on_outcome,
         )
-        return run, pager
 
-    def _body_reader(self, action: _engine.Send, status: int) -> BodyReader:
+    def _failed_pager(self, run: BulkRun) -> _engine.Pager:
+        return _engine.Pager(run.application_id, JobStatus.FAILED, self._config.page_size)
+
+    def _attempt_seconds(self, action: _engine.Send) -> float | None:
+        """How long one attempt may take in all, from connecting to the last byte of
+        the body: the connect plus the read timeout (None: no read timeout, no limit)."""
         timeout = action.timeout or self._config.timeout
+        if timeout.read is None:
+            return None
+        return timeout.read + (timeout.connect or 0.0)
+
+    def _body_reader(self, action: _engine.Send, status: int, deadline: float | None) -> BodyReader:
         return BodyReader(
             action.kwargs["method"].upper(),
             action.kwargs["url"],
             status,
             self._config.max_response_bytes,
-            timeout.read,
+            deadline,
         )
 
 
 class BodyReader:
-    """Collects a streamed body within the size cap and a total read deadline.
+    """Collects a streamed body within the size cap and the attempt's deadline.
 
     httpx's read timeout bounds each read; a server trickling a byte at a time could
-    still hold a call forever, so the whole body must also arrive within the read
-    timeout. No I/O: the clients feed it the chunks.
+    still hold a call forever, so the whole response must arrive by the attempt's
+    deadline. No I/O: the clients feed it the chunks.
     """
 
-    __slots__ = (
-        "_chunks",
-        "_deadline",
-        "_limit",
-        "_read_timeout",
-        "_received",
-        "method",
-        "path",
-        "status",
-    )
+    __slots__ = ("_chunks", "_deadline", "_limit", "_received", "method", "path", "status")
 
     def __init__(
-        self, method: str, path: str, status: int, limit: int, read_timeout: float | None
+        self, method: str, path: str, status: int, limit: int, deadline: float | None
     ) -> None:
         self.method = method
         self.path = path
         self.status = status
         self._limit = limit
-        self._read_timeout = read_timeout
-        self._deadline = None if read_timeout is None else time.monotonic() + read_timeout
+        self._deadline = deadline
         self._chunks: list[bytes] = []
         self._received = 0
 
@@ -273,8 +276,8 @@ class BodyReader:
         self._chunks.append(chunk)
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise httpx.ReadTimeout(
-                f"the response body took longer than the read timeout "
-                f"({self._read_timeout:g} s) to arrive in full"
+                "the response did not arrive in full within the attempt's deadline "
+                "(connect + read timeout)"
             )
 
     def body(self) -> bytes:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import array
 import datetime
 import enum
-import json
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from uuid import UUID
 
 import attrs
@@ -28,13 +27,11 @@ from ._exceptions import (
     APIError,
     BadRequestError,
     ConflictError,
-    InvalidArgumentError,
     NotFoundError,
+    RetryOutcomeUnknownError,
     WaitTimeoutError,
 )
-
-#: How far the server's clock may lag ours when judging "re-triggered since we started".
-CLOCK_SKEW = datetime.timedelta(seconds=2)
+from ._journal import Journal, Resume, RunLock
 
 
 class Outcome(enum.StrEnum):
@@ -113,71 +110,6 @@ class BulkSummary:
         return {"event": "summary", **attrs.asdict(self), "ok": self.ok}
 
 
-class Journal:
-    """An append-only JSON-lines record of a run, flushed line by line.
-
-    Before a job is retried a ``started`` line is written; after, its outcome. On
-    reopening, jobs with a final outcome are skipped, and jobs that were started
-    (or errored, or whose line was cut by a crash) are checked with a GET before
-    any retry.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.final: set[UUID] = set()
-        self.unsettled: dict[UUID, Resume] = {}
-        self.cut_lines = 0
-        self._file: IO[str] | None = None
-        if self.path is not None:
-            self._load(self.path)
-            self._file = self.path.open("a", encoding="utf-8")
-
-    def _load(self, path: Path) -> None:
-        if not path.exists():
-            return
-        raw = path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            # A line cut by a crash: end it, so the next line starts clean.
-            with path.open("ab") as f:
-                f.write(b"\n")
-        for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                job_id = UUID(entry["job_id"])
-                event = entry["event"]
-            except (ValueError, KeyError, TypeError):
-                self.cut_lines += 1
-                continue
-            if event == "started":
-                try:
-                    at = datetime.datetime.fromisoformat(entry["at"])
-                except (KeyError, TypeError, ValueError):
-                    at = datetime.datetime.now(datetime.UTC)
-                listed = entry.get("listed_updated_at")
-                listed = float(listed) if isinstance(listed, int | float) else None
-                self.final.discard(job_id)
-                self.unsettled[job_id] = Resume(at, listed)
-            elif event == "outcome" and entry.get("final"):
-                self.final.add(job_id)
-                self.unsettled.pop(job_id, None)
-            elif event != "outcome":
-                raise InvalidArgumentError(
-                    f"{path}:{number} is not a writer-jobs journal line, received {line[:80]!r}"
-                )
-
-    def write(self, entry: dict[str, Any]) -> None:
-        if self._file is not None:
-            self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
 class Pacer:
     """Spaces requests to stay under ``per_minute`` for the whole run; on a 429 it
     halves the pace, then recovers a little with every success (AIMD)."""
@@ -237,28 +169,42 @@ def _error(
     return JobOutcome(job_id, outcome, status, type(exc).__name__, str(exc), resumed)
 
 
-@attrs.frozen
-class Resume:
-    """What the journal says of a job an earlier run started but did not finish."""
-
-    started_at: datetime.datetime
-    #: The job's updated_at when that run listed it (None if it was not recorded).
-    listed_updated_at: float | None
-
-
 def _timestamp(value: datetime.datetime | Unset) -> float | None:
-    return None if isinstance(value, Unset) else value.timestamp()
+    return _engine.epoch(value)
 
 
-def _retriggered_since(details: JobDetails, resume: Resume) -> bool:
-    """Was this (failed) job re-triggered after the earlier run listed it?"""
-    updated = _timestamp(details.updated_at)
+class ServerClock:
+    """A lower bound of the server's clock, from the ``Date`` headers of the run's
+    responses: the client's own clock is never compared with the server's."""
+
+    def __init__(self) -> None:
+        # max(Date - monotonic time of reading it): read late, so it errs low.
+        self._offset: float | None = None
+
+    def observe(self, response: httpx.Response) -> None:
+        date = _engine.server_date(response)
+        if date is not None:
+            offset = date - time.monotonic()
+            if self._offset is None or offset > self._offset:
+                self._offset = offset
+
+    def at_least(self) -> float | None:
+        """The server's clock now is at least this (epoch seconds); None if unknown."""
+        return None if self._offset is None else time.monotonic() + self._offset
+
+
+def _retriggered_since(updated: float | None, resume: Resume) -> bool | None:
+    """Was this (failed) job re-triggered after an earlier run started it? None: cannot tell."""
     if updated is None:
-        return False
+        return None
     if resume.listed_updated_at is not None:
         # Exact: the server's own timestamp moved since the listing.
         return abs(updated - resume.listed_updated_at) > 1e-6
-    return updated >= (resume.started_at - CLOCK_SKEW).timestamp()
+    if resume.server_at_least is not None and updated < (
+        resume.server_at_least - _engine.CLOCK_MARGIN
+    ):
+        return False  # last updated before that run could have posted
+    return None
 
 
 def job_flow(
@@ -266,8 +212,7 @@ def job_flow(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     *,
-    wait: bool,
-    wait_timeout: float | None,
+    listed_updated_at: float | None,
     resume: Resume | None,
 ) -> _engine.Flow[JobOutcome]:
     """Retry one failed job safely and say what happened; never raises APIError."""
@@ -278,12 +223,35 @@ def job_flow(
             # An earlier run may have re-triggered it: look before touching it.
             details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
             status = details.status
-            if status is JobStatus.FAILED and not _retriggered_since(details, resume):
-                job = yield from _engine.retry_flow(job_id, config, timeout)
-                status = job.status
+            if status is JobStatus.FAILED:
+                updated = _timestamp(details.updated_at)
+                verdict = _retriggered_since(updated, resume)
+                if verdict is None:
+                    return JobOutcome(
+                        job_id,
+                        Outcome.ERROR,
+                        status,
+                        "RetryOutcomeUnknownError",
+                        f"job {job_id} is failed and an earlier run started it, but its "
+                        "updated_at cannot prove whether that run re-triggered it: not "
+                        "retried, so it is never triggered twice; check it and retry it "
+                        "yourself if it was not",
+                        resumed,
+                    )
+                if not verdict:
+                    job = yield from _engine.retry_flow(
+                        job_id, config, timeout, known_updated_at=updated
+                    )
+                    status = job.status
         else:
-            job = yield from _engine.retry_flow(job_id, config, timeout)
+            job = yield from _engine.retry_flow(
+                job_id, config, timeout, known_updated_at=listed_updated_at
+            )
             status = job.status
+    except RetryOutcomeUnknownError as exc:
+        if exc.retriggered:  # re-triggered (the server's timestamps say so), failed again
+            return JobOutcome(job_id, Outcome.RETRIED, exc.job.status, resumed=resumed)
+        return _error(Outcome.ERROR, job_id, exc, exc.job.status, resumed)
     except NotFoundError as exc:
         return _error(Outcome.NOT_FOUND, job_id, exc, resumed=resumed)
     except (ConflictError, BadRequestError) as exc:
@@ -297,28 +265,71 @@ def job_flow(
         return JobOutcome(job_id, Outcome.NOT_FAILED, details.status, resumed=resumed)
     except APIError as exc:
         return _error(Outcome.ERROR, job_id, exc, status, resumed)
-    if wait and status is JobStatus.IN_PROGRESS:
-        try:
-            details = yield from _engine.wait_flow(
-                job_id, config, timeout, deadline_seconds=wait_timeout
-            )
-            status = details.status
-        except (APIError, WaitTimeoutError) as exc:
-            # Re-triggered all the same: final, so a rerun does not trigger it again.
-            return JobOutcome(
-                job_id, Outcome.RETRIED, status, type(exc).__name__, str(exc), resumed
-            )
     return JobOutcome(job_id, Outcome.RETRIED, status, resumed=resumed)
 
 
+def wait_outcome(
+    outcome: JobOutcome,
+    config: ClientConfig,
+    timeout: httpx.Timeout | None,
+    wait_timeout: float | None,
+) -> _engine.Flow[JobOutcome]:
+    """With wait=True: follow a job this run re-triggered until it finishes."""
+    if outcome.outcome is not Outcome.RETRIED or outcome.status is not JobStatus.IN_PROGRESS:
+        return outcome
+    try:
+        details = yield from _engine.wait_flow(
+            outcome.job_id, config, timeout, deadline_seconds=wait_timeout
+        )
+    except (APIError, WaitTimeoutError) as exc:
+        # Re-triggered all the same: final, so a rerun does not trigger it again.
+        return attrs.evolve(outcome, error_type=type(exc).__name__, message=str(exc))
+    return attrs.evolve(outcome, status=details.status)
+
+
+class Stopped(Exception):
+    """Raised in a worker when its run has stopped: it must send nothing more."""
+
+
+class Gate:
+    """Shut once a run stops: each request and each sleep of its worker threads asks
+    it first, so none starts after (a request already under way may finish). For
+    threads (the sync client); asyncio tasks are cancelled instead."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def check(self) -> None:
+        if self._stopped.is_set():
+            raise Stopped
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking at once when the run stops."""
+        if self._stopped.wait(seconds):
+            raise Stopped
+
+
+#: One job to handle: its id, its updated_at when listed, what the journal says of it.
+Todo = tuple[UUID, float | None, Resume | None]
+
+
 class BulkRun:
-    """The state of one retry_failed run, shared by the sync and async drivers."""
+    """The state of one retry_failed run, shared by the sync and async drivers.
+
+    The drivers list every failed job (a pass), hand this run's new ones to workers,
+    then list again until a pass finds no failed job the run has not handled: pages
+    that shift while statuses change can hide a job from one pass, not from all.
+    """
 
     def __init__(
         self,
         config: ClientConfig,
         timeout: httpx.Timeout | None,
         *,
+        application_id: str,
         journal: str | os.PathLike[str] | None,
         wait: bool,
         wait_timeout: float | None,
@@ -327,12 +338,23 @@ class BulkRun:
     ) -> None:
         self.config = config
         self.timeout = timeout
+        self.application_id = application_id
         self.wait = wait
         self.wait_timeout = wait_timeout
         self.on_outcome = on_outcome
-        self.journal = Journal(journal)
+        path = None if journal is None else Path(journal)
+        # The journal is checked before the lock is taken: a bad path is a usage error.
+        self.journal = Journal(path, application_id=application_id, base_url=config.base_url)
+        try:
+            self.lock = RunLock(config.base_url, application_id, path)
+        except BaseException:
+            self.journal.close()
+            raise
         self.pacer = Pacer(rate_limit)
+        self.server_clock = ServerClock()
+        self.gate = Gate()
         self.started = time.monotonic()
+        self.passes = 0
         self.listed: list[UUID] = []
         # updated_at of each listed job (NaN: unknown), aligned with ``listed``: 8 bytes a job.
         self.listed_updated = array.array("d")
@@ -343,7 +365,19 @@ class BulkRun:
         self.todo_count = 0
         self._lock = threading.Lock()
 
+    # --- pacing and the server's clock: every request of the run goes through these --
+    def reserve(self) -> float:
+        return self.pacer.reserve()
+
+    def observe(self, outcome: httpx.Response | Exception | None) -> None:
+        self.pacer.observe(outcome)
+        if isinstance(outcome, httpx.Response):
+            self.server_clock.observe(outcome)
+
+    # --- passes -------------------------------------------------------------------------
     def add_listed(self, jobs: Iterable[JobDetails]) -> None:
+        """Record a page of failed jobs; jobs this run already handled are left out
+        (one that failed again after this run re-triggered it is not retried again)."""
         for job in jobs:
             if job.id not in self._seen:
                 self._seen.add(job.id)
@@ -351,23 +385,28 @@ class BulkRun:
                 updated = _timestamp(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
 
-    def todo(self) -> Iterator[tuple[UUID, float | None, Resume | None]]:
-        """Every job to handle, once: listed ones not yet final, then unsettled ones
-        from the journal that the listing no longer shows (they may be in progress).
-        Counts them (``todo_count``, ``skipped``) at once; yields them lazily."""
+    def todo(self) -> list[Todo] | None:
+        """This pass's jobs to handle: listed ones not yet final, then (first pass only)
+        unsettled ones from the journal that the listing does not show (they may be in
+        progress). None when the pass found nothing new: the run is complete."""
+        self.passes += 1
         final, unsettled = self.journal.final, self.journal.unsettled
-        self.skipped = sum(1 for job_id in self.listed if job_id in final)
-        extra = [j for j in unsettled if j not in self._seen and j not in final]
-        self.todo_count = len(self.listed) - self.skipped + len(extra)
-
-        def jobs() -> Iterator[tuple[UUID, float | None, Resume | None]]:
-            for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
-                if job_id not in final:
-                    yield job_id, None if math.isnan(updated) else updated, unsettled.get(job_id)
-            for job_id in extra:
-                yield job_id, None, unsettled[job_id]
-
-        return jobs()
+        jobs: list[Todo] = []
+        for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
+            if job_id in final:
+                self.skipped += 1
+            else:
+                listed = None if math.isnan(updated) else updated
+                jobs.append((job_id, listed, unsettled.get(job_id)))
+        if self.passes == 1:
+            for job_id, resume in unsettled.items():
+                if job_id not in self._seen and job_id not in final:
+                    self._seen.add(job_id)
+                    jobs.append((job_id, None, resume))
+        self.listed = []
+        self.listed_updated = array.array("d")
+        self.todo_count += len(jobs)
+        return jobs or None
 
     def flow(
         self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
@@ -378,23 +417,40 @@ class BulkRun:
             "job_id": str(job_id),
             "at": datetime.datetime.now(datetime.UTC).isoformat(),
         }
-        if resume is not None and resume.listed_updated_at is not None:
-            listed_updated_at = resume.listed_updated_at  # keep the earliest known state
+        server_at_least = self.server_clock.at_least()
+        if resume is not None:  # keep the earliest known state
+            if resume.listed_updated_at is not None:
+                listed_updated_at = resume.listed_updated_at
+            if resume.server_at_least is not None:
+                server_at_least = resume.server_at_least
         if listed_updated_at is not None:
             entry["listed_updated_at"] = listed_updated_at
+        if server_at_least is not None:
+            entry["server_at_least"] = server_at_least
         with self._lock:
             self.journal.write(entry)
-        return job_flow(
+        return self._job(job_id, listed_updated_at, resume)
+
+    def _job(
+        self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
+    ) -> _engine.Flow[JobOutcome]:
+        outcome = yield from job_flow(
             job_id,
             self.config,
             self.timeout,
-            wait=self.wait,
-            wait_timeout=self.wait_timeout,
+            listed_updated_at=listed_updated_at,
             resume=resume,
         )
+        if self.wait:
+            outcome = yield from wait_outcome(outcome, self.config, self.timeout, self.wait_timeout)
+        return outcome
 
     def record(self, outcome: JobOutcome) -> None:
         with self._lock:
+            # Stopped while this job was under way: its outcome stays unknown (the
+            # started line makes the next run check it), and nobody is told after the
+            # call returned.
+            self.gate.check()
             self.journal.write(outcome.to_json())
             self.outcomes[outcome.outcome.value] = self.outcomes.get(outcome.outcome.value, 0) + 1
             if outcome.status is not None:
@@ -416,4 +472,8 @@ class BulkRun:
         )
 
     def close(self) -> None:
-        self.journal.close()
+        """Stop the run: nothing is sent or written after this."""
+        self.gate.stop()
+        with self._lock:
+            self.journal.close()
+        self.lock.release()

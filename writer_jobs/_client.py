@@ -7,7 +7,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Self, TypeVar
 from uuid import UUID
@@ -17,9 +16,9 @@ import httpx
 from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
-from . import _engine
+from . import _deadline, _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._bulk import BulkSummary, JobOutcome, Pacer
+from ._bulk import BulkRun, BulkSummary, JobOutcome, Stopped, Todo
 from ._exceptions import APIError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -60,6 +59,7 @@ class JobsClient(ClientBase):
             verify=verify,
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
+        _deadline.install(self._http)
         self._generated = AuthenticatedClient(
             base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
         ).set_httpx_client(self._http)
@@ -74,6 +74,15 @@ class JobsClient(ClientBase):
     # --- I/O: carry out the engine's actions ---------------------------------------
     def _send(self, action: _engine.Send) -> httpx.Response | Exception:
         self._check_open()
+        seconds = self._attempt_seconds(action)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        token = _deadline.DEADLINE.set(deadline)
+        try:
+            return self._exchange(action, deadline)
+        finally:
+            _deadline.DEADLINE.reset(token)
+
+    def _exchange(self, action: _engine.Send, deadline: float | None) -> httpx.Response | Exception:
         timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(**action.kwargs, timeout=timeout)
         try:
@@ -81,7 +90,7 @@ class JobsClient(ClientBase):
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = self._body_reader(action, response.status_code)
+            body = self._body_reader(action, response.status_code, deadline)
             for chunk in response.iter_bytes():
                 body.add(chunk)
             # What httpx's own Response.read() stores once the stream is consumed; a
@@ -93,21 +102,26 @@ class JobsClient(ClientBase):
         finally:
             response.close()
 
-    def _run(self, flow: _engine.Flow[T], pacer: Pacer | None = None) -> T:
+    def _run(self, flow: _engine.Flow[T], run: BulkRun | None = None) -> T:
+        """Carry out a flow's actions; within a bulk run, paced and stoppable."""
         try:
             action = next(flow)
             while True:
                 if isinstance(action, _engine.Sleep):
-                    time.sleep(action.seconds)
+                    if run is None:
+                        time.sleep(action.seconds)
+                    else:
+                        run.gate.sleep(action.seconds)
                     action = flow.send(None)
-                elif pacer is None:
+                elif run is None:
                     action = flow.send(self._send(action))
                 else:
-                    delay = pacer.reserve()
+                    delay = run.reserve()
                     if delay > 0:
-                        time.sleep(delay)
+                        run.gate.sleep(delay)
+                    run.gate.check()
                     outcome = self._send(action)
-                    pacer.observe(outcome)
+                    run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
@@ -194,7 +208,7 @@ class JobsClient(ClientBase):
 
         Runs ``concurrency`` worker threads over this client's connection pool.
         """
-        run, pager = self._bulk_run(
+        run = self._bulk_run(
             application_id,
             concurrency=concurrency,
             wait=wait,
@@ -205,28 +219,61 @@ class JobsClient(ClientBase):
             timeout=timeout,
         )
         try:
-            while (call := pager.next_call()) is not None:
-                page = self._run(_engine.execute(call, self._config, run.timeout), run.pacer)
-                run.add_listed(pager.accept(page))
-            todo = run.todo()
-            if on_total is not None:
-                on_total(run.todo_count)
-            lock = threading.Lock()
+            while True:
+                pager = self._failed_pager(run)
+                while (call := pager.next_call()) is not None:
+                    page = self._run(_engine.execute(call, self._config, run.timeout), run)
+                    run.add_listed(pager.accept(page))
+                jobs = run.todo()
+                if jobs is None:
+                    return run.summary()
+                if on_total is not None:
+                    on_total(run.todo_count)
+                self._work(run, jobs, concurrency)
+        finally:
+            run.close()
 
-            def worker() -> None:
+    def _work(self, run: BulkRun, jobs: Sequence[Todo], concurrency: int) -> None:
+        """Hand ``jobs`` to worker threads; stop them all at the first error or Ctrl-C."""
+        todo = iter(jobs)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            try:
                 while True:
                     with lock:
                         item = next(todo, None)
                     if item is None:
                         return
-                    run.record(self._run(run.flow(*item), run.pacer))
+                    run.gate.check()
+                    run.record(self._run(run.flow(*item), run))
+            except Stopped:
+                return
+            except BaseException as exc:  # e.g. on_outcome raised, the journal failed
+                errors.append(exc)
+                run.gate.stop()
 
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="writer-jobs") as pool:
-                for future in [pool.submit(worker) for _ in range(concurrency)]:
-                    future.result()
-            return run.summary()
-        finally:
-            run.close()
+        threads = [
+            threading.Thread(target=worker, name=f"writer-jobs-{n}", daemon=True)
+            for n in range(min(concurrency, len(jobs)))
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.25)  # a bounded join: Ctrl-C reaches this thread
+        except BaseException:
+            run.gate.stop()
+            # A worker inside a request finishes it, sends nothing more and records
+            # nothing: its job stays unsettled in the journal for the next run.
+            give_up = time.monotonic() + 1.0
+            for thread in threads:
+                thread.join(max(0.0, give_up - time.monotonic()))
+            raise
+        if errors:
+            raise errors[0]
 
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:

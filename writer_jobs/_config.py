@@ -101,16 +101,29 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
 
 
 def resolve_timeout(value: object) -> httpx.Timeout:
-    """Seconds (float) or an httpx.Timeout; a bare number keeps the 5 s connect cap."""
+    """Seconds (float) or an httpx.Timeout; a bare number keeps the 5 s connect cap.
+
+    0 is refused: to httpx it means "fail at once", which nobody asks for on purpose
+    and which reads like "no timeout" (that is None).
+    """
     if isinstance(value, httpx.Timeout):
         for name in ("connect", "read", "write", "pool"):
-            timeout_seconds(getattr(value, name), name=f"timeout.{name}")
+            _positive_timeout(getattr(value, name), f"timeout.{name}")
         return value
-    seconds = timeout_seconds(value)
+    seconds = _positive_timeout(value, "timeout")
     if seconds is None:
         return httpx.Timeout(None)
     connect = DEFAULT_TIMEOUT.connect
     return httpx.Timeout(seconds, connect=min(seconds, connect if connect is not None else seconds))
+
+
+def _positive_timeout(value: object, name: str) -> float | None:
+    seconds = timeout_seconds(value, name=name)
+    if seconds == 0:
+        raise InvalidArgumentError(
+            f"{name} must be > 0 seconds, or None for no timeout, received {value!r}"
+        )
+    return seconds
 
 
 def resolve_config(

@@ -9,6 +9,8 @@ repeated) is made here, once.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import enum
 import logging
 import time
@@ -21,6 +23,7 @@ import httpx
 
 from generated_client.api.template import create_job, get_job, list_jobs, retry_job
 from generated_client.models import CreateJobRequest, Job, JobDetails, JobInput, JobList, JobStatus
+from generated_client.types import Unset
 
 from ._config import ClientConfig
 from ._exceptions import (
@@ -29,6 +32,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     ResponseValidationError,
+    RetryOutcomeUnknownError,
     WaitTimeoutError,
 )
 from ._parse import parse_model, status_error
@@ -259,25 +263,30 @@ def execute(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     *,
-    before_repeat: Callable[[], Flow[Any | None]] | None = None,
+    before_repeat: Callable[[float], Flow[Any | None]] | None = None,
 ) -> Flow[Any]:
     """Send ``call``, retrying as its safety allows; return the parsed 2xx body.
 
-    ``before_repeat`` runs before an attempt that follows an ambiguous one; when it
-    returns a value, that value is the result and the request is not sent again.
-    If it fails, the attempt counts as failed and the next one checks again.
+    ``before_repeat(sent_at)`` runs before an attempt that follows an ambiguous one
+    (``sent_at``: when the earliest request that may have taken effect was sent, on
+    ``time.monotonic``). When it returns a value, that value is the result and the
+    request is not sent again; None proves no earlier request took effect. If it
+    fails, the attempt counts as failed and the next one checks again.
     """
     url = call.path
     method = call.method
     backoff: Backoff | None = None
-    ambiguous_before = False
+    # When the earliest request whose effect is not ruled out was sent (None: none).
+    unresolved_since: float | None = None
     attempt = 0
     while True:
         attempt += 1
         failure: _Failure | None = None
-        if ambiguous_before and before_repeat is not None:
+        if unresolved_since is not None and before_repeat is not None:
             try:
-                settled = yield from before_repeat()
+                settled = yield from before_repeat(unresolved_since)
+            except RetryOutcomeUnknownError:
+                raise
             except APIError as exc:
                 failure = _Failure(
                     exc, _retryable_error(exc), True, getattr(exc, "retry_after", None)
@@ -288,16 +297,19 @@ def execute(
                         "%s %s: the earlier attempt took effect; not repeating it", method, url
                     )
                     return settled
+                unresolved_since = None
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
+            sent_at = time.monotonic()
             outcome = yield Send(call.kwargs, timeout)
             if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
                 return call.parse(outcome, method, url)
             failure = _classify(call, outcome, url, attempt)
+            if failure.ambiguous and unresolved_since is None:
+                unresolved_since = sent_at
         if failure.retry_after is None and backoff is None and failure.retryable:
             backoff = Backoff(config.backoff_initial, config.backoff_max)
         delay = _give_up_or_delay(call, failure, attempt, config, backoff)
-        ambiguous_before = failure.ambiguous
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             method,
@@ -316,30 +328,125 @@ def _reason(error: APIError) -> str:
     return type(error).__name__
 
 
-def verify_retry_took_effect(
-    job_id: UUID, config: ClientConfig, timeout: httpx.Timeout | None
-) -> Callable[[], Flow[Job | None]]:
-    """Before re-POSTing a retry whose outcome is unknown: GET the job. If it is no
-    longer ``failed`` the earlier POST took effect, and its state is the result."""
+#: How far the server's ``Date`` header and its job timestamps may disagree (two
+#: machines behind one API); judging "updated since our POST" errs by this much
+#: towards "cannot tell", never towards posting again.
+CLOCK_MARGIN = 1.0
 
-    def check() -> Flow[Job | None]:
+
+def epoch(value: datetime.datetime | Unset | None) -> float | None:
+    """A server timestamp as epoch seconds (a naive one is read as UTC); None if absent."""
+    if not isinstance(value, datetime.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.timestamp()
+
+
+def server_date(response: httpx.Response) -> float | None:
+    """The server's clock from its ``Date`` header (epoch seconds), None if absent or bad."""
+    raw = response.headers.get("date")
+    if not raw:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _parse_dated_details(
+    response: httpx.Response, method: str, url: str
+) -> tuple[JobDetails, float | None]:
+    return _parse_details(response, method, url), server_date(response)
+
+
+def verify_retry_took_effect(
+    job_id: UUID,
+    config: ClientConfig,
+    timeout: httpx.Timeout | None,
+    known_updated_at: float | None,
+) -> Callable[[float], Flow[Job | None]]:
+    """Before re-POSTing a retry whose outcome is unknown: GET the job.
+
+    Not ``failed``: the earlier POST took effect, and the job's state is the result.
+    ``failed``: the POST may still have re-triggered it, and it may have failed again
+    since. The server's own clocks decide, never ours: with ``known_updated_at`` (the
+    job's ``updated_at`` before the POST, e.g. from a listing) any change proves a
+    re-trigger; otherwise the job's ``updated_at`` must predate the POST, which the
+    GET's ``Date`` header minus the time elapsed since sending it bounds from below.
+    Returns None (POSTing again is safe) or raises RetryOutcomeUnknownError.
+    """
+
+    def check(sent_at: float) -> Flow[Job | None]:
         # One GET per check: a failing GET fails this attempt, and the next one checks again.
         single = attrs.evolve(config, max_retries=0)
-        details: JobDetails = yield from execute(get_call(job_id), single, timeout)
-        if details.status is JobStatus.FAILED:
-            return None
-        return Job(id=details.id, status=details.status, created_at=details.created_at)
+        call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
+        details, date = yield from execute(call, single, timeout)
+        elapsed = time.monotonic() - sent_at  # measured late: errs towards "cannot tell"
+        if details.status is not JobStatus.FAILED:
+            return Job(id=details.id, status=details.status, created_at=details.created_at)
+        updated = epoch(details.updated_at)
+        url = str(retry_job._get_kwargs(job_id)["url"])
+        if known_updated_at is not None and updated is not None:
+            if abs(updated - known_updated_at) <= 1e-6:
+                return None
+            raise _outcome_unknown(
+                job_id,
+                details,
+                url,
+                retriggered=True,
+                why=f"it is failed again, updated at {_iso(updated)} after "
+                f"{_iso(known_updated_at)}: it was re-triggered since and failed again",
+            )
+        if date is not None and updated is not None:
+            posted_at_least = date - elapsed  # the server's clock when we sent the POST
+            if updated < posted_at_least - CLOCK_MARGIN:
+                return None
+            why = (
+                f"it is failed, updated at {_iso(updated)}, not before the earlier POST "
+                f"could have reached the server (server time >= {_iso(posted_at_least)}): "
+                "it was most likely re-triggered and failed again"
+            )
+        elif updated is None:
+            why = "it is failed and its body has no updated_at to compare"
+        else:
+            why = "it is failed and the server sent no Date header to compare its updated_at with"
+        raise _outcome_unknown(job_id, details, url, retriggered=False, why=why)
 
     return check
 
 
-def retry_flow(job_id: UUID, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[Job]:
-    """POST .../retry, never triggering the job twice."""
+def _iso(epoch_seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch_seconds, datetime.UTC).isoformat()
+
+
+def _outcome_unknown(
+    job_id: UUID, details: JobDetails, url: str, *, retriggered: bool, why: str
+) -> RetryOutcomeUnknownError:
+    return RetryOutcomeUnknownError(
+        f"POST {url}: the answer to an earlier attempt was lost, and {why}; "
+        f"not sending another POST, so job {job_id} is never triggered twice "
+        "(check it with get() before retrying it yourself)",
+        method="POST",
+        url=url,
+        job=details,
+        retriggered=retriggered,
+    )
+
+
+def retry_flow(
+    job_id: UUID,
+    config: ClientConfig,
+    timeout: httpx.Timeout | None,
+    *,
+    known_updated_at: float | None = None,
+) -> Flow[Job]:
+    """POST .../retry, never triggering the job twice (see verify_retry_took_effect)."""
     return execute(
         retry_call(job_id),
         config,
         timeout,
-        before_repeat=verify_retry_took_effect(job_id, config, timeout),
+        before_repeat=verify_retry_took_effect(job_id, config, timeout, known_updated_at),
     )
 
 
@@ -409,10 +516,8 @@ class Pager:
         self._previous_ids = ids
         self.offset += len(items)
         total = page.total_count if isinstance(page.total_count, int) else None
-        if (
-            not items
-            or (total is not None and self.offset >= total)
-            or (total is None and len(items) < self.page_size)
-        ):
+        # A short page proves nothing: servers cap ``limit`` (and may not say so), so
+        # without totalCount only an empty page ends the list.
+        if not items or (total is not None and self.offset >= total):
             self.done = True
         return items

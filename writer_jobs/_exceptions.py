@@ -5,6 +5,7 @@ WriterJobsError
 ├── ConfigurationError (also a ValueError): no API key, a refused base URL
 ├── ClientClosedError (also a RuntimeError): the client was used after close()
 ├── WaitTimeoutError (also a TimeoutError): wait() passed its deadline
+├── RunInProgressError (also a RuntimeError): another retry_failed run holds the application
 └── APIError: anything that went wrong talking to the API
     ├── APIStatusError: the API answered with a non-2xx status
     │   ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
@@ -12,6 +13,7 @@ WriterJobsError
     │   └── RateLimitError 429, InternalServerError >= 500
     ├── APIConnectionError: no (complete) answer: refused, reset, cut short
     │   └── APITimeoutError
+    ├── RetryOutcomeUnknownError: a retry may have taken effect and the job failed again
     └── ResponseValidationError: a 2xx whose body breaks the spec
 """
 
@@ -40,6 +42,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
+    "RetryOutcomeUnknownError",
+    "RunInProgressError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "WriterJobsError",
@@ -177,6 +181,42 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connect, write, read or waiting for a pooled connection)."""
+
+
+class RetryOutcomeUnknownError(APIError):
+    """``retry()`` cannot tell whether an earlier POST took effect: its answer was
+    lost, and the job is ``failed`` again, possibly because the POST re-triggered it
+    and it failed again since. Rather than risk triggering it twice, no POST is sent.
+
+    ``job`` is the job as the check GET saw it; ``retriggered`` is True when the
+    server's own timestamps show the job was re-triggered (by this client or
+    another) after the reference point, False when the client cannot tell.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        job: JobDetails,
+        retriggered: bool,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.job = job
+        self.retriggered = retriggered
+        self.may_have_been_processed = True
+
+
+class RunInProgressError(WriterJobsError, RuntimeError):
+    """Another ``retry_failed`` run on this machine works on the same application and
+    base URL (or the same journal); ``holder`` describes it (pid, host, start time,
+    journal) as far as it could be read."""
+
+    def __init__(self, message: str, *, holder: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class ResponseValidationError(APIError):

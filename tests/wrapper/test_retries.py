@@ -3,6 +3,9 @@ when it may have taken effect."""
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+import time
 from collections.abc import Callable
 
 import httpx
@@ -16,6 +19,7 @@ from writer_jobs import (
     JobsClient,
     JobStatus,
     RateLimitError,
+    RetryOutcomeUnknownError,
 )
 from writer_jobs._engine import Backoff
 
@@ -131,7 +135,23 @@ def test_default_backoff_waits_are_jittered(sleeps: list[float]) -> None:
 # --- POST .../retry: never re-triggered twice -------------------------------------------
 
 
-def _retry_server(post_outcomes: list[httpx.Response | Exception], get_status: str) -> Recorder:
+#: A failure long before any test runs: the check can tell it predates the POST.
+LONG_AGO = "2025-01-02T03:04:05Z"
+
+
+def _http_date(offset: float = 0.0) -> str:
+    return email.utils.formatdate(time.time() + offset, usegmt=True)
+
+
+def _retry_server(
+    post_outcomes: list[httpx.Response | Exception],
+    get_status: str,
+    *,
+    updated_at: str | None = LONG_AGO,
+    date: Callable[[], str | None] = _http_date,
+) -> Recorder:
+    """POSTs answered from a script; GETs show the job with ``get_status``, its
+    ``updated_at`` and the server's ``Date`` header (None: leave them out)."""
     posts = list(post_outcomes)
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -140,7 +160,10 @@ def _retry_server(post_outcomes: list[httpx.Response | Exception], get_status: s
             if isinstance(item, Exception):
                 raise item
             return item
-        return respond(200, details_body(get_status))
+        extra = {} if updated_at is None else {"updated_at": updated_at}
+        now = date()
+        headers = {} if now is None else {"Date": now}
+        return respond(200, details_body(get_status, **extra), **headers)
 
     return Recorder(handler)
 
@@ -170,36 +193,64 @@ def test_ambiguous_retry_that_took_effect_is_not_sent_again(
 def test_ambiguous_retry_that_did_not_take_effect_is_sent_again(
     make_client: Callable[..., JobsClient],
 ) -> None:
+    # Failed, last updated long before the POST (by the server's own Date): not re-triggered.
     recorder = _retry_server([respond(503), respond(202, job_body())], get_status="failed")
     job = make_client(recorder).retry(JOB_ID)
     assert job.status is JobStatus.IN_PROGRESS
     assert [r.method for r in recorder.requests] == ["POST", "GET", "POST"]
 
 
-def test_unambiguous_failures_are_resent_without_a_check(
+def _iso_in(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(time.time() + seconds, datetime.UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("updated_at", "date", "why"),
+    [
+        # Failed again 0.05 s after the POST could have landed, by the server's clock.
+        (_iso_in(0.05), _http_date, "most likely re-triggered"),
+        (None, _http_date, "no updated_at"),
+        (LONG_AGO, lambda: None, "no Date header"),
+        (LONG_AGO, lambda: "not a date", "no Date header"),
+    ],
+    ids=["failed-again-after-the-post", "no-updated-at", "no-date-header", "bad-date-header"],
+)
+def test_ambiguous_retry_that_cannot_be_told_apart_is_not_sent_again(
     make_client: Callable[..., JobsClient],
+    updated_at: str | None,
+    date: Callable[[], str | None],
+    why: str,
 ) -> None:
     recorder = _retry_server(
-        [httpx.ConnectError("refused"), respond(429), respond(202, job_body())], get_status="failed"
+        [httpx.ReadError("reset after sending"), respond(202, job_body())],
+        get_status="failed",
+        updated_at=updated_at,
+        date=date,
     )
-    make_client(recorder).retry(JOB_ID)
-    assert [r.method for r in recorder.requests] == ["POST", "POST", "POST"]
+    with pytest.raises(RetryOutcomeUnknownError, match=why) as caught:
+        make_client(recorder).retry(JOB_ID)
+    assert [r.method for r in recorder.requests] == ["POST", "GET"]
+    assert caught.value.job.status is JobStatus.FAILED
+    assert caught.value.retriggered is False
+    assert "never triggered twice" in str(caught.value)
 
 
-def test_failed_check_counts_as_an_attempt_and_is_repeated(
+def test_ambiguous_retry_judged_by_the_server_clock_not_the_clients(
     make_client: Callable[..., JobsClient],
 ) -> None:
-    gets = [respond(503), respond(200, details_body("completed"))]
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            raise httpx.ReadTimeout("timed out")
-        return gets.pop(0)
-
-    recorder = Recorder(handler)
-    job = make_client(recorder).retry(JOB_ID)
-    assert job.status is JobStatus.COMPLETED
-    assert [r.method for r in recorder.requests] == ["POST", "GET", "GET"]
+    """The server's clock runs an hour behind ours: its job failed 'an hour ago' by our
+    clock but after the POST by its own; the client must go by the server's."""
+    behind = time.time() - 3600
+    updated = datetime.datetime.fromtimestamp(behind + 0.5, datetime.UTC).isoformat()
+    recorder = _retry_server(
+        [httpx.ReadTimeout("timed out"), respond(202, job_body())],
+        get_status="failed",
+        updated_at=updated,
+        date=lambda: email.utils.formatdate(behind + 1, usegmt=True),
+    )
+    with pytest.raises(RetryOutcomeUnknownError):
+        make_client(recorder).retry(JOB_ID)
+    assert recorder.count("POST") == 1
 
 
 def test_retry_that_stays_ambiguous_says_the_job_may_have_been_retriggered(
