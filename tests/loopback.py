@@ -7,6 +7,7 @@ request (and whether the handler ran, i.e. it was "processed").
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import ssl
@@ -36,7 +37,8 @@ class Reply:
     headers: dict[str, str] = attrs.field(factory=dict)
     #: "respond", "close" (drop without answering), "reset" (TCP RST, no byte sent),
     #: "stall" (sleep, then answer),
-    #: "cut" (send the headers and half the body, then close), "trickle" (one byte a delay)
+    #: "cut" (send the headers and half the body, then close), "trickle" (the body one
+    #: byte a delay), "trickle_head" (the status line and headers one byte a delay)
     action: str = "respond"
     delay: float = 0.0
 
@@ -152,13 +154,22 @@ class LoopbackServer:
                 headers = {
                     "Content-Type": "application/json",
                     "Content-Length": str(len(body)),
+                    # As real servers do; a reply can drop it with an empty value.
+                    "Date": email.utils.formatdate(usegmt=True),
                     **reply.headers,
                 }
+                headers = {k: v for k, v in headers.items() if v}
                 head = f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
                 head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
                 if reply.action == "cut":
                     conn.sendall(head.encode() + body[: len(body) // 2])
                     return
+                if reply.action == "trickle_head":
+                    for byte in head.encode():
+                        conn.sendall(bytes([byte]))
+                        time.sleep(reply.delay)
+                    conn.sendall(body)
+                    continue
                 if reply.action == "trickle":
                     conn.sendall(head.encode())
                     for byte in body:

@@ -343,18 +343,43 @@ def _progress(output: Output, label: str) -> Any:
 
 
 def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
+    """Each id in turn, its outcome printed as it happens; one failure stops nothing."""
+    results: list[Any] = []
+    failed = 0
     with JobsClient(**_client_settings(args)) as client:
-        jobs: list[Any] = [client.retry(job_id) for job_id in args.job_ids]
-        if args.wait:
-            with _progress(output, "waiting") as progress:
-                task = progress.add_task("wait", total=len(jobs))
-                done = []
-                for job in jobs:
-                    done.append(client.wait(job.id, timeout=args.wait_timeout))
-                    progress.advance(task)
-            jobs = done
-    output.jobs(jobs, title="retried")
-    return EXIT_OK
+        for job_id in args.job_ids:
+            try:
+                job: Any = client.retry(job_id)
+                if args.wait:
+                    job = client.wait(job.id, timeout=args.wait_timeout)
+            except WriterJobsError as exc:
+                failed += 1
+                _job_failed(output, job_id, exc)
+                continue
+            results.append(job)
+            if output.as_json:
+                output.json_line(job.to_dict())
+            elif len(args.job_ids) > 1:  # as it happens; the table follows at the end
+                output.out.print(f"{job.id}  {_cell(job.status)}", highlight=False)
+    if results and not output.as_json:
+        output.jobs(results, title="retried")
+    if failed:
+        output.err.print(
+            f"writer-jobs: {failed} of {len(args.job_ids)} jobs could not be retried",
+            highlight=False,
+        )
+    return EXIT_API if failed else EXIT_OK
+
+
+def _job_failed(output: Output, job_id: str, exc: WriterJobsError) -> None:
+    if output.as_json:
+        output.json_line(
+            {"event": "error", "id": job_id, "error_type": type(exc).__name__, "message": str(exc)}
+        )
+    else:
+        output.err.print(
+            f"{job_id}  error  {type(exc).__name__}: {exc}", highlight=False, markup=False
+        )
 
 
 def _cmd_get(args: argparse.Namespace, output: Output) -> int:

@@ -12,7 +12,8 @@ from uuid import UUID
 import pytest
 
 from writer_jobs import AsyncJobsClient, JobOutcome, JobsClient, JobStatus, Outcome
-from writer_jobs._bulk import Journal, Pacer
+from writer_jobs._bulk import Pacer
+from writer_jobs._journal import Journal
 from writer_jobs.testing import FakeWriterAPI, Faults
 
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
@@ -83,8 +84,8 @@ async def test_jobs_that_are_no_longer_failed_or_gone(tmp_path: Path) -> None:
             # Someone else retries two of them between the listing and our retry.
             original = client._run
 
-            async def racing(flow: Any, pacer: Any = None) -> Any:
-                result = await original(flow, pacer)
+            async def racing(flow: Any, run: Any = None) -> Any:
+                result = await original(flow, run)
                 if isinstance(result, type(None)) or not hasattr(result, "result"):
                     return result
                 for job in result.result[:2]:

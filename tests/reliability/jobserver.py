@@ -4,8 +4,10 @@ per operation, counting what it actually processed."""
 from __future__ import annotations
 
 import collections
+import datetime
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -43,6 +45,8 @@ class JobServer:
 
     def __init__(self) -> None:
         self.status = "failed"
+        # As the real service: the job's last change, on the server's clock.
+        self.updated_at = time.time() - 3600
         self.processed: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()
         self.scripts: dict[str, collections.deque[Fault]] = {
@@ -59,6 +63,9 @@ class JobServer:
             "status": self.status,
             "application_id": "my-app",
             "created_at": CREATED,
+            "updated_at": datetime.datetime.fromtimestamp(
+                self.updated_at, datetime.UTC
+            ).isoformat(),
         }
 
     def _normal(self, operation: str) -> Reply:
@@ -70,6 +77,7 @@ class JobServer:
                 }
                 return Reply(409, json.dumps(body).encode())
             self.status = "in_progress"
+            self.updated_at = time.time()
             return Reply.json(
                 202, {"id": str(JOB_ID), "status": "in_progress", "created_at": CREATED}
             )

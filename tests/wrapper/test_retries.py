@@ -7,6 +7,7 @@ import datetime
 import email.utils
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -160,7 +161,7 @@ def _retry_server(
             if isinstance(item, Exception):
                 raise item
             return item
-        extra = {} if updated_at is None else {"updated_at": updated_at}
+        extra: dict[str, Any] = {} if updated_at is None else {"updated_at": updated_at}
         now = date()
         headers = {} if now is None else {"Date": now}
         return respond(200, details_body(get_status, **extra), **headers)
