@@ -343,12 +343,12 @@ class BulkRun:
         self.wait_timeout = wait_timeout
         self.on_outcome = on_outcome
         path = None if journal is None else Path(journal)
-        # The journal is checked before the lock is taken: a bad path is a usage error.
-        self.journal = Journal(path, application_id=application_id, base_url=config.base_url)
+        # The run lock first: a second run is told which run holds the application.
+        self.lock = RunLock(config.base_url, application_id, path)
         try:
-            self.lock = RunLock(config.base_url, application_id, path)
+            self.journal = Journal(path, application_id=application_id, base_url=config.base_url)
         except BaseException:
-            self.journal.close()
+            self.lock.release()
             raise
         self.pacer = Pacer(rate_limit)
         self.server_clock = ServerClock()
