@@ -24,14 +24,31 @@ DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
+_MESSAGE = "the response did not arrive in full within the attempt's deadline"
+
+
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     deadline = DEADLINE.get()
     if deadline is None:
         return timeout
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise error("the response did not arrive in full within the attempt's deadline")
+        raise error(f"{_MESSAGE} (connect + read timeout)")
     return remaining if timeout is None else min(timeout, remaining)
+
+
+def _bounded(
+    operation: typing.Callable[[float | None], typing.Any],
+    timeout: float | None,
+    error: type[Exception],
+) -> typing.Any:
+    clamped = _clamp(timeout, error)
+    try:
+        return operation(clamped)
+    except error:
+        if clamped != timeout:  # the deadline, not the per-read timeout, ran out
+            raise error(f"{_MESSAGE} (connect + read timeout)") from None
+        raise
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -39,10 +56,13 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        data: bytes = _bounded(
+            lambda t: self._stream.read(max_bytes, t), timeout, httpcore.ReadTimeout
+        )
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+        _bounded(lambda t: self._stream.write(buffer, t), timeout, httpcore.WriteTimeout)
 
     def close(self) -> None:
         self._stream.close()

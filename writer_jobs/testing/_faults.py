@@ -59,6 +59,11 @@ class FaultPicker:
         with self._lock:
             self._queued.setdefault(operation, deque()).extend([kind] * times)
 
+    def clear(self) -> None:
+        """Drop every queued fault."""
+        with self._lock:
+            self._queued.clear()
+
     def pick(self, operation: str) -> str | None:
         with self._lock:
             queued = self._queued.get(operation)

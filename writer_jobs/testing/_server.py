@@ -125,6 +125,10 @@ class FakeWriterAPI:
         429, 500, 502, 503, 504, drop_before, drop_after, malformed, spec_breaking, latency."""
         self.picker.queue(operation, kind, times)
 
+    def clear_faults(self) -> None:
+        """Forget the faults queued by fail_next() and not used yet."""
+        self.picker.clear()
+
     def processed(self, operation: str, job_id: uuid.UUID | None = None) -> int:
         """How many requests of ``operation`` (for ``job_id``) the fake actually carried out."""
         return sum(
