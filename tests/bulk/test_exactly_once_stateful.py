@@ -6,6 +6,7 @@ run leaves every job with a final outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ class ExactlyOnce(RuleBasedStateMachine):
             if crash_at is not None and len(seen) > crash_at:
                 raise Crash
 
-        try:
+        with contextlib.suppress(Crash):
             self.client.retry_failed(
                 self.api.application_id,
                 journal=self.journal,
@@ -81,8 +82,6 @@ class ExactlyOnce(RuleBasedStateMachine):
                 concurrency=concurrency,
                 on_outcome=on_outcome,
             )
-        except Crash:
-            pass
 
     @invariant()
     def never_triggered_twice(self) -> None:
