@@ -254,7 +254,8 @@ class Output:
         self.as_json = as_json
         # Piped output keeps whole rows (a job id is never wrapped); a terminal wraps.
         self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
-        self.err = Console(stderr=True, highlight=False)
+        # Messages are never wrapped mid-path when stderr is a pipe or a file: greppable.
+        self.err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
     def json_line(self, data: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(data, default=str) + "\n")
