@@ -39,22 +39,29 @@ TARGETS = [
     ("sync retry() per call vs raw httpx", "JobsClient.retry", "httpx.Client", "<=", 1.10),
     ("sync retry() per call vs writer-sdk", "JobsClient.retry", "writer-sdk Writer", "<=", 0.70),
     (
-        "async bulk c=64 vs raw httpx.AsyncClient",
-        "AsyncJobsClient (aiohttp, default)",
+        "async bulk c=64, default (httpx) vs raw httpx.AsyncClient",
+        "AsyncJobsClient (httpx, default)",
+        "httpx.AsyncClient",
+        ">=",
+        0.8,
+    ),
+    (
+        "async bulk c=64, http_backend='aiohttp' vs raw httpx.AsyncClient",
+        "AsyncJobsClient (aiohttp, opt-in)",
         "httpx.AsyncClient",
         ">=",
         3.0,
     ),
     (
-        "async bulk c=64 vs writer-sdk async",
-        "AsyncJobsClient (aiohttp, default)",
+        "async bulk c=64, http_backend='aiohttp' vs writer-sdk async",
+        "AsyncJobsClient (aiohttp, opt-in)",
         "writer-sdk AsyncWriter",
         ">=",
         5.0,
     ),
     (
-        "async bulk c=64 vs raw aiohttp (ceiling)",
-        "AsyncJobsClient (aiohttp, default)",
+        "async bulk c=64, http_backend='aiohttp' vs raw aiohttp (ceiling)",
+        "AsyncJobsClient (aiohttp, opt-in)",
         "aiohttp (raw)",
         ">=",
         0.4,
@@ -162,15 +169,15 @@ async def _httpx_async(url: str) -> Any:
 async def _ours_httpx(url: str) -> Any:
     from writer_jobs import AsyncJobsClient
 
-    client = AsyncJobsClient(KEY, base_url=url, transport=httpx.AsyncHTTPTransport(limits=LIMITS))
+    client = AsyncJobsClient(KEY, base_url=url)  # the default backend
+    assert client.backend == "httpx", client.backend
     return (lambda: client.retry(JOB_ID)), client.aclose
 
 
-async def _ours_default(url: str) -> Any:
+async def _ours_aiohttp(url: str) -> Any:
     from writer_jobs import AsyncJobsClient
 
-    client = AsyncJobsClient(KEY, base_url=url)
-    assert client.backend == "aiohttp", client.backend
+    client = AsyncJobsClient(KEY, base_url=url, http_backend="aiohttp")
     return (lambda: client.retry(JOB_ID)), client.aclose
 
 
@@ -199,8 +206,8 @@ async def _aiohttp_raw(url: str) -> Any:
 
 ASYNC_PEERS: dict[str, AsyncPeer] = {
     "httpx.AsyncClient": _httpx_async,
-    "AsyncJobsClient (httpx transport)": _ours_httpx,
-    "AsyncJobsClient (aiohttp, default)": _ours_default,
+    "AsyncJobsClient (httpx, default)": _ours_httpx,
+    "AsyncJobsClient (aiohttp, opt-in)": _ours_aiohttp,
     "writer-sdk AsyncWriter": _sdk_async,
     "aiohttp (raw)": _aiohttp_raw,
 }

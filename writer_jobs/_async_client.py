@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import ssl
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -18,10 +15,10 @@ from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._aiohttp import AiohttpSender
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Todo
-from ._exceptions import APIError, InvalidArgumentError
+from ._exceptions import ConfigurationError
+from ._transports import AsyncAiohttp, AsyncHttpx
 
 T = TypeVar("T")
 
@@ -31,83 +28,61 @@ class AsyncJobsClient(ClientBase):
     ``list()`` as an async iterator, ``async with`` and ``aclose()``. Safe to
     share across tasks of one event loop."""
 
+    _http_client_type = httpx.AsyncClient
+
     def _setup_http(
         self,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | bool,
-        limits: httpx.Limits | None,
+        http_client: httpx.AsyncClient | None,
+        verify: Any,
+        proxy: str | None,
+        http_backend: str,
     ) -> None:
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-            raise InvalidArgumentError(
-                f"AsyncJobsClient needs an async transport (httpx.AsyncBaseTransport), "
-                f"received {type(transport).__name__}"
-            )
         config = self._config
-        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        self._aiohttp: AiohttpSender | None = None
-        if transport is None:
-            # The aiohttp extra, when installed: it scales with concurrency, httpx does not.
-            with contextlib.suppress(ImportError):
-                self._aiohttp = AiohttpSender(
-                    config.base_url, config.headers, verify, limits, config.timeout
-                )
-        #: What sends the requests: "aiohttp" (the extra, by default) or "httpx".
-        self.backend = "aiohttp" if self._aiohttp is not None else "httpx"
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url,
-            headers=config.headers,
-            timeout=config.timeout,
-            follow_redirects=False,
-            transport=transport,
-            verify=verify,
-            limits=limits,
-        )
-        self._generated = AuthenticatedClient(
-            base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
-        ).set_async_httpx_client(self._http)
+        self._generated: AuthenticatedClient | None = None
+        self._transport: AsyncHttpx | AsyncAiohttp
+        #: What sends the requests: "httpx" (the default) or "aiohttp" (when asked).
+        self.backend = http_backend
+        if http_backend == "aiohttp":
+            self._transport = AsyncAiohttp(config, verify=verify, proxy=proxy)
+            return
+        owned = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                base_url=config.base_url,
+                headers=config.headers,
+                timeout=config.timeout,
+                follow_redirects=False,
+                verify=verify,
+                proxy=proxy,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            )
+            self._generated = AuthenticatedClient(
+                base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
+            ).set_async_httpx_client(http_client)
+        self._transport = AsyncHttpx(config, http_client, owned=owned)
+
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The httpx.AsyncClient requests go through (None with the aiohttp backend)."""
+        return self._transport.http if isinstance(self._transport, AsyncHttpx) else None
 
     @property
     def generated(self) -> AuthenticatedClient:
-        """The generated client, sharing this client's connection pool and key, for
-        calling ``generated_client.api`` functions (``asyncio_detailed``) directly."""
+        """The generated client on this client's httpx pool and key, for calling
+        ``generated_client.api`` functions (``asyncio_detailed``) directly. Only when
+        this client built its own httpx client."""
         self._check_open()
+        if self._generated is None:
+            raise ConfigurationError(
+                "generated is only available when AsyncJobsClient builds its own httpx "
+                "client (not with http_client= or http_backend='aiohttp')"
+            )
         return self._generated
 
     # --- I/O: carry out the engine's actions ---------------------------------------
     async def _send(self, action: _engine.Send) -> httpx.Response | Exception:
         self._check_open()
-        seconds = self._attempt_seconds(action)
-        deadline = None if seconds is None else time.monotonic() + seconds
-        try:
-            async with asyncio.timeout(seconds):
-                if self._aiohttp is not None:
-                    return await self._aiohttp.send(action, self._body_reader, deadline)
-                return await self._exchange(action, deadline)
-        except TimeoutError:
-            return httpx.ReadTimeout(
-                f"the response did not arrive in full within {seconds:g} s "
-                "(the attempt's deadline: connect + read timeout)"
-            )
-
-    async def _exchange(
-        self, action: _engine.Send, deadline: float | None
-    ) -> httpx.Response | Exception:
-        timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
-        request = self._http.build_request(**action.kwargs, timeout=timeout)
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            return exc
-        try:
-            body = self._body_reader(action, response.status_code, deadline)
-            async for chunk in response.aiter_bytes():
-                body.add(chunk)
-            response._content = body.body()  # as httpx's own aread() does
-            return response
-        except (httpx.HTTPError, APIError) as exc:
-            return exc
-        finally:
-            await response.aclose()
+        return await self._transport.send(action)
 
     async def _run(self, flow: _engine.Flow[T], run: BulkRun | None = None) -> T:
         """Carry out a flow's actions; within a bulk run, paced."""
@@ -115,6 +90,8 @@ class AsyncJobsClient(ClientBase):
             action = next(flow)
             while True:
                 if isinstance(action, _engine.Sleep):
+                    if run is not None:
+                        run.sleep_for(action)
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
                 elif run is None:
@@ -264,12 +241,11 @@ class AsyncJobsClient(ClientBase):
 
     # --- lifecycle ----------------------------------------------------------------
     async def aclose(self) -> None:
-        """Close the connection pool. Calling it again does nothing."""
+        """Close the connection pool, unless it is an http_client you passed in (that
+        one is yours to close). Calling it again does nothing."""
         if not self._closed:
             self._closed = True
-            if self._aiohttp is not None:
-                await self._aiohttp.aclose()
-            await self._http.aclose()
+            await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
         self._check_open()

@@ -1,14 +1,11 @@
 """What the sync and async clients share besides the engine: settings, argument
-checks, reading a response within the size cap, and repr."""
+checks before any I/O, and repr."""
 
 from __future__ import annotations
 
-import logging
 import os
-import ssl
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -20,58 +17,25 @@ from ._bulk import BulkRun, JobOutcome
 from ._config import (
     DEFAULT_BACKOFF_INITIAL,
     DEFAULT_BACKOFF_MAX,
+    DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT,
     ClientConfig,
+    log_from_env,
     resolve_config,
     resolve_timeout,
+    tls_verify,
 )
-from ._exceptions import (
-    ClientClosedError,
-    ConfigurationError,
-    InvalidArgumentError,
-    ResponseValidationError,
-)
+from ._exceptions import ClientClosedError, ConfigurationError, InvalidArgumentError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
-
-def _setup_logging_from_env() -> None:
-    level = os.environ.get("WRITER_LOG", "").strip().upper()
-    if level in {"DEBUG", "INFO"}:
-        logger = logging.getLogger("writer_jobs")
-        if not logger.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
-            )
-            logger.addHandler(handler)
-        logger.setLevel(level)
-
-
-_setup_logging_from_env()
-
-
-def _tls_verify(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext | bool:
-    """``verify`` as httpx wants it: a CA bundle path becomes an SSLContext trusting it."""
-    if isinstance(verify, str | os.PathLike):
-        try:
-            return ssl.create_default_context(cafile=os.fspath(verify))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(
-                f"verify must name a readable PEM CA bundle, received {verify!r} ({exc})"
-            ) from None
-    if isinstance(verify, ssl.SSLContext | bool):
-        return verify
-    raise ConfigurationError(
-        f"verify must be True, False, a CA bundle path or an ssl.SSLContext, "
-        f"received {type(verify).__name__}"
-    )
+HttpBackend = Literal["httpx", "aiohttp"]
 
 
 class ClientBase:
@@ -79,6 +43,7 @@ class ClientBase:
 
     _config: ClientConfig
     _closed: bool
+    _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
     def __init__(
         self,
@@ -86,24 +51,28 @@ class ClientBase:
         *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        deadline: float | None = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        allow_insecure_http: bool = False,
         backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         page_size: int = DEFAULT_PAGE_SIZE,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-        verify: ssl.SSLContext | str | bool = True,
-        limits: httpx.Limits | None = None,
+        allow_insecure_http: bool = False,
+        verify: Any = True,
+        proxy: str | None = None,
+        http_client: httpx.Client | httpx.AsyncClient | None = None,
+        http_backend: HttpBackend = "httpx",
     ) -> None:
         """Settings come from the keywords, else WRITER_API_KEY / WRITER_BASE_URL, else
-        the defaults. ``transport``, ``verify`` and ``limits`` go to the httpx client
-        (a sync transport for JobsClient, an async one for AsyncJobsClient)."""
+        the defaults. ``verify`` and ``proxy`` configure the HTTP client this client
+        builds; pass ``http_client`` to use your own instead (see the README)."""
+        log_from_env()
         self._config = resolve_config(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
+            deadline=deadline,
             max_retries=max_retries,
             allow_insecure_http=allow_insecure_http,
             backoff_initial=backoff_initial,
@@ -113,13 +82,38 @@ class ClientBase:
             page_size=page_size,
         )
         self._closed = False
-        self._setup_http(transport, _tls_verify(verify), limits)
+        if http_backend not in ("httpx", "aiohttp"):
+            raise ConfigurationError(
+                f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
+            )
+        if http_client is not None:
+            self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
+        self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
+
+    def _check_http_client(self, http_client: object, **ours: Any) -> None:
+        kind = self._http_client_type
+        if not isinstance(http_client, kind):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs http_client to be an {kind.__module__}."
+                f"{kind.__name__}, received {type(http_client).__name__}"
+            )
+        if http_client.follow_redirects:
+            raise ConfigurationError(
+                "http_client follows redirects: the API key must never follow a redirect "
+                "to another host; create it with follow_redirects=False"
+            )
+        if ours["verify"] is not True or ours["proxy"] is not None or ours["backend"] != "httpx":
+            raise ConfigurationError(
+                "verify=, proxy= and http_backend= configure the HTTP client this client "
+                "builds: with http_client=, set them on your client instead"
+            )
 
     def _setup_http(
         self,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | bool,
-        limits: httpx.Limits | None,
+        http_client: Any,
+        verify: Any,
+        proxy: str | None,
+        http_backend: HttpBackend,
     ) -> None:
         raise NotImplementedError
 
@@ -211,7 +205,7 @@ class ClientBase:
         _validation.positive_int(concurrency, name="concurrency", maximum=1024)
         deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
         if rate_limit is not None:
-            rate = _validation.timeout_seconds(rate_limit, name="rate_limit")
+            rate = _validation.number(rate_limit, name="rate_limit")
             if not rate:
                 raise InvalidArgumentError(
                     f"rate_limit must be > 0 requests per minute or None, received {rate_limit!r}"
@@ -229,69 +223,6 @@ class ClientBase:
 
     def _failed_pager(self, run: BulkRun) -> _engine.Pager:
         return _engine.Pager(run.application_id, JobStatus.FAILED, self._config.page_size)
-
-    def _attempt_seconds(self, action: _engine.Send) -> float | None:
-        """How long one attempt may take in all, from connecting to the last byte of
-        the body: the connect plus the read timeout (None: no read timeout, no limit)."""
-        timeout = action.timeout or self._config.timeout
-        if timeout.read is None:
-            return None
-        return timeout.read + (timeout.connect or 0.0)
-
-    def _body_reader(self, action: _engine.Send, status: int, deadline: float | None) -> BodyReader:
-        return BodyReader(
-            action.kwargs["method"].upper(),
-            action.kwargs["url"],
-            status,
-            self._config.max_response_bytes,
-            deadline,
-        )
-
-
-class BodyReader:
-    """Collects a streamed body within the size cap and the attempt's deadline.
-
-    httpx's read timeout bounds each read; a server trickling a byte at a time could
-    still hold a call forever, so the whole response must arrive by the attempt's
-    deadline. No I/O: the clients feed it the chunks.
-    """
-
-    __slots__ = ("_chunks", "_deadline", "_limit", "_received", "method", "path", "status")
-
-    def __init__(
-        self, method: str, path: str, status: int, limit: int, deadline: float | None
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
-        self._limit = limit
-        self._deadline = deadline
-        self._chunks: list[bytes] = []
-        self._received = 0
-
-    def add(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received > self._limit:
-            raise self._too_large(self._received)
-        self._chunks.append(chunk)
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            raise httpx.ReadTimeout(
-                "the response did not arrive in full within the attempt's deadline "
-                "(connect + read timeout)"
-            )
-
-    def body(self) -> bytes:
-        return b"".join(self._chunks)
-
-    def _too_large(self, received: int) -> ResponseValidationError:
-        return ResponseValidationError(
-            f"{self.method} {self.path} -> {self.status}: the response body is larger than "
-            f"max_response_bytes={self._limit} (received at least {received} bytes); not read",
-            method=self.method,
-            url=self.path,
-            response=None,
-            value=received,
-        )
 
 
 class _UnsetTimeout:

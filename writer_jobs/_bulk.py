@@ -96,7 +96,7 @@ class BulkSummary:
     elapsed: float
     #: Responses with status 429 seen by this run.
     rate_limited: int
-    #: Requests that failed in a way worth retrying (408/429/5xx, connection errors).
+    #: Failed attempts that were retried (408/429/5xx, connection errors).
     transient_failures: int
     #: Requests this run sent.
     requests: int
@@ -120,7 +120,6 @@ class Pacer:
         self.max_rate = None if per_minute is None else per_minute / 60.0
         self.rate = self.max_rate
         self.rate_limited = 0
-        self.transient_failures = 0
         self.requests = 0
         self._clock = clock
         self._next = 0.0
@@ -141,8 +140,6 @@ class Pacer:
     def observe(self, outcome: httpx.Response | Exception | None) -> None:
         status = outcome.status_code if isinstance(outcome, httpx.Response) else None
         with self._lock:
-            if status in _engine.RETRYABLE_STATUSES or isinstance(outcome, httpx.TransportError):
-                self.transient_failures += 1
             if status == 429:
                 self.rate_limited += 1
                 now = self._clock()
@@ -351,6 +348,7 @@ class BulkRun:
             self.lock.release()
             raise
         self.pacer = Pacer(rate_limit)
+        self.transient_failures = 0
         self.server_clock = ServerClock()
         self.gate = Gate()
         self.started = time.monotonic()
@@ -373,6 +371,13 @@ class BulkRun:
         self.pacer.observe(outcome)
         if isinstance(outcome, httpx.Response):
             self.server_clock.observe(outcome)
+
+    def sleep_for(self, action: _engine.Sleep) -> None:
+        """Count a failure the engine decided to retry (not every failure: a 4xx or a
+        refused repeat is not retried)."""
+        if action.retry_of is not None:
+            with self._lock:
+                self.transient_failures += 1
 
     # --- passes -------------------------------------------------------------------------
     def add_listed(self, jobs: Iterable[JobDetails]) -> None:
@@ -467,7 +472,7 @@ class BulkRun:
             statuses=dict(self.statuses),
             elapsed=time.monotonic() - self.started,
             rate_limited=self.pacer.rate_limited,
-            transient_failures=self.pacer.transient_failures,
+            transient_failures=self.transient_failures,
             requests=self.pacer.requests,
         )
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -16,10 +15,11 @@ import httpx
 from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
-from . import _deadline, _engine
+from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Stopped, Todo
-from ._exceptions import APIError, InvalidArgumentError
+from ._exceptions import ConfigurationError
+from ._transports import SyncHttpx
 
 T = TypeVar("T")
 
@@ -38,69 +38,58 @@ class JobsClient(ClientBase):
     ``create()`` is repeated only when the request certainly was not processed.
     """
 
+    _http_client_type = httpx.Client
+
     def _setup_http(
-        self,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-        verify: ssl.SSLContext | bool,
-        limits: httpx.Limits | None,
+        self, http_client: httpx.Client | None, verify: Any, proxy: str | None, http_backend: str
     ) -> None:
-        if transport is not None and not isinstance(transport, httpx.BaseTransport):
-            raise InvalidArgumentError(
-                f"JobsClient needs a sync transport (httpx.BaseTransport), "
-                f"received {type(transport).__name__}"
+        if http_backend != "httpx":
+            raise ConfigurationError(
+                "JobsClient sends through httpx; http_backend='aiohttp' is for AsyncJobsClient"
             )
         config = self._config
-        self._http = httpx.Client(
-            base_url=config.base_url,
-            headers=config.headers,
-            timeout=config.timeout,
-            follow_redirects=False,
-            transport=transport,
-            verify=verify,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        owned = http_client is None
+        if http_client is None:
+            http_client = httpx.Client(
+                base_url=config.base_url,
+                headers=config.headers,
+                timeout=config.timeout,
+                follow_redirects=False,
+                verify=verify,
+                proxy=proxy,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        self._transport = SyncHttpx(config, http_client, owned=owned)
+        self._generated = (
+            AuthenticatedClient(
+                base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
+            ).set_httpx_client(http_client)
+            if owned
+            else None
         )
-        _deadline.install(self._http)
-        self._generated = AuthenticatedClient(
-            base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
-        ).set_httpx_client(self._http)
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The httpx.Client requests go through (yours, if you passed one)."""
+        return self._transport.http
 
     @property
     def generated(self) -> AuthenticatedClient:
         """The generated client, sharing this client's connection pool and key, for
-        calling ``generated_client.api`` functions directly (no retries, no checks)."""
+        calling ``generated_client.api`` functions directly (no retries, no checks).
+        Only when this client built its own httpx client (not with ``http_client=``)."""
         self._check_open()
+        if self._generated is None:
+            raise ConfigurationError(
+                "generated is not available with http_client=: build the generated "
+                "client on your httpx client yourself"
+            )
         return self._generated
 
     # --- I/O: carry out the engine's actions ---------------------------------------
     def _send(self, action: _engine.Send) -> httpx.Response | Exception:
         self._check_open()
-        seconds = self._attempt_seconds(action)
-        deadline = None if seconds is None else time.monotonic() + seconds
-        token = _deadline.DEADLINE.set(deadline)
-        try:
-            return self._exchange(action, deadline)
-        finally:
-            _deadline.DEADLINE.reset(token)
-
-    def _exchange(self, action: _engine.Send, deadline: float | None) -> httpx.Response | Exception:
-        timeout = action.timeout if action.timeout is not None else httpx.USE_CLIENT_DEFAULT
-        request = self._http.build_request(**action.kwargs, timeout=timeout)
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            return exc
-        try:
-            body = self._body_reader(action, response.status_code, deadline)
-            for chunk in response.iter_bytes():
-                body.add(chunk)
-            # What httpx's own Response.read() stores once the stream is consumed; a
-            # second Response would cost a fifth of the call (measured).
-            response._content = body.body()
-            return response
-        except (httpx.HTTPError, APIError) as exc:
-            return exc
-        finally:
-            response.close()
+        return self._transport.send(action)
 
     def _run(self, flow: _engine.Flow[T], run: BulkRun | None = None) -> T:
         """Carry out a flow's actions; within a bulk run, paced and stoppable."""
@@ -111,6 +100,7 @@ class JobsClient(ClientBase):
                     if run is None:
                         time.sleep(action.seconds)
                     else:
+                        run.sleep_for(action)
                         run.gate.sleep(action.seconds)
                     action = flow.send(None)
                 elif run is None:
@@ -277,10 +267,11 @@ class JobsClient(ClientBase):
 
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection pool. Calling it again does nothing."""
+        """Close the connection pool, unless it is an http_client you passed in (that
+        one is yours to close). Calling it again does nothing."""
         if not self._closed:
             self._closed = True
-            self._http.close()
+            self._transport.close()
 
     def __enter__(self) -> Self:
         self._check_open()

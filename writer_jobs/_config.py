@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import ssl
 from typing import Any
 
 import attrs
@@ -11,10 +13,13 @@ import httpx
 
 from ._exceptions import ConfigurationError, InvalidArgumentError
 from ._validation import positive_int, shorten, timeout_seconds
+from ._version import __version__
 
 DEFAULT_BASE_URL = "https://api.writer.com"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 5
+#: The most one call takes in all, attempts, backoff and Retry-After waits included.
+DEFAULT_DEADLINE = 120.0
 DEFAULT_BACKOFF_INITIAL = 0.5
 DEFAULT_BACKOFF_MAX = 30.0
 DEFAULT_MAX_RETRY_AFTER = 60.0
@@ -33,6 +38,8 @@ class ClientConfig:
     base_url: str
     timeout: httpx.Timeout
     max_retries: int
+    #: Seconds one call may take in all (None: no limit).
+    deadline: float | None
     backoff_initial: float
     backoff_max: float
     max_retry_after: float
@@ -41,8 +48,6 @@ class ClientConfig:
 
     @property
     def headers(self) -> dict[str, str]:
-        from . import __version__
-
         return {
             "Authorization": f"Bearer {self.api_key}",
             "Accept": "application/json",
@@ -133,6 +138,7 @@ def resolve_config(
     timeout: Any,
     max_retries: Any,
     allow_insecure_http: bool,
+    deadline: Any = DEFAULT_DEADLINE,
     backoff_initial: Any = DEFAULT_BACKOFF_INITIAL,
     backoff_max: Any = DEFAULT_BACKOFF_MAX,
     max_retry_after: Any = DEFAULT_MAX_RETRY_AFTER,
@@ -150,9 +156,38 @@ def resolve_config(
         base_url=_resolve_base_url(base_url, allow_insecure_http),
         timeout=resolve_timeout(timeout),
         max_retries=positive_int(max_retries, name="max_retries", minimum=0),
+        deadline=_positive_timeout(deadline, "deadline"),
         backoff_initial=initial,
         backoff_max=cap,
         max_retry_after=retry_after_cap,
         max_response_bytes=positive_int(max_response_bytes, name="max_response_bytes"),
         page_size=positive_int(page_size, name="page_size", maximum=10_000),
     )
+
+
+def tls_verify(verify: object) -> ssl.SSLContext | bool:
+    """``verify`` as httpx wants it: a CA bundle path becomes an SSLContext trusting it."""
+    if isinstance(verify, str | os.PathLike):
+        try:
+            return ssl.create_default_context(cafile=os.fspath(verify))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"verify must name a readable PEM CA bundle, received {verify!r} ({exc})"
+            ) from None
+    if isinstance(verify, ssl.SSLContext | bool):
+        return verify
+    raise ConfigurationError(
+        f"verify must be True, False, a CA bundle path or an ssl.SSLContext, "
+        f"received {type(verify).__name__}"
+    )
+
+
+def log_from_env() -> None:
+    """WRITER_LOG=debug|info: log the "writer_jobs" logger to stderr (once)."""
+    level = os.environ.get("WRITER_LOG", "").strip().upper()
+    logger = logging.getLogger("writer_jobs")
+    if level in {"DEBUG", "INFO"} and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(level)

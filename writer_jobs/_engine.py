@@ -13,6 +13,7 @@ import datetime
 import email.utils
 import enum
 import logging
+import random
 import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -56,20 +57,26 @@ UNSENT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
 # Send and Call are plain slotted classes, not attrs ones: one of each is made per
 # request, and a frozen attrs __init__ costs several times more (measured).
 class Send:
-    """Send one request (keyword arguments for ``httpx.Client.build_request``)."""
+    """Send one request: the generated request kwargs, the per-request timeout, and the
+    call's deadline (``time.monotonic``; None: none) that the attempt must end by."""
 
-    __slots__ = ("kwargs", "timeout")
+    __slots__ = ("kwargs", "timeout", "until")
 
-    def __init__(self, kwargs: dict[str, Any], timeout: httpx.Timeout | None) -> None:
+    def __init__(
+        self, kwargs: dict[str, Any], timeout: httpx.Timeout | None, until: float | None = None
+    ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
+        self.until = until
 
 
 @attrs.frozen
 class Sleep:
-    """Wait this many seconds before the next attempt."""
+    """Wait this many seconds: before another attempt (``retry_of``: the failure that
+    is being retried) or between polls."""
 
     seconds: float
+    retry_of: APIError | None = None
 
 
 Action = Send | Sleep
@@ -200,17 +207,16 @@ def _may_repeat(call: Call, failure: _Failure) -> bool:
 
 
 class Backoff:
-    """Exponential backoff with full jitter (tenacity's ``wait_random_exponential``)."""
+    """Exponential backoff with full jitter: retry n waits uniformly between 0 and
+    ``initial * 2**(n-1)``, capped at ``maximum`` (the AWS "full jitter" formula)."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        import tenacity  # only on the first retry: keeps `import writer_jobs` light
-
-        self._wait = tenacity.wait_random_exponential(multiplier=initial, max=maximum)
-        self._state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        self._initial = initial
+        self._maximum = maximum
 
     def delay(self, retry_number: int) -> float:
-        self._state.attempt_number = retry_number
-        return float(self._wait(self._state))
+        ceiling = min(self._maximum, self._initial * 2 ** min(retry_number - 1, 64))
+        return random.uniform(0, ceiling)
 
 
 def _with_note(error: APIError, note: str) -> APIError:
@@ -263,9 +269,12 @@ def execute(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     *,
-    before_repeat: Callable[[float], Flow[Any | None]] | None = None,
+    before_repeat: Callable[[float, float | None], Flow[Any | None]] | None = None,
+    until: float | None = None,
 ) -> Flow[Any]:
-    """Send ``call``, retrying as its safety allows; return the parsed 2xx body.
+    """Send ``call``, retrying as its safety allows; return the parsed 2xx body. The
+    whole call, attempts and waits, ends by ``until`` (default: ``config.deadline``
+    from now): no attempt starts, and no wait is begun, that would end past it.
 
     ``before_repeat(sent_at)`` runs before an attempt that follows an ambiguous one
     (``sent_at``: when the earliest request that may have taken effect was sent, on
@@ -275,6 +284,8 @@ def execute(
     """
     url = call.path
     method = call.method
+    if until is None and config.deadline is not None:
+        until = time.monotonic() + config.deadline
     backoff: Backoff | None = None
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
@@ -284,7 +295,7 @@ def execute(
         failure: _Failure | None = None
         if unresolved_since is not None and before_repeat is not None:
             try:
-                settled = yield from before_repeat(unresolved_since)
+                settled = yield from before_repeat(unresolved_since, until)
             except RetryOutcomeUnknownError:
                 raise
             except APIError as exc:
@@ -301,7 +312,7 @@ def execute(
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
             sent_at = time.monotonic()
-            outcome = yield Send(call.kwargs, timeout)
+            outcome = yield Send(call.kwargs, timeout, until)
             if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
                 return call.parse(outcome, method, url)
             failure = _classify(call, outcome, url, attempt)
@@ -310,6 +321,8 @@ def execute(
         if failure.retry_after is None and backoff is None and failure.retryable:
             backoff = Backoff(config.backoff_initial, config.backoff_max)
         delay = _give_up_or_delay(call, failure, attempt, config, backoff)
+        if until is not None and time.monotonic() + delay >= until:
+            _give_up_at_deadline(call, failure, attempt, config)
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             method,
@@ -319,7 +332,21 @@ def execute(
             _reason(failure.error),
             delay,
         )
-        yield Sleep(delay)
+        yield Sleep(delay, failure.error)
+
+
+def _give_up_at_deadline(call: Call, failure: _Failure, attempt: int, config: ClientConfig) -> None:
+    error = failure.error
+    _with_note(
+        error,
+        f"gave up after {attempt} attempts: another would end past the call's deadline "
+        f"of {config.deadline:g} s",
+    )
+    if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
+        what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+        _with_note(error, f"the job may have been {what}")
+    error.attempts = attempt
+    raise error
 
 
 def _reason(error: APIError) -> str:
@@ -365,7 +392,7 @@ def verify_retry_took_effect(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     known_updated_at: float | None,
-) -> Callable[[float], Flow[Job | None]]:
+) -> Callable[[float, float | None], Flow[Job | None]]:
     """Before re-POSTing a retry whose outcome is unknown: GET the job.
 
     Not ``failed``: the earlier POST took effect, and the job's state is the result.
@@ -377,16 +404,16 @@ def verify_retry_took_effect(
     Returns None (POSTing again is safe) or raises RetryOutcomeUnknownError.
     """
 
-    def check(sent_at: float) -> Flow[Job | None]:
+    def check(sent_at: float, until: float | None) -> Flow[Job | None]:
         # One GET per check: a failing GET fails this attempt, and the next one checks again.
         single = attrs.evolve(config, max_retries=0)
         call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
-        details, date = yield from execute(call, single, timeout)
+        details, date = yield from execute(call, single, timeout, until=until)
         elapsed = time.monotonic() - sent_at  # measured late: errs towards "cannot tell"
         if details.status is not JobStatus.FAILED:
             return Job(id=details.id, status=details.status, created_at=details.created_at)
         updated = epoch(details.updated_at)
-        url = str(retry_job._get_kwargs(job_id)["url"])
+        url = retry_call(job_id).path
         if known_updated_at is not None and updated is not None:
             if abs(updated - known_updated_at) <= 1e-6:
                 return None
@@ -491,12 +518,15 @@ class Pager:
         self.page_size = page_size
         self.offset = 0
         self.done = False
+        self.path = ""
         self._previous_ids: list[UUID] | None = None
 
     def next_call(self) -> Call | None:
         if self.done:
             return None
-        return list_call(self.application_id, self.status, self.offset, self.page_size)
+        call = list_call(self.application_id, self.status, self.offset, self.page_size)
+        self.path = call.path
+        return call
 
     def accept(self, page: JobList) -> list[JobDetails]:
         items = list(page.result)
@@ -504,11 +534,11 @@ class Pager:
         if items and ids == self._previous_ids:
             self.done = True
             raise ResponseValidationError(
-                f"GET /v1/applications/{self.application_id}/jobs returned the same page for "
+                f"GET {self.path} returned the same page for "
                 f"offset {self.offset - len(items)} and offset {self.offset}: "
                 "the server ignores offset, so paging stops here",
                 method="GET",
-                url=f"/v1/applications/{self.application_id}/jobs",
+                url=self.path,
                 response=None,
                 field="offset",
                 value=self.offset,

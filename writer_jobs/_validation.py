@@ -67,18 +67,20 @@ def application_id(value: object) -> str:
     return value
 
 
-def timeout_seconds(value: object, *, name: str = "timeout") -> float | None:
-    """A duration in seconds: None (no limit) or a finite number >= 0."""
-    if value is None:
-        return None
+def number(value: object, *, name: str) -> float:
+    """A finite number >= 0 (seconds, or a rate)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentError(
-            f"{name} must be a number of seconds or None, received {type(value).__name__}: "
-            f"{shorten(value)}"
+            f"{name} must be a number, received {type(value).__name__}: {shorten(value)}"
         )
     if math.isnan(value) or value < 0 or math.isinf(value):
         raise InvalidArgumentError(f"{name} must be a finite number >= 0, received {value!r}")
     return float(value)
+
+
+def timeout_seconds(value: object, *, name: str = "timeout") -> float | None:
+    """A duration in seconds: None (no limit) or a finite number >= 0."""
+    return None if value is None else number(value, name=f"{name} (seconds or None)")
 
 
 def positive_int(value: object, *, name: str, minimum: int = 1, maximum: int | None = None) -> int:

@@ -26,7 +26,8 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "JobsClient.retry",
         "writer-sdk Writer",
         "raw socket (floor)",
-        "AsyncJobsClient (aiohttp, default)",
+        "AsyncJobsClient (httpx, default)",
+        "AsyncJobsClient (aiohttp, opt-in)",
         "aiohttp (raw)",
         "writer-sdk AsyncWriter",
     ):

@@ -88,7 +88,10 @@ def _path(request: httpx.Request) -> str:
 
 def _client(recorder: Recorder) -> JobsClient:
     return JobsClient(
-        "k", base_url="https://api.test", transport=httpx.MockTransport(recorder), max_retries=0
+        "k",
+        base_url="https://api.test",
+        http_client=httpx.Client(transport=httpx.MockTransport(recorder)),
+        max_retries=0,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -49,12 +49,11 @@ def test_sync_attempt_ends_at_its_deadline_however_slow_the_server(action: str) 
 @pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
 @pytest.mark.parametrize("action", ["trickle_head", "trickle"])
 async def test_async_attempt_ends_at_its_deadline_however_slow_the_server(
-    action: str, backend: str
+    action: str, backend: Literal["httpx", "aiohttp"]
 ) -> None:
-    transport = httpx.AsyncHTTPTransport() if backend == "httpx" else None
     with _trickler(action) as server:
         async with AsyncJobsClient(
-            "k", base_url=server.url, transport=transport, **SETTINGS
+            "k", base_url=server.url, http_backend=backend, **SETTINGS
         ) as client:
             assert client.backend == backend
             started = time.monotonic()

@@ -12,7 +12,7 @@ import time
 import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -59,14 +59,15 @@ async def acall(client: AsyncJobsClient, operation: str) -> Any:
 
 
 def run_call(kind: str, settings: dict[str, Any], url: str, operation: str) -> Any:
-    """Call the operation with the sync client, or the async one (aiohttp transport)."""
+    """Call the operation with the sync client, or the async one on either backend."""
     if kind == "sync":
         with JobsClient(KEY, base_url=url, **settings) as client:
             return call(client, operation)
 
     async def main() -> Any:
-        async with AsyncJobsClient(KEY, base_url=url, **settings) as client:
-            assert client.backend == "aiohttp"
+        backend: Literal["httpx", "aiohttp"] = "aiohttp" if kind == "async-aiohttp" else "httpx"
+        async with AsyncJobsClient(KEY, base_url=url, http_backend=backend, **settings) as client:
+            assert client.backend == backend
             return await acall(client, operation)
 
     return asyncio.run(main())
@@ -239,7 +240,7 @@ def job_server() -> Iterator[tuple[JobServer, LoopbackServer]]:
         yield handler, server
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", "async-httpx", "async-aiohttp"])
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_fault(

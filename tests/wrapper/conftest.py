@@ -19,7 +19,10 @@ def make_client() -> Iterator[Callable[..., JobsClient]]:
 
     def make(recorder: Recorder, **settings: Any) -> JobsClient:
         client = JobsClient(
-            KEY, base_url="https://api.test", transport=recorder.transport, **{**FAST, **settings}
+            KEY,
+            base_url="https://api.test",
+            http_client=httpx.Client(transport=recorder.transport),
+            **{**FAST, **settings},
         )
         made.append(client)
         return client
@@ -35,7 +38,7 @@ def make_async_client() -> Callable[..., AsyncJobsClient]:
         return AsyncJobsClient(
             KEY,
             base_url="https://api.test",
-            transport=recorder.async_transport,
+            http_client=httpx.AsyncClient(transport=recorder.async_transport),
             **{**FAST, **settings},
         )
 

@@ -30,7 +30,7 @@ def test_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WRITER_API_KEY", KEY)
     monkeypatch.setenv("WRITER_BASE_URL", "http://127.0.0.1:9/")
     recorder = Recorder(lambda r: respond(202, job_body()))
-    with JobsClient(transport=recorder.transport) as client:
+    with JobsClient(http_client=httpx.Client(transport=recorder.transport)) as client:
         assert client.base_url == "http://127.0.0.1:9"
         client.retry(JOB_ID)
     sent = recorder.requests[0]
@@ -110,13 +110,15 @@ def test_key_never_appears_in_reprs_or_errors(
     client = make_client(recorder)
     with pytest.raises(NotFoundError) as info:
         client.get(JOB_ID)
+    own = JobsClient(KEY, base_url="https://api.test")  # with its own httpx client
     texts = [
         repr(client),
         str(client),
-        repr(client.generated),
+        repr(own.generated),
+        repr(own.http_client.headers),
         str(info.value),
         repr(info.value),
-        repr(client._http.headers),
+        repr(client.http_client.headers),
         caplog.text,
     ]
     assert all(KEY not in text for text in texts)
@@ -131,23 +133,31 @@ def test_close_is_idempotent_and_use_after_close_is_a_clear_error(
     client.close()
     with pytest.raises(ClientClosedError, match="closed"):
         client.retry(JOB_ID)
-    with pytest.raises(ClientClosedError):
-        _ = client.generated
     assert recorder.requests == []
     assert "closed" in repr(client)
 
 
-def test_generated_client_shares_the_pool_and_the_key(
+def test_generated_client_shares_the_pool_and_the_key() -> None:
+    from generated_client.api.template import retry_job
+    from writer_jobs.testing import FakeWriterAPI
+
+    with FakeWriterAPI(seed_failed=1, api_key=KEY) as api:
+        client = JobsClient(KEY, base_url=api.base_url)
+        response = retry_job.sync_detailed(api.seeded[0], client=client.generated)
+        assert response.status_code == 202
+        assert client.generated.get_httpx_client() is client.http_client
+        assert api.processed("retry_job") == 1
+        client.close()
+        with pytest.raises(ClientClosedError):
+            _ = client.generated
+
+
+def test_generated_is_refused_with_a_users_http_client(
     make_client: Callable[..., JobsClient],
 ) -> None:
-    from generated_client.api.template import retry_job
-
-    recorder = Recorder(lambda r: respond(202, job_body()))
-    client = make_client(recorder)
-    response = retry_job.sync_detailed(JOB_ID, client=client.generated)
-    assert response.status_code == 202
-    assert client.generated.get_httpx_client() is client._http
-    assert recorder.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    client = make_client(Recorder(lambda r: respond(202, job_body())))
+    with pytest.raises(ConfigurationError, match="http_client"):
+        _ = client.generated
 
 
 def test_public_names_all_resolve_and_import_is_lazy() -> None:

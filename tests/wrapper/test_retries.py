@@ -128,7 +128,9 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
 
 def test_default_backoff_waits_are_jittered(sleeps: list[float]) -> None:
     recorder = Recorder(sequence(respond(503), respond(503), respond(200, details_body())))
-    with JobsClient("k", base_url="https://api.test", transport=recorder.transport) as client:
+    with JobsClient(
+        "k", base_url="https://api.test", http_client=httpx.Client(transport=recorder.transport)
+    ) as client:
         client.get(JOB_ID)
     assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.5 and 0 <= sleeps[1] <= 1.0
 
@@ -148,7 +150,7 @@ def _retry_server(
     post_outcomes: list[httpx.Response | Exception],
     get_status: str,
     *,
-    updated_at: str | None = LONG_AGO,
+    updated_at: str | Callable[[], str] | None = LONG_AGO,
     date: Callable[[], str | None] = _http_date,
 ) -> Recorder:
     """POSTs answered from a script; GETs show the job with ``get_status``, its
@@ -161,7 +163,8 @@ def _retry_server(
             if isinstance(item, Exception):
                 raise item
             return item
-        extra: dict[str, Any] = {} if updated_at is None else {"updated_at": updated_at}
+        updated = updated_at() if callable(updated_at) else updated_at
+        extra: dict[str, Any] = {} if updated is None else {"updated_at": updated}
         now = date()
         headers = {} if now is None else {"Date": now}
         return respond(200, details_body(get_status, **extra), **headers)
@@ -209,7 +212,7 @@ def _iso_in(seconds: float) -> str:
     ("updated_at", "date", "why"),
     [
         # Failed again 0.05 s after the POST could have landed, by the server's clock.
-        (_iso_in(0.05), _http_date, "most likely re-triggered"),
+        (lambda: _iso_in(0.05), _http_date, "most likely re-triggered"),
         (None, _http_date, "no updated_at"),
         (LONG_AGO, lambda: None, "no Date header"),
         (LONG_AGO, lambda: "not a date", "no Date header"),
@@ -218,7 +221,7 @@ def _iso_in(seconds: float) -> str:
 )
 def test_ambiguous_retry_that_cannot_be_told_apart_is_not_sent_again(
     make_client: Callable[..., JobsClient],
-    updated_at: str | None,
+    updated_at: str | Callable[[], str] | None,
     date: Callable[[], str | None],
     why: str,
 ) -> None:
