@@ -7,10 +7,16 @@
         done = client.wait(job.id, timeout=600)
 
 ``Job``, ``JobDetails`` and ``JobStatus`` are the classes generated from
-openapi.yaml, under readable names. Every error is a ``WriterJobsError``.
+openapi.yaml, under readable names. Every error is a ``WriterJobsError`` (the tree
+is in ``writer_jobs._exceptions``, which imports nothing heavy).
 
-Names are loaded on first use (PEP 562): ``import writer_jobs`` costs almost
-nothing, and a script or CLI pays for httpx only when it makes a client.
+The clients and models are loaded on first use (PEP 562): ``import writer_jobs``
+costs almost nothing, and a script or CLI pays for httpx only when it makes a client.
+
+Modules, each importing only from those before it: _exceptions -> _validation ->
+_config -> _parse -> _engine (sans-I/O calls and retries) -> _journal -> _bulk
+(sans-I/O bulk runs) -> _transports (one send() per HTTP backend) -> _base ->
+_client, _async_client -> _cli.
 """
 
 from __future__ import annotations
@@ -18,31 +24,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _exceptions
+from ._exceptions import *  # noqa: F403 - the exception tree, named once, in its module
 from ._version import __version__
 
-_EXCEPTIONS = (
-    "APIConnectionError",
-    "APIError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientClosedError",
-    "ConfigurationError",
-    "ConflictError",
-    "InternalServerError",
-    "InvalidArgumentError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ResponseValidationError",
-    "RetryOutcomeUnknownError",
-    "RunInProgressError",
-    "UnprocessableEntityError",
-    "WaitTimeoutError",
-    "WriterJobsError",
-)
-_WHERE: dict[str, str] = {
+_LAZY = {
     "JobsClient": "writer_jobs._client",
     "AsyncJobsClient": "writer_jobs._async_client",
     "BulkSummary": "writer_jobs._bulk",
@@ -51,46 +37,14 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
-    **dict.fromkeys(_EXCEPTIONS, "writer_jobs._exceptions"),
 }
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AsyncJobsClient",
-    "AuthenticationError",
-    "BadRequestError",
-    "BulkSummary",
-    "ClientClosedError",
-    "ConfigurationError",
-    "ConflictError",
-    "InternalServerError",
-    "InvalidArgumentError",
-    "Job",
-    "JobDetails",
-    "JobInput",
-    "JobOutcome",
-    "JobResult",
-    "JobStatus",
-    "JobsClient",
-    "NotFoundError",
-    "Outcome",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ResponseValidationError",
-    "RetryOutcomeUnknownError",
-    "RunInProgressError",
-    "UnprocessableEntityError",
-    "WaitTimeoutError",
-    "WriterJobsError",
-    "__version__",
-]
+__all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - names resolved on first use
+__all__ += _exceptions.__all__
 
 
 def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
+    where = _LAZY.get(name)
     if where is None:
         raise AttributeError(f"module 'writer_jobs' has no attribute {name!r}")
     value = getattr(importlib.import_module(where), name)
@@ -102,31 +56,15 @@ def __dir__() -> list[str]:
     return list(__all__)
 
 
-if TYPE_CHECKING:
-    from generated_client.models import Job, JobDetails, JobInput, JobResult, JobStatus
+if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as")
+    from generated_client.models import Job as Job
+    from generated_client.models import JobDetails as JobDetails
+    from generated_client.models import JobInput as JobInput
+    from generated_client.models import JobResult as JobResult
+    from generated_client.models import JobStatus as JobStatus
 
-    from ._async_client import AsyncJobsClient
-    from ._bulk import BulkSummary, JobOutcome, Outcome
-    from ._client import JobsClient
-    from ._exceptions import (
-        APIConnectionError,
-        APIError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ClientClosedError,
-        ConfigurationError,
-        ConflictError,
-        InternalServerError,
-        InvalidArgumentError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ResponseValidationError,
-        RetryOutcomeUnknownError,
-        RunInProgressError,
-        UnprocessableEntityError,
-        WaitTimeoutError,
-        WriterJobsError,
-    )
+    from ._async_client import AsyncJobsClient as AsyncJobsClient
+    from ._bulk import BulkSummary as BulkSummary
+    from ._bulk import JobOutcome as JobOutcome
+    from ._bulk import Outcome as Outcome
+    from ._client import JobsClient as JobsClient

@@ -166,7 +166,9 @@ def test_public_names_all_resolve_and_import_is_lazy() -> None:
 
     import writer_jobs
 
-    assert set(writer_jobs.__all__) == set(writer_jobs._WHERE) | {"__version__"}
+    assert set(writer_jobs.__all__) == set(writer_jobs._LAZY) | set(
+        writer_jobs._exceptions.__all__
+    ) | {"__version__"}
     for name in writer_jobs.__all__:
         assert getattr(writer_jobs, name) is not None
     code = "import sys, writer_jobs; print('httpx' in sys.modules)"
