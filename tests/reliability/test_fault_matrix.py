@@ -29,8 +29,8 @@ from writer_jobs import (
     WriterJobsError,
 )
 
+from ..jobserver import CREATED, JOB_ID, OPERATIONS, Fault, JobServer
 from ..loopback import LoopbackServer, Reply
-from .jobserver import CREATED, JOB_ID, OPERATIONS, Fault, JobServer
 
 KEY = "sk-SENTINEL-matrix-51d0"
 FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}

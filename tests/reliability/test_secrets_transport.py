@@ -24,8 +24,8 @@ from writer_jobs import (
 )
 from writer_jobs.testing import FakeWriterAPI, Faults
 
+from ..jobserver import JOB_ID, JobServer
 from ..loopback import LoopbackServer, Reply, Request
-from .jobserver import JOB_ID, JobServer
 
 SENTINEL = "sk-SENTINEL-secrets-7f3a"
 SCRIPT = str(Path(sys.executable).parent / "writer-jobs")

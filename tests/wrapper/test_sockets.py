@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from typing import Any
 
@@ -18,49 +17,37 @@ from writer_jobs import (
     JobStatus,
 )
 
+from ..jobserver import Fault, JobServer
 from ..loopback import LoopbackServer, Reply, Request
-from .helpers import JOB_ID, KEY, details_body, job_body
+from .helpers import JOB_ID, KEY, details_body
 
 FAST: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05}
 
 
-class RetryJobServer:
-    """A job that is failed until a POST .../retry is processed; the first POST is
-    processed and then its connection is dropped before any answer."""
-
-    def __init__(self, drop_first_post: bool = True) -> None:
-        self.status = "failed"
-        self.drop_first_post = drop_first_post
-        self.processed_posts = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Reply:
-        with self.lock:
-            if request.method == "POST":
-                self.processed_posts += 1
-                self.status = "in_progress"
-                if self.drop_first_post and self.processed_posts == 1:
-                    return Reply(action="close")
-                return Reply.json(202, job_body(self.status))
-            return Reply.json(200, details_body(self.status))
+def _drops_the_first_answer() -> JobServer:
+    """One failed job; the first POST .../retry is processed, then its connection is
+    dropped before any answer."""
+    server = JobServer()
+    server.script("retry_job", Fault(Reply(action="close"), stage="after"))
+    return server
 
 
 def test_post_retry_dropped_after_processing_is_not_sent_twice() -> None:
-    handler = RetryJobServer()
+    handler = _drops_the_first_answer()
     with LoopbackServer(handler) as server, JobsClient(KEY, base_url=server.url, **FAST) as client:
         job = client.retry(JOB_ID)
     assert job.status is JobStatus.IN_PROGRESS
-    assert handler.processed_posts == 1
+    assert handler.processed["retry_job"] == 1
     assert server.count("POST") == 1 and server.count("GET") == 1
 
 
 async def test_async_post_retry_dropped_after_processing_is_not_sent_twice() -> None:
-    handler = RetryJobServer()
+    handler = _drops_the_first_answer()
     with LoopbackServer(handler) as server:
         async with AsyncJobsClient(KEY, base_url=server.url, **FAST) as client:
             job = await client.retry(JOB_ID)
     assert job.status is JobStatus.IN_PROGRESS
-    assert handler.processed_posts == 1
+    assert handler.processed["retry_job"] == 1
 
 
 def test_read_timeout_is_retried_then_typed() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ..loopback import Reply, Request
+from .loopback import Reply, Request
 
 JOB_ID = uuid.UUID("182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
 NEW_JOB_ID = uuid.UUID("0b5e7a8c-1d2f-4e3a-9b4c-5d6e7f8a9b0c")
