@@ -80,8 +80,9 @@ class Sleep:
 
 
 Action = Send | Sleep
-Outcome = httpx.Response | Exception | None
-Flow = Generator[Action, Outcome, T]
+#: What a Send produced: the response, or the exception sending raised.
+Received = httpx.Response | Exception | None
+Flow = Generator[Action, Received, T]
 
 
 class Safety(enum.Enum):
@@ -159,7 +160,7 @@ class _Failure:
     retry_after: float | None = None
 
 
-def _classify(call: Call, outcome: Outcome, url: str, attempt: int) -> _Failure:
+def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure:
     method = call.method
     if isinstance(outcome, httpx.Response):
         error = status_error(outcome, method=method, url=url, attempts=attempt)
@@ -282,7 +283,7 @@ def execute(
     request is not sent again; None proves no earlier request took effect. If it
     fails, the attempt counts as failed and the next one checks again.
     """
-    url = call.path
+    url = config.base_url + call.path  # errors and logs name the full URL
     method = call.method
     if until is None and config.deadline is not None:
         until = time.monotonic() + config.deadline
@@ -413,7 +414,7 @@ def verify_retry_took_effect(
         if details.status is not JobStatus.FAILED:
             return Job(id=details.id, status=details.status, created_at=details.created_at)
         updated = epoch(details.updated_at)
-        url = retry_call(job_id).path
+        url = config.base_url + retry_call(job_id).path
         if known_updated_at is not None and updated is not None:
             if abs(updated - known_updated_at) <= 1e-6:
                 return None
