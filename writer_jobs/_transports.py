@@ -22,6 +22,7 @@ import contextvars
 import ssl
 import time
 import typing
+import urllib.request
 from typing import Any
 
 import httpcore
@@ -291,6 +292,17 @@ class AsyncHttpx:
             await self.http.aclose()
 
 
+def _environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url`` (None: none, or NO_PROXY)."""
+    proxies = urllib.request.getproxies_environment()
+    url = httpx.URL(base_url)
+    for raw in proxies.get("no", "").split(","):
+        entry = raw.strip().lstrip(".").lower()
+        if entry == "*" or (entry and (url.host == entry or url.host.endswith("." + entry))):
+            return None
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
 #: aiohttp has already decoded the body: these headers no longer describe it.
 _DECODED = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
@@ -327,7 +339,9 @@ class AsyncAiohttp:
             if isinstance(verify, ssl.SSLContext) or verify is False
             else httpx.create_ssl_context(verify=True)
         )
-        self._proxy = proxy
+        # The environment's proxy (HTTP(S)_PROXY, NO_PROXY), as httpx reads it, resolved
+        # once: aiohttp's trust_env would look it (and ~/.netrc) up on every request.
+        self._proxy = proxy if proxy is not None else _environment_proxy(config.base_url)
         self._max_connections = max_connections
         self._timeouts: dict[tuple[float | None, ...], Any] = {}
         self._session: Any = None
@@ -352,7 +366,6 @@ class AsyncAiohttp:
             self._session = self._aiohttp.ClientSession(
                 headers=self.config.headers,
                 connector=connector,
-                trust_env=self._proxy is None,  # the environment's proxies, as httpx
             )
         return self._session
 
