@@ -94,14 +94,14 @@ class AsyncJobsClient(ClientBase):
                         run.sleep_for(action)
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
-                elif run is None:
-                    action = flow.send(await self._send(action))
                 else:
-                    delay = run.reserve()
+                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
                     if delay > 0:
                         await asyncio.sleep(delay)
                     outcome = await self._send(action)
-                    run.observe(outcome)
+                    self._budget.observe(outcome)
+                    if run is not None:
+                        run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
@@ -172,7 +172,7 @@ class AsyncJobsClient(ClientBase):
         wait: bool = False,
         wait_timeout: float | None = None,
         journal: str | os.PathLike[str] | None = None,
-        rate_limit: float | None = 400,
+        rate_limit: float | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_total: Callable[[int], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,

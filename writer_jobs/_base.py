@@ -13,6 +13,7 @@ import httpx
 from generated_client.models import JobStatus
 
 from . import _engine, _validation
+from ._budget import Budget
 from ._bulk import BulkRun, JobOutcome
 from ._config import (
     DEFAULT_BACKOFF_INITIAL,
@@ -26,10 +27,11 @@ from ._config import (
     ClientConfig,
     log_from_env,
     resolve_config,
+    resolve_rate_limit,
     resolve_timeout,
     tls_verify,
 )
-from ._exceptions import ClientClosedError, ConfigurationError, InvalidArgumentError
+from ._exceptions import ClientClosedError, ConfigurationError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -59,14 +61,17 @@ class ClientBase:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         page_size: int = DEFAULT_PAGE_SIZE,
         allow_insecure_http: bool = False,
+        rate_limit: float | Literal["auto"] | None = "auto",
         verify: Any = True,
         proxy: str | None = None,
         http_client: httpx.Client | httpx.AsyncClient | None = None,
         http_backend: HttpBackend = "httpx",
     ) -> None:
         """Settings come from the keywords, else WRITER_API_KEY / WRITER_BASE_URL, else
-        the defaults. ``verify`` and ``proxy`` configure the HTTP client this client
-        builds; pass ``http_client`` to use your own instead (see the README)."""
+        the defaults. ``rate_limit`` is the account's budget in requests a minute,
+        shared by every request of this client ("auto": Writer's 400, none for a
+        loopback server). ``verify`` and ``proxy`` configure the HTTP client this
+        client builds; pass ``http_client`` to use your own instead (see the README)."""
         log_from_env()
         self._config = resolve_config(
             api_key=api_key,
@@ -82,6 +87,8 @@ class ClientBase:
             page_size=page_size,
         )
         self._closed = False
+        #: The account's budget, shared by every request of this client.
+        self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
         if http_backend not in ("httpx", "aiohttp"):
             raise ConfigurationError(
                 f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
@@ -205,11 +212,7 @@ class ClientBase:
         _validation.positive_int(concurrency, name="concurrency", maximum=1024)
         deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
         if rate_limit is not None:
-            rate = _validation.number(rate_limit, name="rate_limit")
-            if not rate:
-                raise InvalidArgumentError(
-                    f"rate_limit must be > 0 requests per minute or None, received {rate_limit!r}"
-                )
+            resolve_rate_limit(rate_limit, self._config.base_url)
         return BulkRun(
             self._config,
             self._timeout(timeout),

@@ -103,15 +103,19 @@ class JobsClient(ClientBase):
                         run.sleep_for(action)
                         run.gate.sleep(action.seconds)
                     action = flow.send(None)
-                elif run is None:
-                    action = flow.send(self._send(action))
                 else:
-                    delay = run.reserve()
-                    if delay > 0:
-                        run.gate.sleep(delay)
-                    run.gate.check()
+                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
+                    if run is None:
+                        if delay > 0:
+                            time.sleep(delay)
+                    else:
+                        if delay > 0:
+                            run.gate.sleep(delay)
+                        run.gate.check()
                     outcome = self._send(action)
-                    run.observe(outcome)
+                    self._budget.observe(outcome)
+                    if run is not None:
+                        run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
@@ -189,7 +193,7 @@ class JobsClient(ClientBase):
         wait: bool = False,
         wait_timeout: float | None = None,
         journal: str | os.PathLike[str] | None = None,
-        rate_limit: float | None = 400,
+        rate_limit: float | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_total: Callable[[int], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,

@@ -12,7 +12,7 @@ import attrs
 import httpx
 
 from ._exceptions import ConfigurationError, InvalidArgumentError
-from ._validation import positive_int, shorten, timeout_seconds
+from ._validation import number, positive_int, shorten, timeout_seconds
 from ._version import __version__
 
 DEFAULT_BASE_URL = "https://api.writer.com"
@@ -191,3 +191,18 @@ def log_from_env() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(level)
+
+
+def resolve_rate_limit(rate_limit: object, base_url: str) -> float | None:
+    """Requests a minute for the client's budget: "auto" is Writer's account limit (400),
+    or none for a loopback server (the fake: tests are not paced unless they ask)."""
+    if rate_limit == "auto":
+        return None if _is_loopback(httpx.URL(base_url).host) else 400.0
+    if rate_limit is None:
+        return None
+    rate = number(rate_limit, name="rate_limit (requests a minute, None or 'auto')")
+    if not rate:
+        raise InvalidArgumentError(
+            f"rate_limit must be > 0 requests a minute, None or 'auto', received {rate_limit!r}"
+        )
+    return rate

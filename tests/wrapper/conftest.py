@@ -10,7 +10,8 @@ from writer_jobs import AsyncJobsClient, JobsClient
 
 from .helpers import KEY, Recorder
 
-FAST = {"backoff_initial": 0.001, "backoff_max": 0.005}
+# The account budget is tested on its own (test_budget.py): here, no pacing.
+FAST: dict[str, Any] = {"backoff_initial": 0.001, "backoff_max": 0.005, "rate_limit": None}
 
 
 @pytest.fixture
