@@ -19,6 +19,7 @@ from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Todo
 from ._exceptions import ConfigurationError
 from ._transports import AsyncAiohttp, AsyncHttpx
+from ._watch import Watcher, interval
 
 T = TypeVar("T")
 
@@ -226,9 +227,25 @@ class AsyncJobsClient(ClientBase):
 
         async def worker() -> None:
             for item in todo:
-                run.record(await self._run(run.flow(*item), run))
+                run.finish(await self._run(run.flow(*item), run), item)
 
-        tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
+        tasks = list(workers)
+
+        async def watch(watcher: Watcher) -> None:
+            while True:
+                triggering = not all(w.done() for w in workers)
+                if not triggering and not watcher.pending:
+                    return
+                await asyncio.sleep(
+                    interval(watcher, self._budget.per_minute, triggering=triggering)
+                )
+                run.expire()
+                if watcher.pending:
+                    run.ended(await self._run(watcher.round(self._config, run.timeout), run))
+
+        if run.watcher is not None:
+            tasks.append(asyncio.create_task(watch(run.watcher)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:

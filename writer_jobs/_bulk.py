@@ -29,9 +29,9 @@ from ._exceptions import (
     ConflictError,
     NotFoundError,
     RetryOutcomeUnknownError,
-    WaitTimeoutError,
 )
 from ._journal import Journal, Resume, RunLock
+from ._watch import FINISHED, Watcher
 
 
 class Outcome(enum.StrEnum):
@@ -265,23 +265,8 @@ def job_flow(
     return JobOutcome(job_id, Outcome.RETRIED, status, resumed=resumed)
 
 
-def wait_outcome(
-    outcome: JobOutcome,
-    config: ClientConfig,
-    timeout: httpx.Timeout | None,
-    wait_timeout: float | None,
-) -> _engine.Flow[JobOutcome]:
-    """With wait=True: follow a job this run re-triggered until it finishes."""
-    if outcome.outcome is not Outcome.RETRIED or outcome.status is not JobStatus.IN_PROGRESS:
-        return outcome
-    try:
-        details = yield from _engine.wait_flow(
-            outcome.job_id, config, timeout, deadline_seconds=wait_timeout
-        )
-    except (APIError, WaitTimeoutError) as exc:
-        # Re-triggered all the same: final, so a rerun does not trigger it again.
-        return attrs.evolve(outcome, error_type=type(exc).__name__, message=str(exc))
-    return attrs.evolve(outcome, status=details.status)
+def _status_text(status: JobStatus | None) -> str:
+    return "unknown" if status is None else status.value
 
 
 class Stopped(Exception):
@@ -348,6 +333,9 @@ class BulkRun:
             self.lock.release()
             raise
         self.pacer = Pacer(rate_limit)
+        #: With wait=True: the jobs this run re-triggered, followed to their end.
+        self.watcher = Watcher(application_id) if wait else None
+        self._watching: dict[UUID, tuple[JobOutcome, float | None]] = {}
         self.transient_failures = 0
         self.server_clock = ServerClock()
         self.gate = Gate()
@@ -446,9 +434,49 @@ class BulkRun:
             listed_updated_at=listed_updated_at,
             resume=resume,
         )
-        if self.wait:
-            outcome = yield from wait_outcome(outcome, self.config, self.timeout, self.wait_timeout)
         return outcome
+
+    def finish(self, outcome: JobOutcome, item: Todo) -> None:
+        """A job's flow ended: record its outcome, or, with wait=True and the job
+        running, hand it to the watcher (its outcome is recorded when it ends)."""
+        if self.watcher is None or outcome.outcome is not Outcome.RETRIED:
+            self.record(outcome)
+            return
+        if outcome.status in FINISHED:
+            self.record(outcome)
+            return
+        _, listed, resume = item
+        since = listed if listed is not None else (resume.listed_updated_at if resume else None)
+        expiry = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
+        with self._lock:
+            self._watching[outcome.job_id] = (outcome, expiry)
+            self.watcher.add(outcome.job_id, since)
+
+    def ended(self, jobs: Iterable[JobDetails]) -> None:
+        """The watcher saw these jobs end: record each with its final status."""
+        for job in jobs:
+            with self._lock:
+                outcome, _ = self._watching.pop(job.id)
+            self.record(attrs.evolve(outcome, status=job.status))
+
+    def expire(self) -> None:
+        """Jobs watched past wait_timeout: recorded as re-triggered, still running."""
+        if self.watcher is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            late = [j for j, (_, expiry) in self._watching.items() if expiry and expiry <= now]
+            outcomes = [self._watching.pop(j)[0] for j in late]
+            self.watcher.drop(late)
+        for outcome in outcomes:
+            self.record(
+                attrs.evolve(
+                    outcome,
+                    error_type="WaitTimeoutError",
+                    message=f"job {outcome.job_id} was still {_status_text(outcome.status)} "
+                    f"when wait_timeout ({self.wait_timeout:g} s) passed; it was re-triggered",
+                )
+            )
 
     def record(self, outcome: JobOutcome) -> None:
         with self._lock:

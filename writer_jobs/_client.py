@@ -20,6 +20,7 @@ from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
+from ._watch import interval
 
 T = TypeVar("T")
 
@@ -233,25 +234,49 @@ class JobsClient(ClientBase):
         lock = threading.Lock()
         errors: list[BaseException] = []
 
-        def worker() -> None:
-            try:
-                while True:
-                    with lock:
-                        item = next(todo, None)
-                    if item is None:
-                        return
-                    run.gate.check()
-                    run.record(self._run(run.flow(*item), run))
-            except Stopped:
-                return
-            except BaseException as exc:  # e.g. on_outcome raised, the journal failed
-                errors.append(exc)
-                run.gate.stop()
+        def guarded(body: Callable[[], None]) -> Callable[[], None]:
+            def run_body() -> None:
+                try:
+                    body()
+                except Stopped:
+                    return
+                except BaseException as exc:  # e.g. on_outcome raised, the journal failed
+                    errors.append(exc)
+                    run.gate.stop()
 
-        threads = [
-            threading.Thread(target=worker, name=f"writer-jobs-{n}", daemon=True)
+            return run_body
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                run.gate.check()
+                run.finish(self._run(run.flow(*item), run), item)
+
+        workers = [
+            threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=True)
             for n in range(min(concurrency, len(jobs)))
         ]
+        threads = list(workers)
+        if run.watcher is not None:
+
+            def watch() -> None:
+                watcher = run.watcher
+                assert watcher is not None
+                while True:
+                    triggering = any(w.is_alive() for w in workers)
+                    if not triggering and not watcher.pending:
+                        return
+                    run.gate.sleep(
+                        interval(watcher, self._budget.per_minute, triggering=triggering)
+                    )
+                    run.expire()
+                    if watcher.pending:
+                        run.ended(self._run(watcher.round(self._config, run.timeout), run))
+
+            threads.append(threading.Thread(target=guarded(watch), name="writer-jobs-watch"))
         for thread in threads:
             thread.start()
         try:

@@ -1,0 +1,145 @@
+"""Watching many jobs of one application finish, a round of list pages at a time.
+
+One GET per job per poll spends the account's budget on watching; a round of list
+pages costs pages instead. A round lists the application's ``in_progress`` jobs (all
+of them: that list is as long as what runs). A watched job missing from it has
+finished, or was missed because the list shifted while it was paged. Its end is
+proved by seeing it in the ``failed`` or ``completed`` list, read newest first and
+only back to the moment the earliest such job was triggered: an application's long
+history of completed jobs is never paged through. A failed entry counts only when
+it is newer than the trigger (an older one is the failure that was retried). Where
+the lists cannot prove an end (no ``updated_at``, a server that does not list newest
+first, or a job missing from every list twice), a GET confirms it. No status is
+ever reported that the server did not show for that job after its trigger.
+
+No I/O: ``round()`` is a flow of the engine's kind; the clients run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import httpx
+
+from generated_client.models import JobDetails, JobList, JobStatus
+
+from ._config import ClientConfig
+from ._engine import Call, Flow, Pager, epoch, execute, get_call
+
+#: Statuses that end a job. Anything else (in_progress, or a status this client does
+#: not know yet, e.g. "queued") is not an end.
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+class Watcher:
+    """The jobs of one application being watched, and how to see which ended."""
+
+    def __init__(self, application_id: str, *, page_size: int = 500) -> None:
+        self.application_id = application_id
+        self.page_size = page_size
+        #: job id -> its updated_at (server clock) before the trigger; None if unknown.
+        self.pending: dict[UUID, float | None] = {}
+        self._missed: dict[UUID, int] = {}
+        #: Requests the rounds sent (for the cadence: what a round costs).
+        self.requests = 0
+        self.last_round_cost = 0
+
+    def add(self, job_id: UUID, since: float | None) -> None:
+        self.pending[job_id] = since
+
+    def drop(self, job_ids: Iterable[UUID]) -> None:
+        for job_id in job_ids:
+            self.pending.pop(job_id, None)
+            self._missed.pop(job_id, None)
+
+    def _ended(self, job: JobDetails) -> bool:
+        """Did this listing or GET show the watched job's end, after its trigger?"""
+        if job.status not in FINISHED:
+            return False
+        since = self.pending.get(job.id)
+        updated = epoch(job.updated_at)
+        if job.status is JobStatus.FAILED and since is not None:
+            return updated is not None and updated > since + 1e-6
+        return True
+
+    def round(self, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[list[JobDetails]]:
+        """One round; returns the watched jobs that ended (and stops watching them)."""
+        before = self.requests
+        running: set[UUID] = set()
+        pager = Pager(self.application_id, JobStatus.IN_PROGRESS, self.page_size)
+        while (call := pager.next_call()) is not None:
+            page = yield from self._list(call, config, timeout)
+            running.update(job.id for job in pager.accept(page))
+        candidates = {job_id for job_id in self.pending if job_id not in running}
+        ended: dict[UUID, JobDetails] = {}
+        cutoff_known = all(self.pending[j] is not None for j in candidates)
+        provable = bool(candidates) and cutoff_known
+        for status in (JobStatus.FAILED, JobStatus.COMPLETED):
+            if not provable or len(ended) == len(candidates):
+                break
+            cutoff = min(s for j in candidates if (s := self.pending[j]) is not None)
+            provable = yield from self._newest(status, candidates, cutoff, ended, config, timeout)
+        for job_id in candidates - ended.keys():
+            self._missed[job_id] = self._missed.get(job_id, 0) + 1
+            if provable and self._missed[job_id] < 2:
+                continue  # most likely missed by a shifting list: the next round sees it
+            details = yield from self._get(job_id, config, timeout)
+            if self._ended(details):
+                ended[job_id] = details
+        self.drop(ended)
+        self.last_round_cost = self.requests - before
+        return list(ended.values())
+
+    def _newest(
+        self,
+        status: JobStatus,
+        candidates: set[UUID],
+        cutoff: float,
+        ended: dict[UUID, JobDetails],
+        config: ClientConfig,
+        timeout: httpx.Timeout | None,
+    ) -> Flow[bool]:
+        """Page ``status`` newest first back to ``cutoff``; False when the server's
+        order (or missing updated_at) cannot prove that the pages read hold every
+        job that ended since."""
+        pager = Pager(self.application_id, status, self.page_size)
+        previous: float | None = None
+        while (call := pager.next_call()) is not None:
+            page = yield from self._list(call, config, timeout)
+            for job in pager.accept(page):
+                updated = epoch(job.updated_at)
+                if updated is None or (previous is not None and updated > previous + 1e-6):
+                    return False  # not newest first: the lists prove nothing
+                previous = updated
+                if job.id in candidates and job.id not in ended and self._ended(job):
+                    ended[job.id] = job
+                if updated < cutoff:
+                    return True  # older than every trigger: nothing further is ours
+        return True
+
+    def _list(
+        self, call: Call, config: ClientConfig, timeout: httpx.Timeout | None
+    ) -> Flow[JobList]:
+        self.requests += 1
+        page: JobList = yield from execute(call, config, timeout)
+        return page
+
+    def _get(
+        self, job_id: UUID, config: ClientConfig, timeout: httpx.Timeout | None
+    ) -> Flow[JobDetails]:
+        self.requests += 1
+        details: JobDetails = yield from execute(get_call(job_id), config, timeout)
+        if details.status not in FINISHED:
+            self._missed.pop(job_id, None)
+        return details
+
+
+def interval(watcher: Watcher, per_minute: float | None, *, triggering: bool) -> float:
+    """Seconds to the next round: what a round costs, paid from a share of the budget
+    (5 % while POSTs are still going out: they come first; 15 % after)."""
+    if per_minute is None:
+        return 0.5
+    share = 0.05 if triggering else 0.15
+    cost = max(watcher.last_round_cost, 1)
+    return min(max(cost / (share * per_minute / 60.0), 1.0), 30.0)
