@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
@@ -144,6 +144,23 @@ class AsyncJobsClient(ClientBase):
         """Poll until the job finishes; see :meth:`JobsClient.wait`."""
         result: JobDetails = await self._run(self._wait_flow(job_id, timeout, request_timeout))
         return result
+
+    async def wait_many(
+        self, job_ids: Iterable[UUID | str], *, timeout: float | None = None
+    ) -> AsyncIterator[JobDetails]:
+        """Wait for many jobs at once, yielding each as it finishes; see
+        :meth:`JobsClient.wait_many`."""
+        ids, deadline = self._wait_ids(job_ids, timeout)
+        watchers: dict[str, Watcher] = {}
+        for job_id in ids:
+            details = await self.get(job_id)
+            if self._watch_or_done(watchers, details):
+                yield details
+        while (step := self._next_round(watchers, deadline)) is not None:
+            watcher, pause = step
+            await asyncio.sleep(pause)
+            for details in await self._run(watcher.round(self._config, None)):
+                yield details
 
     def list(
         self,

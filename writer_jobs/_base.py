@@ -4,13 +4,14 @@ checks before any I/O, and repr."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
 import httpx
 
-from generated_client.models import JobStatus
+from generated_client.models import JobDetails, JobStatus
 
 from . import _engine, _validation
 from ._budget import Budget
@@ -31,7 +32,8 @@ from ._config import (
     resolve_timeout,
     tls_verify,
 )
-from ._exceptions import ClientClosedError, ConfigurationError
+from ._exceptions import ClientClosedError, ConfigurationError, WaitTimeoutError
+from ._watch import FINISHED, Watcher, interval
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -223,6 +225,44 @@ class ClientBase:
             rate_limit=rate_limit,
             on_outcome=on_outcome,
         )
+
+    def _wait_ids(
+        self, job_ids: Iterable[UUID | str], timeout: object
+    ) -> tuple[list[UUID], float | None]:
+        ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
+        seconds = _validation.timeout_seconds(timeout)
+        return ids, None if seconds is None else time.monotonic() + seconds
+
+    def _next_round(
+        self, watchers: dict[str, Watcher], deadline: float | None
+    ) -> tuple[Watcher, float] | None:
+        """The next watcher with jobs to watch and how long to wait for its round;
+        None when none is left. Past the deadline: WaitTimeoutError naming the rest."""
+        busy = [w for w in watchers.values() if w.pending]
+        if not busy:
+            return None
+        remaining = [j for w in busy for j in w.pending]
+        if deadline is not None and time.monotonic() >= deadline:
+            raise WaitTimeoutError(
+                f"{len(remaining)} jobs were still running when wait_many() reached its "
+                f"deadline: {', '.join(map(str, remaining[:20]))}"
+                + (" ..." if len(remaining) > 20 else ""),
+                last_job=None,
+            )
+        watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
+        pause = interval(watcher, self._budget.per_minute, triggering=False)
+        if deadline is not None:
+            pause = min(pause, max(deadline - time.monotonic(), 0.0))
+        return watcher, pause
+
+    @staticmethod
+    def _watch_or_done(watchers: dict[str, Watcher], details: JobDetails) -> bool:
+        """True if the job has ended; else start watching it with its application."""
+        if details.status in FINISHED:
+            return True
+        app = details.application_id
+        watchers.setdefault(app, Watcher(app)).add(details.id, _engine.epoch(details.updated_at))
+        return False
 
     def _failed_pager(self, run: BulkRun) -> _engine.Pager:
         return _engine.Pager(run.application_id, JobStatus.FAILED, self._config.page_size)

@@ -175,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true", help="then wait for the job to finish")
 
-    p = command("wait", "Wait for a job to finish (polls 1 s apart, growing to 10 s).")
-    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID")
+    p = command(
+        "wait",
+        "Wait for jobs to finish, each printed as it ends (list pages per application, "
+        "not a GET per job per poll).",
+    )
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
     p.add_argument(
         "--timeout",
         type=_non_negative,
@@ -351,17 +355,17 @@ def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
         for job_id in args.job_ids:
             try:
                 job: Any = client.retry(job_id)
-                if args.wait:
-                    job = client.wait(job.id, timeout=args.wait_timeout)
             except WriterJobsError as exc:
                 failed += 1
                 _job_failed(output, job_id, exc)
                 continue
             results.append(job)
-            if output.as_json:
+            if output.as_json and not args.wait:
                 output.json_line(job.to_dict())
             elif len(args.job_ids) > 1:  # as it happens; the table follows at the end
-                output.out.print(f"{job.id}  {_cell(job.status)}", highlight=False)
+                output.err.print(f"{job.id}  retried  {_cell(job.status)}", highlight=False)
+        if args.wait and results:
+            results = _wait_many(client, [job.id for job in results], args.wait_timeout, output)
     if results and not output.as_json:
         output.jobs(results, title="retried")
     if failed:
@@ -416,11 +420,26 @@ def _cmd_create(args: argparse.Namespace, output: Output) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
-    with JobsClient(**_client_settings(args)) as client, _progress(output, "waiting") as progress:
-        progress.add_task("wait", total=None)
-        job = client.wait(args.job_id, timeout=args.wait_timeout)
-    output.jobs([job])
+    with JobsClient(**_client_settings(args)) as client:
+        jobs = _wait_many(client, args.job_ids, args.wait_timeout, output)
+    if not output.as_json:
+        output.jobs(jobs)
     return EXIT_OK
+
+
+def _wait_many(
+    client: JobsClient, job_ids: Sequence[Any], timeout: float | None, output: Output
+) -> list[Any]:
+    """Each job as it ends: a JSON line, or a line on stderr for people."""
+    done = []
+    with _progress(output, "waiting") as progress:
+        task = progress.add_task("wait", total=len(job_ids))
+        for job in client.wait_many(job_ids, timeout=timeout):
+            done.append(job)
+            progress.advance(task)
+            if output.as_json:
+                output.json_line(job.to_dict())
+    return done
 
 
 def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
@@ -20,7 +20,7 @@ from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
-from ._watch import interval
+from ._watch import Watcher, interval
 
 T = TypeVar("T")
 
@@ -167,6 +167,28 @@ class JobsClient(ClientBase):
         """
         result: JobDetails = self._run(self._wait_flow(job_id, timeout, request_timeout))
         return result
+
+    def wait_many(
+        self, job_ids: Iterable[UUID | str], *, timeout: float | None = None
+    ) -> Iterator[JobDetails]:
+        """Wait for many jobs at once, yielding each as it finishes (``completed`` or
+        ``failed``), in the order they finish.
+
+        One GET a job to learn its application and state, then rounds of list pages
+        per application, paced from the client's budget: pages, not a GET per job
+        per poll. ``timeout`` is the overall deadline in seconds (None: none); past
+        it, WaitTimeoutError names the jobs still running.
+        """
+        ids, deadline = self._wait_ids(job_ids, timeout)
+        watchers: dict[str, Watcher] = {}
+        for job_id in ids:
+            details = self.get(job_id)
+            if self._watch_or_done(watchers, details):
+                yield details
+        while (step := self._next_round(watchers, deadline)) is not None:
+            watcher, pause = step
+            time.sleep(pause)
+            yield from self._run(watcher.round(self._config, None))
 
     def list(
         self,
