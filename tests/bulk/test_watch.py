@@ -1,0 +1,75 @@
+"""Watching many jobs with list pages: every final status is the one the server ended
+the job with (never a guess), each job is reported once, and the watcher falls back
+to GETs where the lists cannot prove an end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from writer_jobs import AsyncJobsClient, JobsClient, JobStatus, WaitTimeoutError
+from writer_jobs.testing import FakeWriterAPI
+
+
+def _final_statuses(api: FakeWriterAPI) -> dict[str, str]:
+    return {str(j): api.store.job(j).status.value for j in api.seeded}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_retry_failed_with_wait_reports_the_status_each_job_ended_with(
+    tmp_path: Path, kind: str
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(seed_failed=120, delay=0.6, failure_ratio=0.3, seed=11) as api:
+        settings: dict[str, Any] = {"journal": journal, "wait": True, "concurrency": 8}
+        if kind == "sync":
+            with JobsClient(api.api_key, base_url=api.base_url) as client:
+                summary = client.retry_failed(api.application_id, **settings)
+        else:
+            async with AsyncJobsClient(api.api_key, base_url=api.base_url) as aclient:
+                summary = await aclient.retry_failed(api.application_id, **settings)
+        truth = _final_statuses(api)
+        per_job = api.retries_per_job()
+    outcomes = [
+        e for e in map(json.loads, journal.read_text().splitlines()) if e["event"] == "outcome"
+    ]
+    assert {e["job_id"]: e["status"] for e in outcomes} == truth, "0 wrong final statuses"
+    assert len(outcomes) == 120 and max(per_job.values()) == 1
+    assert summary.statuses == {s: list(truth.values()).count(s) for s in set(truth.values())}
+    assert set(truth.values()) == {"completed", "failed"}, "both ends happened"
+
+
+def test_wait_many_yields_each_job_once_as_it_ends() -> None:
+    with FakeWriterAPI(seed_failed=30, delay=0.5, failure_ratio=0.5, seed=3) as api:
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            for job_id in api.seeded:
+                client.retry(job_id)
+            seen = list(client.wait_many([*api.seeded, api.seeded[0]], timeout=60))
+        truth = {j: api.store.job(j).status for j in api.seeded}
+    assert sorted(j.id for j in seen) == sorted(api.seeded), "each once, duplicates folded"
+    assert all(j.status is truth[j.id] for j in seen)
+
+
+async def test_async_wait_many_and_its_deadline() -> None:
+    with FakeWriterAPI(seed_failed=5, delay=30) as api:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url) as client:
+            for job_id in api.seeded:
+                await client.retry(job_id)
+            got = []
+            with pytest.raises(WaitTimeoutError, match="5 jobs were still running"):
+                async for job in client.wait_many(api.seeded, timeout=1.0):
+                    got.append(job)
+    assert got == []
+
+
+def test_a_job_already_finished_is_yielded_at_once() -> None:
+    with (
+        FakeWriterAPI(seed_failed=2) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
+        done = list(client.wait_many(api.seeded))
+    assert [j.status for j in done] == [JobStatus.FAILED, JobStatus.FAILED]
+    assert [e.operation for e in api.log] == ["get_job", "get_job"]
