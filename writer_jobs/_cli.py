@@ -60,6 +60,16 @@ def _non_negative(value: str) -> float:
     return number
 
 
+def _delay(value: str) -> float | tuple[float, float]:
+    low, sep, high = value.partition("-")
+    if not sep:
+        return _non_negative(value)
+    bounds = (_non_negative(low), _non_negative(high))
+    if bounds[0] > bounds[1]:
+        raise argparse.ArgumentTypeError(f"a delay range is MIN-MAX, received {value!r}")
+    return bounds
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -235,10 +245,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--delay",
-        type=_non_negative,
+        type=_delay,
         default=1.0,
         metavar="SECONDS",
-        help="how long a job runs before it finishes (default 1)",
+        help="how long a job runs before it finishes: seconds, or a range MIN-MAX (default 1)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="the account's limit: N requests a minute, then 429 without Retry-After",
+    )
+    p.add_argument(
+        "--seed-completed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start with N completed jobs of history (minutes to days old)",
+    )
+    p.add_argument(
+        "--newest-first",
+        action="store_true",
+        help="list jobs newest updated_at first, as the real API (pages shift)",
     )
     p.add_argument(
         "--failure-ratio",
@@ -506,6 +535,9 @@ def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
         faults=faults,
         seed=args.seed,
         port=args.port,
+        rate_limit=args.rate_limit,
+        newest_first=args.newest_first,
+        seed_completed=args.seed_completed,
     )
     api.start()
     shown_key = key if key == DEFAULT_KEY else "(the --api-key you passed)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import email.utils
 import json
@@ -158,6 +159,9 @@ class FakeApp:
         pagination_mode: str = "effective",
         send_total_count: bool = True,
         omit_updated_at: frozenset[str] = frozenset(),
+        rate_limit: int | None = None,
+        rate_window: float = 60.0,
+        rate_limit_retry_after: bool = False,
     ) -> None:
         if pagination_mode not in PAGINATION_MODES:
             raise ValueError(
@@ -180,6 +184,11 @@ class FakeApp:
         self.omit_updated_at = omit_updated_at
         self.on_list: ListHook | None = None
         self.log: list[LogEntry] = []
+        # The account's limit: a sliding window over the requests it let through.
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.rate_limit_retry_after = rate_limit_retry_after
+        self._admitted: collections.deque[float] = collections.deque()
         self.app = Starlette(
             middleware=[Middleware(_DateHeader, now=store.now, enabled=send_date_header)],
             routes=[
@@ -269,6 +278,13 @@ class FakeApp:
                 )
                 self._record(request, operation, 401, False, None, job_id)
                 return _error(err)
+            if (limited := self._over_the_limit()) is not None:
+                self._record(request, operation, 429, False, "rate_limit", job_id)
+                err = StoreError(
+                    429, "TooManyRequests", "fail.tooManyRequests.rateLimit", "Rate limit exceeded."
+                )
+                wait = {"Retry-After": str(math.ceil(limited))}
+                return _error(err, wait if self.rate_limit_retry_after else None)
             fault = self.picker.pick(operation)
             if fault == "latency":
                 await asyncio.sleep(self.picker.faults.latency)
@@ -286,6 +302,20 @@ class FakeApp:
             return JSONResponse(body, status_code=status)
 
         return endpoint
+
+    def _over_the_limit(self) -> float | None:
+        """None if this request fits the account's window (and count it), else how
+        many seconds until a place frees up."""
+        if self.rate_limit is None:
+            return None
+        now = time.monotonic()
+        admitted = self._admitted
+        while admitted and admitted[0] <= now - self.rate_window:
+            admitted.popleft()
+        if len(admitted) >= self.rate_limit:
+            return admitted[0] + self.rate_window - now
+        admitted.append(now)
+        return None
 
     def _before(
         self, request: Request, operation: str, fault: str, job_id: uuid.UUID | None

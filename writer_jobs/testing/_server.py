@@ -62,7 +62,7 @@ class FakeWriterAPI:
         api_key: str = DEFAULT_KEY,
         seed_failed: int = 0,
         application_id: str = "demo-app",
-        delay: float = 1.0,
+        delay: float | tuple[float, float] = 1.0,
         failure_ratio: float = 0.0,
         faults: Faults | None = None,
         seed: int = 0,
@@ -75,6 +75,11 @@ class FakeWriterAPI:
         pagination_mode: str = "effective",
         send_total_count: bool = True,
         omit_updated_at: frozenset[str] = frozenset(),
+        rate_limit: int | None = None,
+        rate_window: float = 60.0,
+        rate_limit_retry_after: bool = False,
+        newest_first: bool = False,
+        seed_completed: int = 0,
     ) -> None:
         self.api_key = api_key
         self.application_id = application_id
@@ -96,7 +101,13 @@ class FakeWriterAPI:
             pagination_mode=pagination_mode,
             send_total_count=send_total_count,
             omit_updated_at=frozenset(omit_updated_at),
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            rate_limit_retry_after=rate_limit_retry_after,
         )
+        self.store.newest_first = newest_first
+        if seed_completed:
+            self.store.seed_completed(application_id, seed_completed)
         self.on_list = None
         self._fake.on_list = self._call_on_list
         self.app = self._fake.app
@@ -115,6 +126,18 @@ class FakeWriterAPI:
     def log(self) -> list[LogEntry]:
         """Every request received so far."""
         return list(self._fake.log)
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests refused by the account's rate limit."""
+        return sum(1 for e in self._fake.log if e.fault == "rate_limit")
+
+    def requests_per_operation(self) -> dict[str, int]:
+        """Every request received, processed or not, by operation id."""
+        counts: dict[str, int] = {}
+        for e in self._fake.log:
+            counts[e.operation] = counts.get(e.operation, 0) + 1
+        return counts
 
     def seed_failed(self, count: int, application_id: str | None = None) -> list[uuid.UUID]:
         """Add ``count`` failed jobs (to the default application unless named)."""

@@ -86,7 +86,7 @@ class JobStore:
     def __init__(
         self,
         *,
-        delay: float = 1.0,
+        delay: float | tuple[float, float] = 1.0,
         failure_ratio: float = 0.0,
         seed: int = 0,
         conflict_on_running: bool = False,
@@ -97,6 +97,9 @@ class JobStore:
         if fail_again_after is not None and fail_again_after < 0:
             raise ValueError(f"fail_again_after must be >= 0, received {fail_again_after!r}")
         self.delay = delay
+        #: List jobs newest ``updated_at`` first (the real API's order) rather than in
+        #: the order they entered their status.
+        self.newest_first = False
         self.fail_again_after = fail_again_after
         self._offset = datetime.timedelta(seconds=clock_offset)
         self.failure_ratio = failure_ratio
@@ -127,7 +130,7 @@ class JobStore:
         job.completed_at = None
         job.error = None
         job.result = None
-        delay = self.delay
+        delay = self._rng.uniform(*self.delay) if isinstance(self.delay, tuple) else self.delay
         if fail_again and self.fail_again_after is not None:
             delay = self.fail_again_after
             self._fail_again[job.id] = job.updated_at + datetime.timedelta(seconds=delay)
@@ -156,6 +159,21 @@ class JobStore:
             job.completed_at = job.updated_at
 
     # --- operations ------------------------------------------------------------------
+    def seed_completed(self, application_id: str, count: int) -> list[uuid.UUID]:
+        """Add ``count`` completed jobs that ended minutes to days ago: a long history."""
+        with self._lock:
+            ids = []
+            ages = sorted((self._rng.uniform(60, 3 * 86400) for _ in range(count)), reverse=True)
+            for age in ages:
+                job = self._new(application_id)
+                at = self.now() - datetime.timedelta(seconds=age)
+                self._move(job, JobStatus.COMPLETED, at)
+                job.created_at = at - datetime.timedelta(seconds=20)
+                job.completed_at = at
+                job.result = f"Generated for {application_id}"
+                ids.append(job.id)
+            return ids
+
     def seed_failed(self, application_id: str, count: int) -> list[uuid.UUID]:
         """Add ``count`` failed jobs to an application; returns their ids."""
         with self._lock:
@@ -223,6 +241,11 @@ class JobStore:
             self._settle_due()
             if status is not None:
                 bucket = self._index.get((application_id, status), {})
+                if self.newest_first:  # as the real API: pages shift as statuses change
+                    ordered = sorted(
+                        (self._jobs[i] for i in bucket), key=lambda j: j.updated_at, reverse=True
+                    )
+                    return ordered[offset : offset + limit], len(bucket)
                 page = itertools.islice(bucket, offset, offset + limit)
                 return [self._jobs[i] for i in page], len(bucket)
             jobs = sorted(

@@ -1,0 +1,89 @@
+"""The fake's account constraints: a sliding-window rate limit, newest-first lists,
+a long history of completed jobs."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from writer_jobs.testing import FakeWriterAPI
+
+
+def _get(http: httpx.Client, api: FakeWriterAPI) -> httpx.Response:
+    return http.get(f"/v1/applications/{api.application_id}/jobs", params={"limit": 1})
+
+
+def test_the_window_admits_the_limit_then_429s_without_retry_after() -> None:
+    with (
+        FakeWriterAPI(rate_limit=5, rate_window=1.0) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        codes = [_get(http, api).status_code for _ in range(7)]
+        refused = _get(http, api)
+        assert codes == [200] * 5 + [429] * 2
+        assert "retry-after" not in refused.headers
+        assert api.rate_limited == 3
+        assert [e.processed for e in api.log].count(True) == 5
+        time.sleep(1.05)  # the window slides: the first five age out
+        assert _get(http, api).status_code == 200
+
+
+def test_the_window_slides_rather_than_resets() -> None:
+    with (
+        FakeWriterAPI(rate_limit=4, rate_window=1.0) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        assert [_get(http, api).status_code for _ in range(2)] == [200, 200]
+        time.sleep(0.6)
+        assert [_get(http, api).status_code for _ in range(3)] == [200, 200, 429]
+        time.sleep(0.5)  # the first two aged out, the two after them not yet
+        assert [_get(http, api).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_retry_after_when_asked() -> None:
+    with (
+        FakeWriterAPI(rate_limit=1, rate_window=3.0, rate_limit_retry_after=True) as api,
+        (
+            httpx.Client(base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"})
+        ) as http,
+    ):
+        _get(http, api)
+        assert _get(http, api).headers["retry-after"] in {"2", "3"}
+
+
+def test_newest_first_lists_a_retried_job_first() -> None:
+    with (
+        FakeWriterAPI(seed_failed=5, newest_first=True, delay=30) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        url = f"/v1/applications/{api.application_id}/jobs"
+        failed = http.get(url, params={"status": "failed"}).json()["result"]
+        assert [j["id"] for j in failed] == [str(j) for j in reversed(api.seeded)]
+        api.store.retry(api.seeded[0])
+        running = http.get(url, params={"status": "in_progress"}).json()["result"]
+        assert [j["id"] for j in running] == [str(api.seeded[0])]
+
+
+def test_history_of_completed_jobs_lies_in_the_past() -> None:
+    with (
+        FakeWriterAPI(seed_completed=50, newest_first=True) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        body = http.get(
+            f"/v1/applications/{api.application_id}/jobs",
+            params={"status": "completed", "limit": 100},
+        ).json()
+        stamps = [j["updated_at"] for j in body["result"]]
+        assert body["totalCount"] == 50 and stamps == sorted(stamps, reverse=True)
+        now = api.store.now().isoformat()
+        assert all(s < now for s in stamps)
+        assert api.requests_per_operation() == {"list_jobs": 1}
