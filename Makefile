@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 # Speed and memory against httpx, aiohttp and the official SDK; writes benchmarks/results/.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python -m benchmarks.bench
 
 generate: $(STAMP)
 	./generate.sh

@@ -28,6 +28,9 @@ from typing import Any
 
 import httpx
 
+from benchmarks.rate_budget import bench_rate_budget, rate_targets, report_lines
+from benchmarks.rate_budget import chart as rate_budget_chart
+
 HERE = Path(__file__).resolve().parent
 JOB_ID = uuid.UUID("182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
 RETRY_PATH = f"/v1/applications/jobs/{JOB_ID}/retry"
@@ -308,7 +311,8 @@ def rss_child(url: str, jobs: int) -> None:
 def bench_rss(jobs: int) -> dict[str, Any]:
     with bench_server(jobs) as url:
         out = subprocess.run(
-            [sys.executable, __file__, "--rss-child", url, str(jobs)],
+            [sys.executable, "-m", "benchmarks.bench", "--rss-child", url, str(jobs)],
+            cwd=HERE.parent,
             check=True,
             capture_output=True,
             text=True,
@@ -356,8 +360,9 @@ def write_report(
     imports: dict[str, float],
     rss: dict[str, Any],
     quick: bool,
+    rate: dict[str, Any],
 ) -> str:
-    rows = ratio_rows(sync, bulk, imports, rss)
+    rows = rate_targets(rate) + ratio_rows(sync, bulk, imports, rss)
     lines = [
         "# writer-jobs benchmark",
         "",
@@ -372,7 +377,10 @@ def write_report(
     ]
     for measure, value, target, ok in rows:
         shown = f"{value:.1f}" if "MB" in measure else f"{value:.2f}x"
+        if measure.startswith("rate budget") and "vs" not in measure:
+            shown = f"{value:.3g}"
         lines.append(f"| {measure} | {shown} | {target} | {'yes' if ok else 'NO'} |")
+    lines += ["", *report_lines(rate)]
     lines += [
         "",
         "## Sync: one `retry()` call",
@@ -418,13 +426,28 @@ def write_report(
                 "bulk_rps": {str(k): v for k, v in bulk.items()},
                 "import_ms": imports,
                 "rss": rss,
+                "rate_budget": rate,
                 "quick": quick,
             },
             indent=2,
         )
     )
     chart(out / "chart.png", sync, bulk)
+    rate_chart(out / "rate_budget.png", rate)
     return text
+
+
+def rate_chart(path: Path, rate: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(9, 4.8))
+    rate_budget_chart(ax, rate)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def chart(path: Path, sync: dict[str, float], bulk: dict[int, dict[str, float]]) -> None:
@@ -469,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         rss_child(args.rss_child[0], int(args.rss_child[1]))
         return 0
     quick = args.quick
+    print("rate budget ...", flush=True)
+    rate = bench_rate_budget(quick)
     with bench_server(jobs=10) as url:
         print("sync per-call ...", flush=True)
         sync = bench_sync(url, calls=30 if quick else 300, rounds=2 if quick else 31)
@@ -480,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     imports = bench_import(runs=2 if quick else 9)
     print("retry_failed memory ...", flush=True)
     rss = bench_rss(jobs=500 if quick else 100_000)
-    print(write_report(args.out, sync, bulk, imports, rss, quick))
+    print(write_report(args.out, sync, bulk, imports, rss, quick, rate))
     return 0
 
 

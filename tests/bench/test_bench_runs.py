@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -35,4 +36,10 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and data["rss"]["retried"] == data["rss"]["jobs"] == 500
     assert set(data["bulk_rps"]) == {"1", "16", "64"}
+    rate = data["rate_budget"]
+    assert rate["jobs"] == 30 and set(rate["peers"]) == {
+        "writer-jobs retry_failed(wait=True)",
+        "writer-sdk loop (16 threads: retry, GET every 5 s)",
+    }
+    assert "Rate budget" in report and (tmp_path / "rate_budget.png").exists()
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
