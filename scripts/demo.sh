@@ -8,8 +8,11 @@ log="$(mktemp)"
 journal="$(mktemp -u).jsonl"
 port="$("$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
-"$bin/writer-jobs" serve --port "$port" --seed-failed 200 --app demo-app \
-  --fault-rate 0.04 --delay 1 --failure-ratio 0.05 --seed 7 >"$log" 2>&1 &
+# The account allows 3,000 requests a minute (7.5x Writer's 400, so the demo takes
+# seconds), lists newest first, and has 500 completed jobs of history.
+"$bin/writer-jobs" serve --port "$port" --seed-failed 200 --seed-completed 500 --app demo-app \
+  --fault-rate 0.04 --delay 1-3 --failure-ratio 0.05 --rate-limit 3000 --newest-first \
+  --seed 7 >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log" "$journal"' EXIT
 
@@ -21,9 +24,9 @@ done
 cat "$log"
 
 echo "\$ writer-jobs --base-url http://127.0.0.1:$port --api-key fake-writer-key \\"
-echo "    retry-failed demo-app --wait --concurrency 32 --rate-limit 3000 --journal $journal"
+echo "    retry-failed demo-app --wait --rate-limit 3000 --journal $journal"
 "$bin/writer-jobs" --base-url "http://127.0.0.1:$port" --api-key fake-writer-key \
-  retry-failed demo-app --wait --concurrency 32 --rate-limit 3000 --journal "$journal"
+  retry-failed demo-app --wait --rate-limit 3000 --journal "$journal"
 echo "journal: $(wc -l <"$journal") lines; every job has exactly one final outcome:"
 "$bin/python" - "$journal" <<'PY'
 import json, sys, collections

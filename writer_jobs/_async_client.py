@@ -197,19 +197,20 @@ class AsyncJobsClient(ClientBase):
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably.
 
-        First collects every failed job id across all pages (so pages that shift as
-        statuses change neither skip nor repeat a job), then retries them through
-        ``retry()`` semantics with ``concurrency`` workers. With ``wait=True`` each
-        retried job is polled until it finishes (``wait_timeout`` seconds at most).
+        Lists every failed job, retries them with ``retry()``'s guarantee through
+        ``concurrency`` workers, then lists again until a pass finds no failed job it
+        has not handled. With ``wait=True`` one watcher follows the re-triggered jobs
+        with list pages until each ends (``wait_timeout`` seconds at most each).
 
         Each job's outcome goes to ``on_outcome`` as it happens and, with
         ``journal`` (a path), is appended to it as a JSON line, flushed per line.
         Rerun with the same journal to resume: final outcomes are skipped, and jobs
         an interrupted run may have touched are checked with a GET before any retry.
 
-        ``rate_limit`` paces every request of the run (requests per minute; Writer's
-        default account limit is 400; None for no pacing); on a 429 the pace halves,
-        then recovers gradually. Returns a BulkSummary.
+        Every request draws on the client's budget (its ``rate_limit``); this
+        ``rate_limit`` (requests a minute) is an extra cap for this run only.
+        Returns a BulkSummary. Only one run per application and base URL at a time
+        on this machine (RunInProgressError); see the README for the guarantees.
         """
         run = self._bulk_run(
             application_id,

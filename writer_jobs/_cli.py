@@ -225,9 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rate-limit",
         type=_non_negative,
-        default=400.0,
+        default=None,
         metavar="PER_MINUTE",
-        help="requests per minute for the whole run (default 400; 0: no limit)",
+        help="the account's budget, requests a minute (default: Writer's 400, none for a "
+        "loopback server such as the fake; 0: no limit)",
     )
 
     p = command("serve", "Serve the fake Writer API on 127.0.0.1 (the 'server' extra).")
@@ -322,6 +323,8 @@ class Output:
         for status, count in sorted(summary.statuses.items()):
             table.add_row(f"status now: {status}", str(count))
         table.add_row("requests sent", str(summary.requests))
+        if summary.total:
+            table.add_row("requests a job", f"{summary.requests / summary.total:.2f}")
         table.add_row("transient failures retried", str(summary.transient_failures))
         table.add_row("  of which 429 (paced down)", str(summary.rate_limited))
         table.add_row("elapsed", f"{summary.elapsed:.1f} s")
@@ -486,15 +489,16 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 highlight=False,
             )
 
+    budget: Any = "auto" if args.rate_limit is None else (args.rate_limit or None)
+
     async def run() -> BulkSummary:
-        async with AsyncJobsClient(**_client_settings(args)) as client:
+        async with AsyncJobsClient(**_client_settings(args), rate_limit=budget) as client:
             return await client.retry_failed(
                 args.application_id,
                 concurrency=args.concurrency,
                 wait=args.wait,
                 wait_timeout=args.wait_timeout,
                 journal=args.journal,
-                rate_limit=args.rate_limit or None,
                 on_outcome=on_outcome,
                 on_total=lambda total: progress.update(task, total=total),
             )
