@@ -43,11 +43,14 @@ rm -rf "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cp "$root/openapi.yaml" "$root/openapi-python-client.yaml" "$tmp/"
+cp -r "$root/templates" "$tmp/templates"
 (
   cd "$tmp"
+  # templates/: the generator's supported custom templates (open enums), not patches.
   openapi-python-client generate \
     --path openapi.yaml \
     --config openapi-python-client.yaml \
+    --custom-template-path templates \
     --meta none \
     --output-path "$out" \
     --overwrite \

@@ -96,14 +96,10 @@ def positive_int(value: object, *, name: str, minimum: int = 1, maximum: int | N
 
 
 def job_status(value: object) -> JobStatus:
-    """A JobStatus, or one of its string values."""
-    if isinstance(value, JobStatus):
-        return value
-    if isinstance(value, str):
-        try:
-            return JobStatus(value)
-        except ValueError:
-            pass
+    """A JobStatus the spec lists, or one of its string values: requests are closed
+    (JobStatus itself is open, to read what a newer server sends)."""
+    if isinstance(value, str) and value in JobStatus._value2member_map_:
+        return JobStatus(value)
     allowed = ", ".join(s.value for s in JobStatus)
     raise InvalidArgumentError(f"status must be one of {allowed}, received {shorten(value)}")
 

@@ -402,6 +402,8 @@ class FakeApp:
         raw_status = request.query_params.get("status")
         try:
             status = JobStatus(raw_status) if raw_status is not None else None
+            if status is not None and not status.known:
+                raise ValueError(raw_status)
         except ValueError:
             raise _bad_request(
                 f"status must be one of in_progress, failed, completed, "
