@@ -220,8 +220,9 @@ class RunInProgressError(WriterJobsError, RuntimeError):
 
 
 class ResponseValidationError(APIError):
-    """A response that breaks the spec: bad JSON, a missing field, an unknown enum
-    value, a wrong type, or a body over the size limit.
+    """A response that breaks the spec: bad JSON, a missing field, a wrong type, or
+    a body over the size limit (an enum value the spec does not list is kept, not
+    refused: a server newer than this client).
 
     ``response`` is the raw response; ``field`` and ``value`` say what was wrong
     where they can be told.
