@@ -8,8 +8,13 @@ from attrs import define
 
 
 class Unset:
+    """A field the server did not send. Falsy; prints as ``UNSET`` (not an address)."""
+
     def __bool__(self) -> Literal[False]:
         return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
 
 
 UNSET: Unset = Unset()

@@ -37,6 +37,8 @@ _LAZY = {
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
+    # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset).
+    **dict.fromkeys(("UNSET", "Unset"), "generated_client.types"),
 }
 
 __all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - names resolved on first use
@@ -62,6 +64,8 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from generated_client.models import JobInput as JobInput
     from generated_client.models import JobResult as JobResult
     from generated_client.models import JobStatus as JobStatus
+    from generated_client.types import UNSET as UNSET
+    from generated_client.types import Unset as Unset
 
     from ._async_client import AsyncJobsClient as AsyncJobsClient
     from ._bulk import BulkSummary as BulkSummary

@@ -13,6 +13,7 @@ import datetime
 import enum
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -27,7 +28,7 @@ from ._config import API_KEY_ENV, BASE_URL_ENV
 from ._exceptions import APIError, ConfigurationError, InvalidArgumentError, WriterJobsError
 from ._validation import job_id as parse_job_id
 
-EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 try:
     from rich.console import Console
@@ -121,25 +122,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="log retries (-v) and every attempt (-vv) to stderr",
     )
 
+    common.add_argument(
+        "--timeout",
+        type=_non_negative,
+        default=argparse.SUPPRESS,
+        dest="request_timeout",
+        metavar="SECONDS",
+        help="seconds each request may take (default 60); waiting is --wait-timeout",
+    )
+    common.add_argument(
+        "--max-retries",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="retries of a failed request (default 5; 0: none)",
+    )
+
     parser = argparse.ArgumentParser(
         prog="writer-jobs",
         parents=[common],
         description="Retry, watch, list and create Writer async jobs.",
-        epilog="Exit codes: 0 ok, 1 API or network error, 2 usage error, 130 interrupted.",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_non_negative,
-        default=None,
-        dest="request_timeout",
-        help="seconds each request may take (default 60)",
-    )
-    parser.add_argument(
-        "--max-retries",
-        type=int,
-        default=None,
-        metavar="N",
-        help="retries of a failed request (default 5; 0: none)",
+        epilog="Exit codes: 0 ok (every job waited for completed), 1 API or network error, "
+        "2 usage error, 3 a job waited for ended failed, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -184,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="an input value; repeat a NAME for several values",
     )
     p.add_argument("--wait", action="store_true", help="then wait for the job to finish")
+    p.add_argument(
+        "--wait-timeout",
+        type=_non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="give up waiting after this long (default: no limit)",
+    )
 
     p = command(
         "wait",
@@ -192,12 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
     p.add_argument(
-        "--timeout",
+        "--wait-timeout",
         type=_non_negative,
         default=None,
         dest="wait_timeout",
         metavar="SECONDS",
-        help="give up after this long (default: no limit)",
+        help="give up waiting after this long (default: no limit)",
     )
 
     p = command("retry-failed", "Retry every failed job of an application, resumably.")
@@ -347,9 +358,9 @@ def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["api_key"] = args.api_key
     if getattr(args, "base_url", None) is not None:
         settings["base_url"] = args.base_url
-    if args.request_timeout is not None:
+    if getattr(args, "request_timeout", None) is not None:
         settings["timeout"] = args.request_timeout
-    if args.max_retries is not None:
+    if getattr(args, "max_retries", None) is not None:
         settings["max_retries"] = args.max_retries
     return settings
 
@@ -405,7 +416,9 @@ def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
             f"writer-jobs: {failed} of {len(args.job_ids)} jobs could not be retried",
             highlight=False,
         )
-    return EXIT_API if failed else EXIT_OK
+    if failed:
+        return EXIT_API
+    return _ended(*(job.status for job in results)) if args.wait else EXIT_OK
 
 
 def _job_failed(output: Output, job_id: str, exc: WriterJobsError) -> None:
@@ -446,9 +459,14 @@ def _cmd_create(args: argparse.Namespace, output: Output) -> int:
     with JobsClient(**_client_settings(args)) as client:
         job: Any = client.create(args.application_id, inputs)
         if args.wait:
-            job = client.wait(job.id)
+            job = client.wait(job.id, timeout=args.wait_timeout)
     output.jobs([job], title="created")
-    return EXIT_OK
+    return _ended(job.status) if args.wait else EXIT_OK
+
+
+def _ended(*statuses: Any) -> int:
+    """Exit 3 when a job waited for ended failed, else 0."""
+    return EXIT_JOB_FAILED if any(s == "failed" for s in statuses) else EXIT_OK
 
 
 def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
@@ -456,7 +474,7 @@ def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
         jobs = _wait_many(client, args.job_ids, args.wait_timeout, output)
     if not output.as_json:
         output.jobs(jobs)
-    return EXIT_OK
+    return _ended(*(job.status for job in jobs))
 
 
 def _wait_many(
@@ -478,8 +496,12 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
     progress = _progress(output, f"retrying {args.application_id}")
     task = progress.add_task("retry-failed", total=None)
 
+    failed_again: list[str] = []
+
     def on_outcome(outcome: JobOutcome) -> None:
         progress.advance(task)
+        if args.wait and outcome.status == "failed":
+            failed_again.append(str(outcome.job_id))
         if output.as_json:
             output.json_line(outcome.to_json())
         elif outcome.error_type:
@@ -516,7 +538,13 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         output.err.print(f"writer-jobs: interrupted; {where};{hint}", highlight=False)
         return EXIT_INTERRUPTED
     output.summary(summary, args.application_id)
-    return EXIT_OK if summary.ok else EXIT_API
+    if failed_again and not output.as_json:
+        output.err.print(
+            f"failed again ({len(failed_again)}): " + " ".join(failed_again), highlight=False
+        )
+    if not summary.ok:
+        return EXIT_API
+    return EXIT_JOB_FAILED if failed_again else EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
@@ -607,7 +635,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entrypoint() -> NoReturn:
     """The console script."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`writer-jobs list APP --json | head -1`): as Unix tools
+        # do, stop quietly; point stdout at devnull so the interpreter's final flush
+        # does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

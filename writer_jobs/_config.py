@@ -102,6 +102,9 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
             f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted. "
             "Use https://, or pass allow_insecure_http=True if you really mean it"
         )
+    path = url.path.rstrip("/")
+    if path.endswith("/v1"):  # the operations' paths start with /v1 already
+        url = url.copy_with(path=path[:-3] or "/")
     return str(url).rstrip("/")
 
 

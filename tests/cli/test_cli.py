@@ -97,7 +97,7 @@ def test_retry_wait_and_create(api: FakeWriterAPI) -> None:
     )
     assert created.returncode == 0, created.stderr
     job_id = lines(created.stdout)[0]["id"]
-    waited = run(api, "wait", job_id, "--timeout", "10", "--json")
+    waited = run(api, "wait", job_id, "--wait-timeout", "10", "--json")
     assert lines(waited.stdout)[0]["status"] == "completed"
     assert api.store.job(api.store.get(__import__("uuid").UUID(job_id)).id).inputs == [
         {"id": "topic", "value": ["cats", "dogs"]},
@@ -113,7 +113,10 @@ def test_retry_wait_and_create(api: FakeWriterAPI) -> None:
         (["list", "a/b"], "application_id must not contain '/'"),
         (["create", "app", "--input", "novalue"], "NAME=VALUE"),
         (["retry-failed", "app", "--concurrency", "0"], "must be >= 1"),
-        (["wait", "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e", "--timeout", "-1"], "must be a finite"),
+        (
+            ["wait", "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e", "--wait-timeout", "-1"],
+            "must be a finite",
+        ),
         (["frobnicate"], "invalid choice"),
     ],
 )

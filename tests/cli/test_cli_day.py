@@ -1,0 +1,103 @@
+"""The CLI for a day of bulk work (part of it): options on either side of the command,
+exit codes that say how jobs ended, a closed pipe, python -m, a base URL ending in /v1,
+readable results."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from writer_jobs import JobDetails, Unset
+from writer_jobs.testing import FakeWriterAPI
+
+from .test_cli import SCRIPT, SENTINEL, lines, run
+
+
+def test_global_options_go_before_or_after_the_command() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=1) as api:
+        job = str(api.seeded[0])
+        assert run(api, "get", job, "--timeout", "5", "--max-retries", "0").returncode == 0
+        assert (
+            run(api, "--timeout", "5", "list", api.application_id, "--max-retries", "0").returncode
+            == 0
+        )
+
+
+def test_exit_3_when_a_job_waited_for_ended_failed() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=4, delay=0.3, failure_ratio=1.0) as api:
+        ids = [str(j) for j in api.seeded]
+        retried = run(api, "retry", ids[0], "--wait", "--json")
+        waited = run(api, "wait", ids[0], "--json")
+        bulk = run(api, "retry-failed", api.application_id, "--wait")
+    assert retried.returncode == 3 and lines(retried.stdout)[0]["status"] == "failed"
+    assert waited.returncode == 3
+    assert bulk.returncode == 3
+    listed = bulk.stderr.split("failed again (4): ")[1].split()
+    assert sorted(listed) == sorted(ids), "every failed-again id, on one line"
+
+
+def test_exit_0_when_every_job_waited_for_completed() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=2, delay=0.3) as api:
+        result = run(api, "retry", *map(str, api.seeded), "--wait", "--json")
+    assert result.returncode == 0
+    assert {line["status"] for line in lines(result.stdout)} == {"completed"}
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3000) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
+        result = subprocess.run(  # noqa: S602 - a shell pipeline is the point
+            f"set -o pipefail; '{SCRIPT}' list {api.application_id} --json | head -1",
+            shell=True,
+            executable="/bin/bash",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_python_dash_m_and_a_base_url_ending_in_v1() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=1) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "writer_jobs",
+                "--base-url",
+                api.base_url + "/v1/",
+                "--api-key",
+                SENTINEL,
+                "--json",
+                "get",
+                str(api.seeded[0]),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout)[0]["status"] == "failed"
+    assert [e.path for e in api.log] == [f"/v1/applications/jobs/{api.seeded[0]}"]
+
+
+def test_printing_a_result_shows_its_fields_never_an_address() -> None:
+    job = JobDetails.from_dict(
+        {
+            "id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+            "status": "completed",
+            "application_id": "a",
+            "created_at": "2025-01-02T03:04:05Z",
+        }
+    )
+    assert " at 0x" not in repr(job) and "data=UNSET" in repr(job)
+    assert str(job.error) == "UNSET" and isinstance(job.error, Unset)

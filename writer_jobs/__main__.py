@@ -1,0 +1,5 @@
+"""python -m writer_jobs: the writer-jobs command."""
+
+from ._cli import entrypoint
+
+entrypoint()
