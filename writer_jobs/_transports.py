@@ -351,8 +351,9 @@ class AsyncAiohttp:
         key = (timeout.connect, timeout.read, timeout.pool)  # httpx.Timeout is unhashable
         cached = self._timeouts.get(key)
         if cached is None:
+            total = None if timeout.read is None else timeout.read + (timeout.connect or 0.0)
             cached = self._aiohttp.ClientTimeout(
-                total=None,
+                total=total,  # the attempt's deadline, headers included
                 connect=timeout.pool,
                 sock_connect=timeout.connect,
                 sock_read=timeout.read,
@@ -371,7 +372,12 @@ class AsyncAiohttp:
 
     async def send(self, action: Send) -> httpx.Response | Exception:
         seconds, deadline = _attempt_deadline(self.config, action)
-        return await _within(seconds, self._exchange(action, deadline))
+        timeout = action.timeout or self.config.timeout
+        whole = None if timeout.read is None else timeout.read + (timeout.connect or 0.0)
+        if seconds is not None and whole is not None and seconds < whole - 1e-3:
+            # The call's own deadline is nearer than a whole attempt: bound it here.
+            return await _within(seconds, self._exchange(action, deadline))
+        return await self._exchange(action, deadline)  # aiohttp's total= bounds it
 
     async def _exchange(self, action: Send, deadline: float | None) -> httpx.Response | Exception:
         kwargs = action.kwargs
@@ -400,8 +406,10 @@ class AsyncAiohttp:
             return httpx.ConnectError(f"{type(exc).__name__}: {exc}")
         except aiohttp.ConnectionTimeoutError as exc:
             return httpx.ConnectTimeout(f"connecting timed out: {exc}")
-        except (TimeoutError, aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError) as exc:
             return httpx.ReadTimeout(f"reading timed out: {exc or type(exc).__name__}")
+        except TimeoutError:  # aiohttp's total timeout: the attempt's deadline
+            return httpx.ReadTimeout(f"{_DEADLINE_TEXT} (connect + read timeout)")
         except aiohttp.ClientPayloadError as exc:
             return httpx.RemoteProtocolError(f"the response was cut short: {exc}")
         except aiohttp.ClientResponseError as exc:  # a malformed status line or headers
