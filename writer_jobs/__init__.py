@@ -34,6 +34,7 @@ _LAZY = {
     "BulkSummary": "writer_jobs._bulk",
     "JobOutcome": "writer_jobs._bulk",
     "Outcome": "writer_jobs._bulk",
+    "Selection": "writer_jobs._bulk",
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
@@ -71,4 +72,5 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from ._bulk import BulkSummary as BulkSummary
     from ._bulk import JobOutcome as JobOutcome
     from ._bulk import Outcome as Outcome
+    from ._bulk import Selection as Selection
     from ._client import JobsClient as JobsClient

@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._bulk import BulkRun, BulkSummary, JobOutcome, Todo
+from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Todo
 from ._exceptions import ConfigurationError
 from ._transports import AsyncAiohttp, AsyncHttpx
 from ._watch import Watcher, interval
@@ -194,6 +194,8 @@ class AsyncJobsClient(ClientBase):
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_total: Callable[[int], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        select: Selection | None = None,
+        dry_run: bool = False,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably.
 
@@ -221,6 +223,8 @@ class AsyncJobsClient(ClientBase):
             rate_limit=rate_limit,
             on_outcome=on_outcome,
             timeout=timeout,
+            select=select,
+            dry_run=dry_run,
         )
         try:
             while True:
@@ -233,6 +237,9 @@ class AsyncJobsClient(ClientBase):
                     return run.summary()
                 if on_total is not None:
                     on_total(run.todo_count)
+                if run.dry_run:
+                    run.record_preview()
+                    return run.summary()
                 await self._work(run, jobs, concurrency)
         finally:
             run.close()

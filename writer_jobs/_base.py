@@ -15,7 +15,7 @@ from generated_client.models import JobDetails, JobStatus
 
 from . import _engine, _validation
 from ._budget import Budget
-from ._bulk import BulkRun, JobOutcome
+from ._bulk import BulkRun, JobOutcome, Selection
 from ._config import (
     DEFAULT_BACKOFF_INITIAL,
     DEFAULT_BACKOFF_MAX,
@@ -209,6 +209,8 @@ class ClientBase:
         rate_limit: float | None,
         on_outcome: Callable[[JobOutcome], None] | None,
         timeout: object,
+        select: Selection | None = None,
+        dry_run: bool = False,
     ) -> BulkRun:
         app = _validation.application_id(application_id)
         _validation.positive_int(concurrency, name="concurrency", maximum=1024)
@@ -224,6 +226,8 @@ class ClientBase:
             wait_timeout=deadline,
             rate_limit=rate_limit,
             on_outcome=on_outcome,
+            selection=_validation.instance(select, Selection, name="select"),
+            dry_run=bool(dry_run),
         )
 
     def _wait_ids(

@@ -8,6 +8,7 @@ import datetime
 import enum
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from ._exceptions import (
     APIError,
     BadRequestError,
     ConflictError,
+    InvalidArgumentError,
     NotFoundError,
     RetryOutcomeUnknownError,
 )
@@ -45,6 +47,8 @@ class Outcome(enum.StrEnum):
     NOT_FOUND = "not_found"
     #: Something went wrong; the next run with the same journal checks the job again.
     ERROR = "error"
+    #: A dry run: the job would be retried (nothing was sent).
+    WOULD_RETRY = "would_retry"
 
 
 FINAL_OUTCOMES = frozenset({Outcome.RETRIED, Outcome.NOT_FAILED, Outcome.NOT_FOUND})
@@ -75,6 +79,7 @@ class JobOutcome:
         }
         if self.error_type:
             data["error_type"] = self.error_type
+        if self.message is not None:
             data["message"] = self.message
         if self.resumed:
             data["resumed"] = True
@@ -100,6 +105,8 @@ class BulkSummary:
     transient_failures: int
     #: Requests this run sent.
     requests: int
+    #: Failed jobs the selection left out (outside its times or error, over its limit).
+    unselected: int = 0
 
     @property
     def ok(self) -> bool:
@@ -154,6 +161,74 @@ class Pacer:
                     self._last_halving = now
             elif self.rate is not None and self.max_rate is not None and self.rate < self.max_rate:
                 self.rate = min(self.max_rate, self.rate + self.max_rate / 100)
+
+
+@attrs.frozen
+class Selection:
+    """Which failed jobs a run retries: failed (``updated_at``) at or after
+    ``failed_since`` and before ``failed_before``, with an error matching the regular
+    expression ``error_matches`` (searched), at most ``limit`` of them (counting the
+    jobs an earlier run of the same journal took). A job whose listing lacks what a
+    criterion needs is not selected. Recorded in the journal: a resume keeps it."""
+
+    failed_since: datetime.datetime | None = None
+    failed_before: datetime.datetime | None = None
+    error_matches: str | None = None
+    limit: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.error_matches is not None:
+            try:
+                re.compile(self.error_matches)
+            except re.error as exc:
+                raise InvalidArgumentError(
+                    f"error_matches is not a regular expression ({exc}), "
+                    f"received {self.error_matches!r}"
+                ) from None
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
+            raise InvalidArgumentError(f"limit must be >= 1, received {self.limit!r}")
+        for name in ("failed_since", "failed_before"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, datetime.datetime):
+                raise InvalidArgumentError(
+                    f"{name} must be a datetime, received {type(value).__name__}: {value!r}"
+                )
+
+    def matches(self, job: JobDetails) -> bool:
+        updated = _engine.epoch(job.updated_at)
+        for bound, after in ((self.failed_since, True), (self.failed_before, False)):
+            if bound is not None:
+                limit = _engine.epoch(bound)
+                if updated is None or limit is None or (updated < limit) == after:
+                    return False
+        if self.error_matches is not None:
+            error = job.error if isinstance(job.error, str) else None
+            if error is None or re.search(self.error_matches, error) is None:
+                return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        data = attrs.asdict(self, value_serializer=_iso_value)
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Selection | None:
+        if not data:
+            return None
+        times = {
+            k: datetime.datetime.fromisoformat(data[k])
+            for k in ("failed_since", "failed_before")
+            if data.get(k)
+        }
+        return cls(**{**data, **times})
+
+
+def _iso_value(_: Any, __: Any, value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return value.isoformat()
+    return value
 
 
 def _error(
@@ -317,6 +392,8 @@ class BulkRun:
         wait_timeout: float | None,
         rate_limit: float | None,
         on_outcome: Callable[[JobOutcome], None] | None,
+        selection: Selection | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.config = config
         self.timeout = timeout
@@ -325,13 +402,31 @@ class BulkRun:
         self.wait_timeout = wait_timeout
         self.on_outcome = on_outcome
         path = None if journal is None else Path(journal)
+        if dry_run and path is not None:
+            raise InvalidArgumentError(
+                "a dry run sends nothing and writes no journal: leave journal out"
+            )
+        self.dry_run = dry_run
+        #: With a dry run, the jobs that would be retried (their error texts for the preview).
+        self.preview: list[JobDetails] = []
         # The run lock first: a second run is told which run holds the application.
-        self.lock = RunLock(config.base_url, application_id, path)
+        # A dry run changes nothing: it takes no lock.
+        self.lock = None if dry_run else RunLock(config.base_url, application_id, path)
         try:
-            self.journal = Journal(path, application_id=application_id, base_url=config.base_url)
+            self.journal = Journal(
+                path,
+                application_id=application_id,
+                base_url=config.base_url,
+                selection=selection.to_json() if selection else None,
+            )
         except BaseException:
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
             raise
+        self.selection = Selection.from_json(self.journal.selection)
+        #: Jobs not selected (outside the times, error or limit), by this run.
+        self.unselected = 0
+        self._selected = len(self.journal.final | self.journal.unsettled.keys())
         self.pacer = Pacer(rate_limit)
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None
@@ -374,6 +469,16 @@ class BulkRun:
         for job in jobs:
             if job.id not in self._seen:
                 self._seen.add(job.id)
+                if self.selection is not None and job.id not in self.journal.final:
+                    limit = self.selection.limit
+                    if not self.selection.matches(job) or (
+                        limit is not None and self._selected >= limit
+                    ):
+                        self.unselected += 1
+                        continue
+                    self._selected += 1
+                if self.dry_run:
+                    self.preview.append(job)
                 self.listed.append(job.id)
                 updated = _timestamp(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
@@ -502,11 +607,19 @@ class BulkRun:
             rate_limited=self.pacer.rate_limited,
             transient_failures=self.transient_failures,
             requests=self.pacer.requests,
+            unselected=self.unselected,
         )
+
+    def record_preview(self) -> None:
+        """A dry run: each selected job, as ``would_retry`` with its error text."""
+        for job in self.preview:
+            error = job.error if isinstance(job.error, str) else None
+            self.record(JobOutcome(job.id, Outcome.WOULD_RETRY, job.status, message=error))
 
     def close(self) -> None:
         """Stop the run: nothing is sent or written after this."""
         self.gate.stop()
         with self._lock:
             self.journal.close()
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime
 import enum
 import json
@@ -22,7 +23,7 @@ from generated_client.types import Unset
 
 from . import __version__
 from ._async_client import AsyncJobsClient
-from ._bulk import BulkSummary, JobOutcome
+from ._bulk import BulkSummary, JobOutcome, Selection
 from ._client import JobsClient
 from ._config import API_KEY_ENV, BASE_URL_ENV
 from ._exceptions import APIError, ConfigurationError, InvalidArgumentError, WriterJobsError
@@ -59,6 +60,29 @@ def _non_negative(value: str) -> float:
     if not number >= 0 or number == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, received {value!r}")
     return number
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _moment(value: str) -> datetime.datetime:
+    """An ISO time (naive: UTC), or an age before now: 90s, 30m, 2h, 1d."""
+    unit = _AGE_UNITS.get(value[-1:].lower())
+    if unit is not None:
+        try:
+            age = float(value[:-1])
+        except ValueError:
+            age = -1.0
+        if age >= 0:
+            return datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=age * unit)
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO time (2026-11-28T09:00) or an age (90s, 30m, 2h, 1d), "
+            f"received {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def _delay(value: str) -> float | tuple[float, float]:
@@ -213,6 +237,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("retry-failed", "Retry every failed job of an application, resumably.")
     p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be retried, and the errors they failed with; send no POST",
+    )
+    p.add_argument(
+        "--failed-since",
+        type=_moment,
+        metavar="WHEN",
+        help="only jobs that failed at or after WHEN: an ISO time, or an age (30m, 2h, 1d)",
+    )
+    p.add_argument(
+        "--failed-before",
+        type=_moment,
+        metavar="WHEN",
+        help="only jobs that failed before WHEN: an ISO time, or an age (30m, 2h, 1d)",
+    )
+    p.add_argument(
+        "--error-matches", metavar="REGEX", help="only jobs whose error text matches REGEX"
+    )
+    p.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="at most N jobs (counting a resume's)"
+    )
     p.add_argument(
         "--concurrency",
         type=_positive_int,
@@ -512,6 +559,17 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
             )
 
     budget: Any = "auto" if args.rate_limit is None else (args.rate_limit or None)
+    criteria = {
+        "failed_since": args.failed_since,
+        "failed_before": args.failed_before,
+        "error_matches": args.error_matches,
+        "limit": args.limit,
+    }
+    select = Selection(**criteria) if any(v is not None for v in criteria.values()) else None
+    preview: list[JobOutcome] = []
+    report: Callable[[JobOutcome], None] = (
+        preview.append if args.dry_run and not output.as_json else on_outcome
+    )
 
     async def run() -> BulkSummary:
         async with AsyncJobsClient(**_client_settings(args), rate_limit=budget) as client:
@@ -521,8 +579,10 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 wait=args.wait,
                 wait_timeout=args.wait_timeout,
                 journal=args.journal,
-                on_outcome=on_outcome,
+                on_outcome=report,
                 on_total=lambda total: progress.update(task, total=total),
+                select=select,
+                dry_run=args.dry_run,
             )
 
     try:
@@ -537,6 +597,8 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         )
         output.err.print(f"writer-jobs: interrupted; {where};{hint}", highlight=False)
         return EXIT_INTERRUPTED
+    if args.dry_run:
+        return _show_preview(output, summary, preview, args.application_id)
     output.summary(summary, args.application_id)
     if failed_again and not output.as_json:
         output.err.print(
@@ -545,6 +607,30 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
     if not summary.ok:
         return EXIT_API
     return EXIT_JOB_FAILED if failed_again else EXIT_OK
+
+
+def _show_preview(
+    output: Output, summary: BulkSummary, preview: list[JobOutcome], application_id: str
+) -> int:
+    """A dry run: what would be retried, with the errors they failed with."""
+    if output.as_json:
+        output.json_line(summary.to_json())
+        return EXIT_OK
+    count = len(preview)
+    noun = "job" if count == 1 else "jobs"
+    table = Table(title=f"{count} failed {noun} of {application_id} would be retried")
+    table.add_column("id", no_wrap=True)
+    table.add_column("error")
+    for outcome in preview:
+        table.add_row(str(outcome.job_id), outcome.message or "")
+    output.out.print(table)
+    errors = collections.Counter(outcome.message or "(no error text)" for outcome in preview)
+    for text, n in errors.most_common():
+        output.out.print(f"{n:>6}  {text}", highlight=False, markup=False)
+    if summary.unselected:
+        output.out.print(f"left out by the selection: {summary.unselected}", highlight=False)
+    output.out.print("dry run: nothing was sent", highlight=False)
+    return EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace, output: Output) -> int:

@@ -17,7 +17,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._bulk import BulkRun, BulkSummary, JobOutcome, Stopped, Todo
+from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
 from ._watch import Watcher, interval
@@ -220,6 +220,8 @@ class JobsClient(ClientBase):
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_total: Callable[[int], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        select: Selection | None = None,
+        dry_run: bool = False,
     ) -> BulkSummary:
         """Retry every failed job of an application; see :meth:`AsyncJobsClient.retry_failed`.
 
@@ -234,6 +236,8 @@ class JobsClient(ClientBase):
             rate_limit=rate_limit,
             on_outcome=on_outcome,
             timeout=timeout,
+            select=select,
+            dry_run=dry_run,
         )
         try:
             while True:
@@ -246,6 +250,9 @@ class JobsClient(ClientBase):
                     return run.summary()
                 if on_total is not None:
                     on_total(run.todo_count)
+                if run.dry_run:
+                    run.record_preview()
+                    return run.summary()
                 self._work(run, jobs, concurrency)
         finally:
             run.close()

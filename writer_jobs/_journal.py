@@ -145,12 +145,19 @@ class Journal:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None, *, application_id: str, base_url: str
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        application_id: str,
+        base_url: str,
+        selection: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.final: set[UUID] = set()
         self.unsettled: dict[UUID, Resume] = {}
         self.cut_lines = 0
+        #: The run's selection: the one given, or the one this journal's runs used.
+        self.selection = selection
         self._file: IO[str] | None = None
         if self.path is None:
             return
@@ -174,7 +181,10 @@ class Journal:
                 f.seek(0)
                 self._load(f, target)
             else:
-                f.write(json.dumps({"event": "journal", "format": JOURNAL_FORMAT, **target}) + "\n")
+                header = {"event": "journal", "format": JOURNAL_FORMAT, **target}
+                if selection:
+                    header["selection"] = selection
+                f.write(json.dumps(header) + "\n")
                 f.flush()
         except BaseException:
             f.close()
@@ -201,6 +211,14 @@ class Journal:
                 f"{target['application_id']!r} at {target['base_url']}; "
                 "give this run its own journal"
             )
+        recorded = header.get("selection") or None
+        if self.selection and recorded != self.selection:
+            raise InvalidArgumentError(
+                f"journal {str(self.path)!r} was started with the selection {recorded}, not "
+                f"{self.selection}: a resume keeps its selection (pass none, or use a new "
+                "journal)"
+            )
+        self.selection = recorded
         last = ""
         for last in lines:
             self._read_line(last)

@@ -10,7 +10,7 @@ import math
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from generated_client.models import JobInput, JobStatus
 
@@ -18,6 +18,9 @@ from ._exceptions import InvalidArgumentError
 
 MAX_APPLICATION_ID_LENGTH = 256
 MAX_INPUT_NAME_LENGTH = 256
+
+
+T = TypeVar("T")
 
 
 def shorten(value: Any, limit: int = 80) -> str:
@@ -137,3 +140,12 @@ def inputs(value: object) -> list[JobInput]:
                 )
         result.append(JobInput(id=key, value=values))
     return result
+
+
+def instance(value: T | None, cls: type[T], *, name: str) -> T | None:
+    """None, or an instance of ``cls``."""
+    if value is not None and not isinstance(value, cls):
+        raise InvalidArgumentError(
+            f"{name} must be a {cls.__name__} or None, received {type(value).__name__}"
+        )
+    return value

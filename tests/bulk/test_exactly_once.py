@@ -501,7 +501,7 @@ def test_a_500k_line_journal_is_streamed(tmp_path: Path) -> None:
             f.write(json.dumps({"event": "started", "job_id": ids[n % 50], "at": "x"}) + "\n")
     size = path.stat().st_size
     tracemalloc.start()
-    journal = Journal(path, **target)
+    journal = Journal(path, application_id="app", base_url="http://127.0.0.1:1")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     journal.close()

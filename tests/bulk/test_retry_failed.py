@@ -215,7 +215,7 @@ def test_journal_reads_cut_and_foreign_lines(tmp_path: Path) -> None:
         + "\n"
         + '{"event": "sta'
     )
-    journal = Journal(path, **target)
+    journal = Journal(path, application_id="app", base_url="http://127.0.0.1:1")
     assert journal.final == {job} and journal.cut_lines == 2 and not journal.unsettled
     journal.write({"event": "started", "job_id": str(UUID(int=2)), "at": "x"})
     journal.close()
