@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -422,9 +423,49 @@ def _setup_logging(verbosity: int) -> None:
     logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
+class _LineProgress:
+    """Progress for a log file or a pipe: a plain line on stderr at most every 5 s."""
+
+    def __init__(self, output: Output, label: str) -> None:
+        self.output, self.label = output, label
+        self.done = 0
+        self.total: int | None = None
+        self.started = self.last = time.monotonic()
+
+    def __enter__(self) -> _LineProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.done:
+            self._line()
+
+    def add_task(self, _: str, total: int | None = None) -> int:
+        self.total = total
+        return 0
+
+    def update(self, _: int, total: int | None = None) -> None:
+        self.total = total
+
+    def advance(self, _: int) -> None:
+        self.done += 1
+        if time.monotonic() - self.last >= 5.0:
+            self._line()
+
+    def _line(self) -> None:
+        self.last = time.monotonic()
+        of = f"/{self.total}" if self.total is not None else ""
+        self.output.err.print(
+            f"{self.label}: {self.done}{of} done, {self.last - self.started:.0f} s",
+            highlight=False,
+            markup=False,
+        )
+
+
 def _progress(output: Output, label: str) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not output.as_json and not output.err.is_terminal:
+        return _LineProgress(output, label)
     show = not output.as_json and output.err.is_terminal
     return Progress(
         TextColumn(label),

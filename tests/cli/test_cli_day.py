@@ -101,3 +101,12 @@ def test_printing_a_result_shows_its_fields_never_an_address() -> None:
     )
     assert " at 0x" not in repr(job) and "data=UNSET" in repr(job)
     assert str(job.error) == "UNSET" and isinstance(job.error, Unset)
+
+
+def test_progress_lines_on_stderr_when_not_a_terminal() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=30, delay=30) as api:
+        # 30 jobs at 120 a minute: about 15 s, so at least two progress lines.
+        result = run(api, "retry-failed", api.application_id, "--rate-limit", "120")
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if " done, " in line]
+    assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: 30/30 done")
