@@ -346,7 +346,10 @@ class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
         # Piped output keeps whole rows (a job id is never wrapped); a terminal wraps.
-        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+        self.out = Console(
+            highlight=False,
+            width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 240,
+        )
         # Messages are never wrapped mid-path when stderr is a pipe or a file: greppable.
         self.err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
@@ -360,10 +363,23 @@ class Output:
                 self.json_line(job.to_dict())
             return
         table = Table(title=title)
-        columns = ["id", "status", "application_id", "created_at", "updated_at", "error"]
-        present = [c for c in columns if any(c in job.to_dict() for job in jobs)] or columns[:3]
+        columns = ["id", "status", "application_id", "created_at", "updated_at", "error", "data"]
+        present = [c for c in columns if any(c in job.to_dict() for job in jobs)] or columns[:2]
+        # Ids and statuses are what people copy: never cut. On a narrow terminal the
+        # less important columns go first.
+        width = self.out.width
+        if width < 160:
+            present = [c for c in present if c not in {"application_id", "created_at"}]
+        if width < 120:
+            present = [c for c in present if c != "updated_at"]
         for column in present:
-            table.add_column(column.replace("_", " "), no_wrap=column != "error")
+            wide = column in {"error", "data"}
+            table.add_column(
+                column.replace("_", " "),
+                no_wrap=not wide,
+                min_width={"id": 36, "status": 11}.get(column),
+                overflow="fold" if wide else "ellipsis",
+            )
         for job in jobs:
             table.add_row(*(_cell(getattr(job, c, None)) for c in present))
         self.out.print(table)
@@ -397,6 +413,8 @@ def _cell(value: Any) -> str:
         return str(value.value)
     if value is None or isinstance(value, Unset):
         return ""
+    if hasattr(value, "to_dict"):  # a job's result: show what it holds
+        return json.dumps(value.to_dict(), ensure_ascii=False)
     return str(value)
 
 
@@ -536,7 +554,8 @@ def _cmd_list(args: argparse.Namespace, output: Output) -> int:
             if args.limit is not None and len(jobs) >= args.limit:
                 break
     if not output.as_json:
-        output.jobs(jobs, title=f"{len(jobs)} jobs of {args.application_id}")
+        noun = "job" if len(jobs) == 1 else "jobs"
+        output.jobs(jobs, title=f"{len(jobs)} {noun} of {args.application_id}")
     return EXIT_OK
 
 

@@ -110,3 +110,17 @@ def test_progress_lines_on_stderr_when_not_a_terminal() -> None:
     assert result.returncode == 0, result.stderr
     progress = [line for line in result.stderr.splitlines() if " done, " in line]
     assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: 30/30 done")
+
+
+def test_tables_never_cut_ids_or_statuses_and_get_shows_the_result() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3, delay=0.2) as api:
+        run(api, "retry", *map(str, api.seeded), "--wait")
+        for columns in ("80", "120"):
+            listed = run(api, "list", api.application_id, env={"COLUMNS": columns})
+            assert listed.returncode == 0, listed.stderr
+            for job_id in api.seeded:
+                assert str(job_id) in listed.stdout, f"an id cut at {columns} columns"
+            assert listed.stdout.count("completed") == 3
+            assert "3 jobs of demo-app" in listed.stdout
+        one = run(api, "get", str(api.seeded[0]), env={"COLUMNS": "120"})
+    assert "Generated for" in one.stdout and "suggestion" in one.stdout, "get shows the result"
