@@ -45,10 +45,40 @@ class UsageError(Exception):
 
 
 def _job_id_arg(value: str) -> str:
+    if value == "-":
+        return value  # ids from stdin, read by _job_ids
     try:
         return str(parse_job_id(value))
     except InvalidArgumentError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _job_ids(values: Sequence[str]) -> list[str]:
+    """The ids given, ``-`` replaced by stdin's: one id a line, or `--json` lines (``id``)."""
+    ids: list[str] = []
+    for value in values:
+        if value != "-":
+            ids.append(value)
+            continue
+        for number, raw in enumerate(sys.stdin, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    line = str(json.loads(line)["id"])
+                except (ValueError, KeyError, TypeError):
+                    raise UsageError(
+                        f"stdin line {number} is neither a job id nor a JSON line with an "
+                        f"id, received {line[:80]!r}"
+                    ) from None
+            try:
+                ids.append(str(parse_job_id(line)))
+            except InvalidArgumentError as exc:
+                raise UsageError(f"stdin line {number}: {exc}") from None
+    if not ids:
+        raise UsageError("no job ids: none given, and none on stdin")
+    return ids
 
 
 def _non_negative(value: str) -> float:
@@ -171,10 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage error, 3 a job waited for ended failed, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
+    try:
+        import shtab  # the cli extra: `writer-jobs --print-completion bash > ...`
+    except ImportError:  # pragma: no cover - the extra is missing
+        pass
+    else:
+        shtab.add_argument_to(parser, ["--print-completion"])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+    def command(
+        name: str, help_text: str, parents: Sequence[argparse.ArgumentParser] = (common,)
+    ) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=list(parents), help=help_text, description=help_text
+        )
 
     p = command("retry", "Re-trigger failed jobs (safe to retry: never triggers a job twice).")
     p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
@@ -290,7 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
         "loopback server such as the fake; 0: no limit)",
     )
 
-    p = command("serve", "Serve the fake Writer API on 127.0.0.1 (the 'server' extra).")
+    # serve has its own --api-key: the fake never takes $WRITER_API_KEY (a real key).
+    p = command("serve", "Serve the fake Writer API on 127.0.0.1 (the 'server' extra).", ())
+    p.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        help="the key the fake accepts (default: fake-writer-key; $WRITER_API_KEY is ignored)",
+    )
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON lines")
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument(
         "--seed-failed", type=int, default=0, metavar="N", help="start with N failed jobs"
@@ -498,6 +546,7 @@ def _progress(output: Output, label: str) -> Any:
 
 def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
     """Each id in turn, its outcome printed as it happens; one failure stops nothing."""
+    args.job_ids = _job_ids(args.job_ids)
     results: list[Any] = []
     failed = 0
     with JobsClient(**_client_settings(args)) as client:
@@ -577,6 +626,7 @@ def _ended(*statuses: Any) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
+    args.job_ids = _job_ids(args.job_ids)
     with JobsClient(**_client_settings(args)) as client:
         jobs = _wait_many(client, args.job_ids, args.wait_timeout, output)
     if not output.as_json:
@@ -753,7 +803,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 }
 
 
+#: Library words in messages, as the CLI spells them.
+_CLI_WORDS = (
+    ("pass api_key= or set", "pass --api-key or set"),
+    ("pass api_key= instead", "pass --api-key instead"),
+    ("or pass allow_insecure_http=True if you really mean it", "(the CLI has no way around it)"),
+    ("check it with get() before retrying it yourself", "check it with `writer-jobs get`"),
+    ("check it with get() before retrying", "check it with `writer-jobs get`"),
+)
+
+
 def _fail(output: Output, code: int, message: str) -> int:
+    for library, cli in _CLI_WORDS:
+        message = message.replace(library, cli)
     if output.as_json:
         sys.stderr.write(json.dumps({"event": "error", "message": message}) + "\n")
     else:

@@ -124,3 +124,88 @@ def test_tables_never_cut_ids_or_statuses_and_get_shows_the_result() -> None:
             assert "3 jobs of demo-app" in listed.stdout
         one = run(api, "get", str(api.seeded[0]), env={"COLUMNS": "120"})
     assert "Generated for" in one.stdout and "suggestion" in one.stdout, "get shows the result"
+
+
+def _with_stdin(api: FakeWriterAPI, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+    env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
+    return subprocess.run(
+        [SCRIPT, *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_ids_from_stdin_plain_or_json_lines_from_list() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3, delay=30) as api:
+        listed = run(api, "list", api.application_id, "--json")
+        retried = _with_stdin(api, listed.stdout, "retry", "-", "--json")
+        assert retried.returncode == 0, retried.stderr
+        assert {e.job_id for e in api.log if e.operation == "retry_job"} == set(api.seeded)
+        plain = _with_stdin(
+            api,
+            "\n".join(map(str, api.seeded)) + "\n",
+            "wait",
+            "-",
+            "--json",
+            "--wait-timeout",
+            "0.5",
+        )
+        bad = _with_stdin(api, "not-an-id\n", "retry", "-")
+    assert plain.returncode == 1 and "still running" in plain.stderr
+    assert bad.returncode == 2 and "stdin line 1" in bad.stderr
+
+
+def test_messages_name_cli_flags_not_library_arguments() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+    result = subprocess.run(
+        [SCRIPT, "get", "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "--api-key" in result.stderr
+    assert "api_key=" not in result.stderr
+
+
+def test_completion_and_serve_help_tell_the_truth() -> None:
+    completion = subprocess.run(
+        [SCRIPT, "--print-completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completion.returncode == 0 and "retry-failed" in completion.stdout
+    serve = subprocess.run(
+        [SCRIPT, "serve", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "$WRITER_API_KEY is ignored" in " ".join(serve.stdout.split())
+
+
+def test_the_readme_synopsis_matches_the_parser() -> None:
+    import argparse
+    import re
+    from pathlib import Path
+
+    from writer_jobs._cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    synopsis = readme.split("## The CLI", 1)[1].split("```", 2)[1]
+    parser = build_parser()
+    action = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    commands: dict[str, argparse.ArgumentParser] = dict(action.choices)  # type: ignore[arg-type]
+    for line in synopsis.splitlines():
+        named = re.match(r"\s*writer-jobs ([a-z-]+)", line)
+        if named:
+            command = commands[named.group(1)]
+        for flag in re.findall(r"--[a-z-]+", line):
+            assert flag in command._option_string_actions, f"{flag} of {command.prog}"
+    documented = set(re.findall(r"writer-jobs ([a-z-]+)", synopsis))
+    assert documented == set(commands), "every command in the synopsis"
