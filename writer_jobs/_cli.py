@@ -31,6 +31,13 @@ from ._exceptions import APIError, ConfigurationError, InvalidArgumentError, Wri
 from ._validation import job_id as parse_job_id
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: retry-failed asks before retrying more jobs than this, when stdin is a terminal.
+CONFIRM_ABOVE = 20
+
+
+class Declined(Exception):
+    """The person at the terminal said no: nothing is sent."""
+
 
 try:
     from rich.console import Console
@@ -302,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, metavar="N", help="at most N jobs (counting a resume's)"
     )
     p.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"do not ask before retrying more than {CONFIRM_ABOVE} jobs (asked at a terminal)",
+    )
+    p.add_argument(
         "--concurrency",
         type=_positive_int,
         default=16,
@@ -505,6 +517,12 @@ class _LineProgress:
         if self.done:
             self._line()
 
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def add_task(self, _: str, total: int | None = None) -> int:
         self.total = total
         return 0
@@ -681,6 +699,19 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         preview.append if args.dry_run and not output.as_json else on_outcome
     )
 
+    def on_total(total: int) -> None:
+        progress.update(task, total=total)
+        ask = not (args.yes or args.dry_run or asked) and sys.stdin.isatty()
+        if ask and total > CONFIRM_ABOVE:
+            asked.append(True)
+            progress.stop()
+            answer = output.err.input(f"Retry {total} failed jobs of {args.application_id}? [y/N] ")
+            if answer.strip().lower() not in {"y", "yes"}:
+                raise Declined
+            progress.start()
+
+    asked: list[bool] = []
+
     async def run() -> BulkSummary:
         async with AsyncJobsClient(**_client_settings(args), rate_limit=budget) as client:
             return await client.retry_failed(
@@ -690,7 +721,7 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 wait_timeout=args.wait_timeout,
                 journal=args.journal,
                 on_outcome=report,
-                on_total=lambda total: progress.update(task, total=total),
+                on_total=on_total,
                 select=select,
                 dry_run=args.dry_run,
             )
@@ -698,6 +729,9 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
     try:
         with progress:
             summary = asyncio.run(run())
+    except Declined:
+        output.err.print("declined: nothing was sent", highlight=False)
+        return EXIT_API
     except KeyboardInterrupt:
         where = f"the journal {args.journal} is intact" if args.journal else "no journal was kept"
         hint = (

@@ -209,3 +209,36 @@ def test_the_readme_synopsis_matches_the_parser() -> None:
             assert flag in command._option_string_actions, f"{flag} of {command.prog}"
     documented = set(re.findall(r"writer-jobs ([a-z-]+)", synopsis))
     assert documented == set(commands), "every command in the synopsis"
+
+
+def test_retry_failed_asks_at_a_terminal_above_the_threshold() -> None:
+    import pty
+
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=25, delay=30) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
+
+        def at_a_terminal(answer: bytes, *extra: str) -> subprocess.CompletedProcess[str]:
+            controller, terminal = pty.openpty()
+            os.write(controller, answer)
+            try:
+                return subprocess.run(
+                    [SCRIPT, "retry-failed", api.application_id, *extra],
+                    stdin=terminal,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
+                    check=False,
+                )
+            finally:
+                os.close(controller)
+                os.close(terminal)
+
+        declined = at_a_terminal(b"n\n")
+        assert api.processed("retry_job") == 0
+        accepted = at_a_terminal(b"y\n")
+    assert declined.returncode == 1 and "Retry 25 failed jobs" in declined.stderr
+    assert "declined: nothing was sent" in declined.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert api.processed("retry_job") == 25
