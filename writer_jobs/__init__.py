@@ -4,7 +4,7 @@
 
     with JobsClient() as client:          # WRITER_API_KEY, WRITER_BASE_URL
         job = client.retry("182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
-        done = client.wait(job.id, timeout=600)
+        done = client.wait(job.id, deadline=600)
 
 ``Job``, ``JobDetails`` and ``JobStatus`` are the classes generated from
 openapi.yaml, under readable names. Every error is a ``WriterJobsError`` (the tree

@@ -138,25 +138,25 @@ class AsyncJobsClient(ClientBase):
         self,
         job_id: UUID | str,
         *,
-        timeout: float | None = None,
-        request_timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        deadline: float | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
     ) -> JobDetails:
         """Poll until the job finishes; see :meth:`JobsClient.wait`."""
-        result: JobDetails = await self._run(self._wait_flow(job_id, timeout, request_timeout))
+        result: JobDetails = await self._run(self._wait_flow(job_id, deadline, timeout))
         return result
 
     async def wait_many(
-        self, job_ids: Iterable[UUID | str], *, timeout: float | None = None
+        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
     ) -> AsyncIterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes; see
         :meth:`JobsClient.wait_many`."""
-        ids, deadline = self._wait_ids(job_ids, timeout)
+        ids, until = self._wait_ids(job_ids, deadline)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
             details = await self.get(job_id)
             if self._watch_or_done(watchers, details):
                 yield details
-        while (step := self._next_round(watchers, deadline)) is not None:
+        while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             await asyncio.sleep(pause)
             for details in await self._run(watcher.round(self._config, None)):

@@ -179,12 +179,12 @@ class ClientBase:
         return _engine.execute(call, self._config, self._timeout(timeout))
 
     def _wait_flow(
-        self, job_id: UUID | str, timeout: object, request_timeout: object
+        self, job_id: UUID | str, deadline: object, timeout: object
     ) -> _engine.Flow[Any]:
         jid = _validation.job_id(job_id)
-        deadline = _validation.timeout_seconds(timeout)
+        seconds = _validation.timeout_seconds(deadline, name="deadline")
         return _engine.wait_flow(
-            jid, self._config, self._timeout(request_timeout), deadline_seconds=deadline
+            jid, self._config, self._timeout(timeout), deadline_seconds=seconds
         )
 
     def _pager(
@@ -231,10 +231,10 @@ class ClientBase:
         )
 
     def _wait_ids(
-        self, job_ids: Iterable[UUID | str], timeout: object
+        self, job_ids: Iterable[UUID | str], deadline: object
     ) -> tuple[list[UUID], float | None]:
         ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
-        seconds = _validation.timeout_seconds(timeout)
+        seconds = _validation.timeout_seconds(deadline, name="deadline")
         return ids, None if seconds is None else time.monotonic() + seconds
 
     def _next_round(

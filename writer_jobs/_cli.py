@@ -633,7 +633,7 @@ def _cmd_create(args: argparse.Namespace, output: Output) -> int:
     with JobsClient(**_client_settings(args)) as client:
         job: Any = client.create(args.application_id, inputs)
         if args.wait:
-            job = client.wait(job.id, timeout=args.wait_timeout)
+            job = client.wait(job.id, deadline=args.wait_timeout)
     output.jobs([job], title="created")
     return _ended(job.status) if args.wait else EXIT_OK
 
@@ -659,7 +659,7 @@ def _wait_many(
     done = []
     with _progress(output, "waiting") as progress:
         task = progress.add_task("wait", total=len(job_ids))
-        for job in client.wait_many(job_ids, timeout=timeout):
+        for job in client.wait_many(job_ids, deadline=timeout):
             done.append(job)
             progress.advance(task)
             if output.as_json:

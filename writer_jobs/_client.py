@@ -157,35 +157,36 @@ class JobsClient(ClientBase):
         self,
         job_id: UUID | str,
         *,
-        timeout: float | None = None,
-        request_timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        deadline: float | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
     ) -> JobDetails:
         """Poll until the job is ``completed`` or ``failed`` and return it.
 
-        Polls 1 s apart, growing to 10 s. ``timeout`` is the overall deadline in
-        seconds (None: no deadline); past it, WaitTimeoutError carries the last state.
+        Polls 1 s apart, growing to 10 s. ``deadline`` is how long to wait in all, in
+        seconds (None: no limit); past it, WaitTimeoutError carries the last state.
+        ``timeout`` is per request, as on every method.
         """
-        result: JobDetails = self._run(self._wait_flow(job_id, timeout, request_timeout))
+        result: JobDetails = self._run(self._wait_flow(job_id, deadline, timeout))
         return result
 
     def wait_many(
-        self, job_ids: Iterable[UUID | str], *, timeout: float | None = None
+        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
     ) -> Iterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes (``completed`` or
         ``failed``), in the order they finish.
 
         One GET a job to learn its application and state, then rounds of list pages
         per application, paced from the client's budget: pages, not a GET per job
-        per poll. ``timeout`` is the overall deadline in seconds (None: none); past
-        it, WaitTimeoutError names the jobs still running.
+        per poll. ``deadline`` is how long to wait in all, in seconds (None: no
+        limit); past it, WaitTimeoutError names the jobs still running.
         """
-        ids, deadline = self._wait_ids(job_ids, timeout)
+        ids, until = self._wait_ids(job_ids, deadline)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
             details = self.get(job_id)
             if self._watch_or_done(watchers, details):
                 yield details
-        while (step := self._next_round(watchers, deadline)) is not None:
+        while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             time.sleep(pause)
             yield from self._run(watcher.round(self._config, None))

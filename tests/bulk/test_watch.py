@@ -47,7 +47,7 @@ def test_wait_many_yields_each_job_once_as_it_ends() -> None:
         with JobsClient(api.api_key, base_url=api.base_url) as client:
             for job_id in api.seeded:
                 client.retry(job_id)
-            seen = list(client.wait_many([*api.seeded, api.seeded[0]], timeout=60))
+            seen = list(client.wait_many([*api.seeded, api.seeded[0]], deadline=60))
         truth = {j: api.store.job(j).status for j in api.seeded}
     assert sorted(j.id for j in seen) == sorted(api.seeded), "each once, duplicates folded"
     assert all(j.status is truth[j.id] for j in seen)
@@ -60,7 +60,7 @@ async def test_async_wait_many_and_its_deadline() -> None:
                 await client.retry(job_id)
             got = []
             with pytest.raises(WaitTimeoutError, match="5 jobs were still running"):
-                async for job in client.wait_many(api.seeded, timeout=1.0):
+                async for job in client.wait_many(api.seeded, deadline=1.0):
                     got.append(job)
     assert got == []
 

@@ -94,7 +94,7 @@ async def test_async_too(server: LoopbackServer) -> None:
 def test_wait_treats_an_unknown_status_as_not_ended(server: LoopbackServer) -> None:
     """`queued` is before running: wait() keeps polling until a listed end."""
     with JobsClient("k", base_url=server.url) as client:
-        done = client.wait(JOB, timeout=30)
+        done = client.wait(JOB, deadline=30)
     assert done.status is JobStatus.COMPLETED
 
 

@@ -96,8 +96,8 @@ def test_bad_timeouts(client_and_recorder: tuple[JobsClient, Recorder], timeout:
     client, recorder = client_and_recorder
     with pytest.raises(InvalidArgumentError, match="timeout"):
         client.retry(JOB_ID, timeout=timeout)
-    with pytest.raises(InvalidArgumentError, match="timeout"):
-        client.wait(JOB_ID, timeout=timeout)
+    with pytest.raises(InvalidArgumentError, match="deadline"):
+        client.wait(JOB_ID, deadline=timeout)
     assert recorder.requests == []
 
 

@@ -40,7 +40,7 @@ def test_wait_returns_a_failed_job(
 def test_wait_deadline_raises_with_the_last_job(make_client: Callable[..., JobsClient]) -> None:
     recorder = Recorder(lambda r: respond(200, details_body("in_progress")))
     with pytest.raises(WaitTimeoutError) as info:
-        make_client(recorder).wait(JOB_ID, timeout=0.05)
+        make_client(recorder).wait(JOB_ID, deadline=0.05)
     assert isinstance(info.value, TimeoutError)
     assert info.value.last_job is not None
     assert info.value.last_job.status is JobStatus.IN_PROGRESS
