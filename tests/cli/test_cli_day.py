@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from writer_jobs import JobDetails, Unset
 from writer_jobs.testing import FakeWriterAPI
@@ -242,3 +243,37 @@ def test_retry_failed_asks_at_a_terminal_above_the_threshold() -> None:
     assert "declined: nothing was sent" in declined.stderr
     assert accepted.returncode == 0, accepted.stderr
     assert api.processed("retry_job") == 25
+
+
+def test_a_killed_selective_run_resumes_with_the_same_selection(tmp_path: Path) -> None:
+    import json
+    import signal
+    import time
+
+    from writer_jobs.testing import Faults
+
+    journal = tmp_path / "run.jsonl"
+    slow = Faults(rate=1.0, kinds=("latency",), latency=0.3)
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=40, delay=30, faults=slow) as api:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
+        args = ["retry-failed", api.application_id, "--journal", str(journal)]
+        first = subprocess.Popen(
+            [SCRIPT, *args, "--limit", "10", "--concurrency", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = journal.read_text() if journal.exists() else ""
+            if text.count('"event":"outcome"') >= 3:
+                break
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        resumed = run(api, *args)  # no selection given: the journal's applies
+        retried = api.retries_per_job()
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(retried) == 10 and max(retried.values()) == 1
+    assert json.loads(journal.read_text().splitlines()[0])["selection"] == {"limit": 10}
