@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PRISM := node_modules/.bin/prism
 PRISM_VERSION := 5.16.0
 
-.PHONY: test demo bench generate check-generated lint tools
+.PHONY: test demo bench generate check-generated lint tools update-spec
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,24 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
 
+# Regenerates, then prints what changed since HEAD: the API (each change additive or
+# breaking), the Python surface (griffe check) and where writer_jobs/ uses what broke.
 generate: $(STAMP)
 	./generate.sh
+	$(BIN)/python scripts/api_changelog.py
+
+# A new spec: copy it in, regenerate, refresh the published-page copy of the
+# contract tests, print the changelog, run the contract tests.
+#   make update-spec SPEC=path/to/openapi.yaml [REFERENCE=path/to/writer-retry-job.md]
+update-spec: $(STAMP)
+	@test -n "$(SPEC)" || { echo "usage: make update-spec SPEC=path [REFERENCE=page.md]" >&2; exit 2; }
+	./scripts/update-spec.sh "$(SPEC)" "$(REFERENCE)"
 
 # Regenerates into a temp dir and fails, printing the diff, when generated_client/ drifted.
 check-generated: $(STAMP)
 	./generate.sh --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check writer_jobs tests benchmarks
-	$(BIN)/ruff format --check writer_jobs tests benchmarks
+	$(BIN)/ruff check writer_jobs tests benchmarks scripts
+	$(BIN)/ruff format --check writer_jobs tests benchmarks scripts
 	$(BIN)/mypy

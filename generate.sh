@@ -4,7 +4,8 @@
 #   generate.sh OUT_DIR    writes OUT_DIR/generated_client
 #   generate.sh --check    regenerates into a temp dir and fails, printing the diff,
 #                          when ./generated_client is not exactly what the spec gives
-# Deterministic: the same spec, config and pinned tools give byte-identical files.
+# Deterministic: the same spec, config, templates/ (custom generator templates: open
+# enums) and pinned tools give byte-identical files.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +32,7 @@ if [[ -x "$root/.venv/bin/openapi-python-client" ]]; then
   export PATH="$root/.venv/bin:$PATH"
 fi
 command -v openapi-python-client >/dev/null || { echo "generate.sh: openapi-python-client not found (run 'make generate')" >&2; exit 1; }
+command -v python >/dev/null || { echo "generate.sh: python not found (run 'make generate')" >&2; exit 1; }
 command -v ruff >/dev/null || { echo "generate.sh: ruff not found (run 'make generate')" >&2; exit 1; }
 
 want_gen="0.29.1"
@@ -56,6 +58,10 @@ cp -r "$root/templates" "$tmp/templates"
     --overwrite \
     --fail-on-warning
 )
+# Response checks compiled from the same spec (fastjsonschema, pinned), beside the models.
+python "$root/scripts/gen_response_checks.py" "$tmp/openapi.yaml" "$tmp/openapi-python-client.yaml" "$out"
+ruff check "$out/response_checks" --fix-only --isolated --no-cache --select F401,I --quiet
+ruff format "$out/response_checks" --isolated --no-cache --quiet
 # The generator writes no py.typed with --meta none; the package is fully typed.
 : > "$out/py.typed"
 find "$out" \( -name .ruff_cache -o -name __pycache__ -o -name .mypy_cache \) -prune -exec rm -rf {} +

@@ -15,6 +15,7 @@ import enum
 import logging
 import random
 import time
+import typing
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 from uuid import UUID
@@ -116,9 +117,32 @@ class Call:
         self.path = str(kwargs["url"])
 
 
+#: Statuses after which a job changes no more. A status openapi.yaml does not list
+#: (a newer server's, kept by the open JobStatus) is NOT terminal: wait() keeps
+#: polling it until its deadline, since a new value is likelier a new stage before
+#: or during the run (``queued``) than a new end; retry_failed never retries it.
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+KNOWN_STATUSES = frozenset(JobStatus)
+_warned: set[str] = set()
+
+
+def _warn_unknown(status: JobStatus) -> None:
+    if status.value not in _warned and len(_warned) < 64:  # once per value, bounded
+        _warned.add(status.value)
+        logger.warning(
+            "the server sent job status %r, which openapi.yaml does not list: kept, "
+            "treated as not terminal (wait() keeps polling); update the spec",
+            status.value,
+        )
+
+
 def _parser(cls: type[T]) -> Callable[[httpx.Response, str, str], T]:
     def parse(response: httpx.Response, method: str, url: str) -> T:
-        return parse_model(cls, response, method=method, url=url)
+        obj: Any = parse_model(cls, response, method=method, url=url)
+        for job in obj.result if isinstance(obj, JobList) else (obj,):
+            if job.status not in KNOWN_STATUSES:
+                _warn_unknown(job.status)
+        return typing.cast(T, obj)
 
     return parse
 
@@ -478,9 +502,6 @@ def retry_flow(
     )
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
-
-
 def wait_flow(
     job_id: UUID,
     config: ClientConfig,
@@ -491,7 +512,8 @@ def wait_flow(
     poll_max: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> Flow[JobDetails]:
-    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed."""
+    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed
+    (a status the spec does not list is not terminal: polling goes on)."""
     deadline = None if deadline_seconds is None else clock() + deadline_seconds
     interval = poll_initial
     last: JobDetails | None = None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -29,7 +29,7 @@ class JobDetails:
         updated_at (datetime.datetime | Unset): The timestamp when the job was last updated.
         completed_at (datetime.datetime | Unset): The timestamp when the job was completed.
         data (JobResult | Unset):
-        error (str | Unset): The error message if the job failed.
+        error (None | str | Unset): The error message if the job failed.
     """
 
     id: UUID
@@ -39,7 +39,7 @@ class JobDetails:
     updated_at: datetime.datetime | Unset = UNSET
     completed_at: datetime.datetime | Unset = UNSET
     data: JobResult | Unset = UNSET
-    error: str | Unset = UNSET
+    error: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,7 +63,11 @@ class JobDetails:
         if not isinstance(self.data, Unset):
             data = self.data.to_dict()
 
-        error = self.error
+        error: None | str | Unset
+        if isinstance(self.error, Unset):
+            error = UNSET
+        else:
+            error = self.error
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -120,7 +124,14 @@ class JobDetails:
         else:
             data = JobResult.from_dict(_data)
 
-        error = d.pop("error", UNSET)
+        def _parse_error(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        error = _parse_error(d.pop("error", UNSET))
 
         job_details = cls(
             id=id,

@@ -1,14 +1,12 @@
-import logging
 from enum import StrEnum
-
-_WARNED: set[str] = set()
 
 
 class JobStatus(StrEnum):
     """Open: a value this spec does not list (a server newer than this client) is
     kept as a member-like value whose ``.value`` is what the server sent, unequal to
-    every listed member, and written back unchanged by ``to_dict()``. Check with
-    ``.known``. Requests stay closed: the wrapper refuses unlisted values."""
+    every listed member, not among ``list()`` of the class, and written back unchanged
+    by ``to_dict()``. Check with ``.known``. Requests stay closed: the wrapper refuses
+    unlisted values."""
 
     COMPLETED = "completed"
     FAILED = "failed"
@@ -18,13 +16,7 @@ class JobStatus(StrEnum):
     def _missing_(cls, value: object) -> "JobStatus | None":
         if not isinstance(value, str):
             return None
-        if value not in _WARNED:
-            _WARNED.add(value)
-            logging.getLogger("writer_jobs").warning(
-                "%s %r is not in the spec this client was generated from; kept as is",
-                cls.__name__,
-                value,
-            )
+        # The wrapper logs a warning once per unknown value (writer_jobs._engine).
         unknown = str.__new__(cls, value)
         unknown._name_ = value
         unknown._value_ = value

@@ -48,12 +48,8 @@ def test_regenerating_reproduces_the_committed_tree_byte_for_byte(tmp_path: Path
 def _copy_project(dest: Path) -> None:
     for name in ("openapi.yaml", "openapi-python-client.yaml", "generate.sh"):
         shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "templates", dest / "templates")
-    shutil.copytree(
-        ROOT / "generated_client",
-        dest / "generated_client",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for name in ("generated_client", "templates", "scripts"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def _check(project: Path) -> subprocess.CompletedProcess[str]:
@@ -74,9 +70,10 @@ def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -
     spec_path = tmp_path / "openapi.yaml"
     document = yaml.safe_load(spec_path.read_text())
     schemas = document["components"]["schemas"]
-    # A value no real spec will ever add (so this test never breaks for the wrong reason).
-    added = f"zz_drift_{uuid.uuid4().hex[:8]}"
-    schemas["api_job_status"]["enum"].append(added)
+    # A value no real API will ever use, so the day Writer adds one this still holds.
+    new_value = f"zz-test-{uuid.uuid4().hex[:8]}"
+    assert new_value not in schemas["api_job_status"]["enum"]
+    schemas["api_job_status"]["enum"].append(new_value)
     schemas["generate_application_async_response"]["properties"]["queue_position"] = {
         "type": "integer",
         "description": "Where the job waits.",
@@ -85,14 +82,21 @@ def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -
 
     stale = _check(tmp_path)
     assert stale.returncode != 0
-    assert added in stale.stdout and "queue_position" in stale.stdout
+    assert new_value in stale.stdout and "queue_position" in stale.stdout
     assert "stale" in stale.stderr
 
     subprocess.run(
         ["bash", str(tmp_path / "generate.sh")], check=True, env=_env(), capture_output=True
     )
     assert _check(tmp_path).returncode == 0
-    assert added.upper() in (tmp_path / "generated_client/models/job_status.py").read_text()
+    member = new_value.upper().replace("-", "_")
+    assert (
+        f'{member} = "{new_value}"'
+        in (tmp_path / "generated_client/models/job_status.py").read_text()
+    )
+    # The response checks are regenerated too: queue_position must be an integer.
+    checks = (tmp_path / "generated_client/response_checks/job.py").read_text()
+    assert "queue_position" in checks
     assert not filecmp.cmp(
         tmp_path / "generated_client/models/job.py",
         ROOT / "generated_client/models/job.py",

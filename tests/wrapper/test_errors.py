@@ -4,6 +4,7 @@ that breaks the spec is a ResponseValidationError naming the field and value."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from writer_jobs import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    JobDetails,
     JobsClient,
     JobStatus,
     NotFoundError,
@@ -113,6 +115,7 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("html", b"<html><body>Error</body></html>", "<html>"),
     ("a list", b"[1, 2]", "expected a JSON object, received list"),
     ("missing id", {"status": "failed", "created_at": "2025-01-01T00:00:00Z"}, "'id'"),
+    ("number for status", {**job_body(), "status": 3}, "field 'status' must be a str"),
     ("non-uuid id", {**job_body(), "id": "job-123"}, "'job-123'"),
     ("bad date", {**job_body(), "created_at": "yesterday"}, "'yesterday'"),
     ("number for date", {**job_body(), "created_at": 12}, "created_at"),
@@ -153,11 +156,45 @@ def test_nested_field_is_named_with_its_path(make_client: Callable[..., JobsClie
     assert info.value.field == "data.suggestion"
 
 
-def test_null_optional_field_is_read_as_absent(make_client: Callable[..., JobsClient]) -> None:
-    recorder = Recorder(lambda r: respond(200, details_body(error=None, data=None)))
+def test_null_error_is_accepted_as_the_spec_says(make_client: Callable[..., JobsClient]) -> None:
+    recorder = Recorder(lambda r: respond(200, details_body(error=None)))
     details = make_client(recorder).get(JOB_ID)
     assert details.status is JobStatus.FAILED
-    assert not details.error and not details.data
+    assert details.error is None
+
+
+def test_null_where_the_spec_has_no_nullable_is_refused(
+    make_client: Callable[..., JobsClient],
+) -> None:
+    recorder = Recorder(lambda r: respond(200, details_body(data=None)))
+    with pytest.raises(ResponseValidationError) as info:
+        make_client(recorder).get(JOB_ID)
+    assert info.value.field == "data" and info.value.value is None
+    assert "must be a JSON object, received NoneType: None" in str(info.value)
+
+
+def test_unknown_status_is_kept_and_warned_about_once(
+    make_client: Callable[..., JobsClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    value = f"zz-new-{uuid.uuid4().hex[:8]}"
+    recorder = Recorder(lambda r: respond(200, details_body(status=value)))
+    client = make_client(recorder)
+    with caplog.at_level("WARNING", logger="writer_jobs"):
+        first, second = client.get(JOB_ID), client.get(JOB_ID)
+    assert first.status.value == second.status.value == value
+    assert first.status not in list(JobStatus) and first.status != JobStatus.FAILED
+    assert first.to_dict()["status"] == value
+    assert JobDetails.from_dict(first.to_dict()).status == first.status
+    warned = [r for r in caplog.records if value in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+
+
+def test_nested_list_path_is_named(make_client: Callable[..., JobsClient]) -> None:
+    page = {"result": [details_body(), details_body(created_at="later")], "totalCount": 2}
+    recorder = Recorder(lambda r: respond(200, page))
+    with pytest.raises(ResponseValidationError) as info:
+        list(make_client(recorder).list("app"))
+    assert info.value.field == "result[1].created_at" and info.value.value == "later"
 
 
 def test_extra_unknown_fields_are_accepted(make_client: Callable[..., JobsClient]) -> None:

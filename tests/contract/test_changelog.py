@@ -1,0 +1,165 @@
+"""The changelog `make generate` and `make update-spec` print classifies realistic
+spec changes correctly, and the update path works end to end on a copy of the project."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ._spec import ROOT, spec
+
+_loaded = importlib.util.spec_from_file_location("api_changelog", ROOT / "scripts/api_changelog.py")
+assert _loaded is not None and _loaded.loader is not None
+changelog: Any = sys.modules.setdefault("api_changelog", importlib.util.module_from_spec(_loaded))
+_loaded.loader.exec_module(changelog)
+
+Edit = Callable[[dict[str, Any]], None]
+DETAILS = "get_async_application_job_response"
+LIST_PATH = "/v1/applications/{application_id}/jobs"
+
+
+def _schemas(doc: dict[str, Any]) -> dict[str, Any]:
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    return schemas
+
+
+def new_enum_value(doc: dict[str, Any]) -> None:
+    _schemas(doc)["api_job_status"]["enum"].append("queued")
+
+
+def new_optional_field(doc: dict[str, Any]) -> None:
+    _schemas(doc)[DETAILS]["properties"]["queue_position"] = {"type": "integer"}
+
+
+def new_optional_query_parameter(doc: dict[str, Any]) -> None:
+    parameter = {"name": "created_after", "in": "query", "required": False}
+    doc["paths"][LIST_PATH]["get"]["parameters"].append(
+        {**parameter, "schema": {"type": "string", "format": "date-time"}}
+    )
+
+
+def new_operation(doc: dict[str, Any]) -> None:
+    get = copy.deepcopy(doc["paths"]["/v1/applications/jobs/{job_id}"]["get"])
+    get.update(operationId="cancel_job", summary="Cancel a job")
+    doc["paths"]["/v1/applications/jobs/{job_id}"]["delete"] = get
+
+
+def removed_field(doc: dict[str, Any]) -> None:
+    del _schemas(doc)[DETAILS]["properties"]["completed_at"]
+
+
+def field_made_required(doc: dict[str, Any]) -> None:
+    _schemas(doc)[DETAILS]["required"].append("updated_at")
+
+
+def enum_value_removed(doc: dict[str, Any]) -> None:
+    _schemas(doc)["api_job_status"]["enum"].remove("in_progress")
+
+
+def type_changed(doc: dict[str, Any]) -> None:
+    _schemas(doc)["get_async_application_jobs_response"]["properties"]["totalCount"] = {
+        "type": "string"
+    }
+
+
+EXPECTED: list[tuple[Edit, str, str]] = [
+    (new_enum_value, "additive  enum api_job_status: value 'queued' added", ""),
+    (new_optional_field, f"additive  response field {DETAILS}.queue_position: added", ""),
+    (new_optional_query_parameter, "additive  parameter list_jobs query created_after: added", ""),
+    (new_operation, "additive  operation DELETE /v1/applications/jobs/{job_id} (cancel_job)", ""),
+    (removed_field, f"breaking  response field {DETAILS}.completed_at: removed", ".completed_at"),
+    (field_made_required, f"breaking  response field {DETAILS}.updated_at: made required", ""),
+    (enum_value_removed, "breaking  enum api_job_status: value 'in_progress' removed", ""),
+    (type_changed, "breaking  response field get_async_application_jobs_response.totalCount", ""),
+]
+
+
+@pytest.mark.parametrize(("edit", "line", "_"), EXPECTED, ids=[e[0].__name__ for e in EXPECTED])
+def test_each_change_is_classified(edit: Edit, line: str, _: str) -> None:
+    new = copy.deepcopy(spec())
+    edit(new)
+    lines = [c.line().strip() for c in changelog.api_changes(spec(), new)]
+    assert len(lines) == 1, lines  # exactly this change, nothing invented
+    assert lines[0].startswith(line), lines
+
+
+def test_no_change_gives_an_empty_changelog() -> None:
+    assert changelog.api_changes(spec(), copy.deepcopy(spec())) == []
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t")
+    env.update(GIT_COMMITTER_EMAIL="t@t", UPDATE_SPEC_TESTS="0")
+    return env
+
+
+def _git(project: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=project, check=True, env=_env(), capture_output=True)
+
+
+def test_update_spec_on_a_copy_reports_every_change(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("openapi.yaml", "openapi-python-client.yaml", "generate.sh", "pyproject.toml"):
+        shutil.copy2(ROOT / name, project / name)
+    for name in ("generated_client", "templates", "scripts", "writer_jobs", "tests/contract"):
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / name, project / name, ignore=ignore)
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "before")
+
+    new = copy.deepcopy(spec())
+    for edit, _, _ in EXPECTED:
+        edit(new)
+    new_spec = tmp_path / "writer-new.yaml"
+    new_spec.write_text(yaml.safe_dump(new, sort_keys=False))
+    page = tmp_path / "writer-retry-job.md"
+    page.write_text((ROOT / "tests/contract/reference/writer-retry-job.md").read_text() + "\n")
+
+    run = subprocess.run(
+        ["bash", "scripts/update-spec.sh", str(new_spec), str(page)],
+        cwd=project,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    for _, line, _ in EXPECTED:
+        assert line in out, f"{line!r} missing from:\n{out}"
+    assert out.count("  additive  ") == 4 and out.count("  breaking  ") == 4, out
+    # The Python side, from griffe: the removed attribute and enum member.
+    surface = out.split("Python surface of generated_client", 1)[1]
+    assert "completed_at" in surface and "IN_PROGRESS" in surface, surface
+    # Where writer_jobs/ uses what broke, file and line.
+    places = out.split("writer_jobs/ uses what broke", 1)[1]
+    assert "writer_jobs/testing/_store.py:" in places and "JobStatus.IN_PROGRESS" in places
+    assert ".completed_at" in places
+    # The published-page copy was refreshed, and the tree is what the new spec gives.
+    assert (project / "tests/contract/reference/writer-retry-job.md").read_text() == (
+        page.read_text()
+    )
+    status = (project / "generated_client/models/job_status.py").read_text()
+    assert 'QUEUED = "queued"' in status and "IN_PROGRESS" not in status
+    check = subprocess.run(
+        ["bash", "generate.sh", "--check"],
+        check=False,
+        cwd=project,
+        env=_env(),
+        capture_output=True,
+    )
+    assert check.returncode == 0
