@@ -232,15 +232,14 @@ class AsyncJobsClient(ClientBase):
                 while (call := pager.next_call()) is not None:
                     page = await self._run(_engine.execute(call, self._config, run.timeout), run)
                     run.add_listed(pager.accept(page))
-                jobs = run.todo()
+                jobs = run.todo(pager.shifted)
                 if jobs is None:
+                    run.record_preview()  # a dry run's preview (nothing otherwise)
                     return run.summary()
-                if on_total is not None:
+                if jobs and on_total is not None:
                     on_total(run.todo_count)
-                if run.dry_run:
-                    run.record_preview()
-                    return run.summary()
-                await self._work(run, jobs, concurrency)
+                if jobs and not run.dry_run:
+                    await self._work(run, jobs, concurrency)
         finally:
             run.close()
 

@@ -269,7 +269,9 @@ class ClientBase:
         return False
 
     def _failed_pager(self, run: BulkRun) -> _engine.Pager:
-        return _engine.Pager(run.application_id, JobStatus.FAILED, self._config.page_size)
+        return _engine.Pager(
+            run.application_id, JobStatus.FAILED, self._config.page_size, overlap=True
+        )
 
 
 class _UnsetTimeout:

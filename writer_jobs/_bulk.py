@@ -6,6 +6,7 @@ from __future__ import annotations
 import array
 import datetime
 import enum
+import logging
 import math
 import os
 import re
@@ -34,6 +35,8 @@ from ._exceptions import (
 )
 from ._journal import Journal, Resume, RunLock
 from ._watch import FINISHED, Watcher
+
+_log = logging.getLogger("writer_jobs")
 
 
 class Outcome(enum.StrEnum):
@@ -107,6 +110,9 @@ class BulkSummary:
     requests: int
     #: Failed jobs the selection left out (outside its times or error, over its limit).
     unselected: int = 0
+    #: False if the list of failed jobs was still changing when the run stopped listing
+    #: (another client retrying them): a job may have been missed; run again.
+    listing_settled: bool = True
 
     @property
     def ok(self) -> bool:
@@ -269,14 +275,7 @@ def _retriggered_since(updated: float | None, resume: Resume) -> bool | None:
     """Was this (failed) job re-triggered after an earlier run started it? None: cannot tell."""
     if updated is None:
         return None
-    if resume.listed_updated_at is not None:
-        # Exact: the server's own timestamp moved since the listing.
-        return abs(updated - resume.listed_updated_at) > 1e-6
-    if resume.server_at_least is not None and updated < (
-        resume.server_at_least - _engine.CLOCK_MARGIN
-    ):
-        return False  # last updated before that run could have posted
-    return None
+    return _engine.retriggered_since(updated, resume.listed_updated_at, resume.server_at_least)
 
 
 def job_flow(
@@ -369,6 +368,10 @@ class Gate:
             raise Stopped
 
 
+#: Passes in a row that found nothing new but whose pages shifted, before a run stops
+#: listing (and warns): a list another client keeps changing must not hold it forever.
+MAX_SHIFTED_PASSES = 5
+
 #: One job to handle: its id, its updated_at when listed, what the journal says of it.
 Todo = tuple[UUID, float | None, Resume | None]
 
@@ -444,7 +447,13 @@ class BulkRun:
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.todo_count = 0
+        self._shifted_passes = 0
+        #: False when the run stopped listing while the list still moved (see todo()).
+        self.listing_settled = True
         self._lock = threading.Lock()
+        #: Threads of this run still running; the run lock outlives the call until they end.
+        self._threads = 0
+        self._closed = False
 
     # --- pacing and the server's clock: every request of the run goes through these --
     def reserve(self) -> float:
@@ -483,10 +492,12 @@ class BulkRun:
                 updated = _timestamp(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
 
-    def todo(self) -> list[Todo] | None:
+    def todo(self, shifted: bool = False) -> list[Todo] | None:
         """This pass's jobs to handle: listed ones not yet final, then (first pass only)
         unsettled ones from the journal that the listing does not show (they may be in
-        progress). None when the pass found nothing new: the run is complete."""
+        progress). None when the run is complete: the pass found nothing new and its
+        pages did not shift (``shifted``: the pager lost its anchor, so a job may have
+        been skipped); an empty list: nothing new, but list again."""
         self.passes += 1
         final, unsettled = self.journal.final, self.journal.unsettled
         jobs: list[Todo] = []
@@ -504,7 +515,23 @@ class BulkRun:
         self.listed = []
         self.listed_updated = array.array("d")
         self.todo_count += len(jobs)
-        return jobs or None
+        if jobs:
+            self._shifted_passes = 0
+            return jobs
+        if not shifted:
+            return None
+        self._shifted_passes += 1
+        if self._shifted_passes > MAX_SHIFTED_PASSES:
+            # Never hang on a list that never holds still: say so, and stop.
+            self.listing_settled = False
+            _log.warning(
+                "the failed jobs of %s kept moving while they were listed (%d passes in a "
+                "row): a job that failed meanwhile may not have been seen; run again",
+                self.application_id,
+                self._shifted_passes,
+            )
+            return None
+        return []
 
     def flow(
         self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
@@ -526,6 +553,7 @@ class BulkRun:
         if server_at_least is not None:
             entry["server_at_least"] = server_at_least
         with self._lock:
+            self.gate.check()  # stopped: no started line, no request
             self.journal.write(entry)
         return self._job(job_id, listed_updated_at, resume)
 
@@ -608,18 +636,42 @@ class BulkRun:
             transient_failures=self.transient_failures,
             requests=self.pacer.requests,
             unselected=self.unselected,
+            listing_settled=self.listing_settled,
         )
 
     def record_preview(self) -> None:
         """A dry run: each selected job, as ``would_retry`` with its error text."""
+        if not self.dry_run:
+            return
         for job in self.preview:
             error = job.error if isinstance(job.error, str) else None
             self.record(JobOutcome(job.id, Outcome.WOULD_RETRY, job.status, message=error))
 
+    def enter(self) -> None:
+        """A thread of this run starts."""
+        with self._lock:
+            self._threads += 1
+
+    def leave(self) -> None:
+        """A thread of this run ended; the last one out of a closed run releases its lock."""
+        with self._lock:
+            self._threads -= 1
+            release = self._closed and not self._threads
+        if release:
+            self._release_lock()
+
     def close(self) -> None:
-        """Stop the run: nothing is sent or written after this."""
+        """Stop the run: nothing is sent or written after this. The run lock is released
+        now, or by the last of the run's threads still finishing a request: until
+        then, a new run on the application could check a job before that request lands."""
         self.gate.stop()
         with self._lock:
             self.journal.close()
+            self._closed = True
+            release = not self._threads
+        if release:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
         if self.lock is not None:
             self.lock.release()

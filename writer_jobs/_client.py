@@ -88,9 +88,11 @@ class JobsClient(ClientBase):
         return self._generated
 
     # --- I/O: carry out the engine's actions ---------------------------------------
-    def _send(self, action: _engine.Send) -> httpx.Response | Exception:
+    def _send(
+        self, action: _engine.Send, before_write: Callable[[], None] | None = None
+    ) -> httpx.Response | Exception:
         self._check_open()
-        return self._transport.send(action)
+        return self._transport.send(action, before_write)
 
     def _run(self, flow: _engine.Flow[T], run: BulkRun | None = None) -> T:
         """Carry out a flow's actions; within a bulk run, paced and stoppable."""
@@ -113,7 +115,7 @@ class JobsClient(ClientBase):
                         if delay > 0:
                             run.gate.sleep(delay)
                         run.gate.check()
-                    outcome = self._send(action)
+                    outcome = self._send(action, None if run is None else run.gate.check)
                     self._budget.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
@@ -246,15 +248,14 @@ class JobsClient(ClientBase):
                 while (call := pager.next_call()) is not None:
                     page = self._run(_engine.execute(call, self._config, run.timeout), run)
                     run.add_listed(pager.accept(page))
-                jobs = run.todo()
+                jobs = run.todo(pager.shifted)
                 if jobs is None:
+                    run.record_preview()  # a dry run's preview (nothing otherwise)
                     return run.summary()
-                if on_total is not None:
+                if jobs and on_total is not None:
                     on_total(run.todo_count)
-                if run.dry_run:
-                    run.record_preview()
-                    return run.summary()
-                self._work(run, jobs, concurrency)
+                if jobs and not run.dry_run:
+                    self._work(run, jobs, concurrency)
         finally:
             run.close()
 
@@ -273,7 +274,10 @@ class JobsClient(ClientBase):
                 except BaseException as exc:  # e.g. on_outcome raised, the journal failed
                     errors.append(exc)
                     run.gate.stop()
+                finally:
+                    run.leave()  # the last thread out releases the run lock of a closed run
 
+            run.enter()
             return run_body
 
         def worker() -> None:
@@ -310,18 +314,15 @@ class JobsClient(ClientBase):
         for thread in threads:
             thread.start()
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.25)  # a bounded join: Ctrl-C reaches this thread
+            while not errors and any(t.is_alive() for t in threads):
+                # A bounded join: Ctrl-C reaches this thread, and an error stops the run
+                # at once rather than when the slowest request ends.
+                next(t for t in threads if t.is_alive()).join(0.25)
         except BaseException:
-            run.gate.stop()
-            # A worker inside a request finishes it, sends nothing more and records
-            # nothing: its job stays unsettled in the journal for the next run.
-            give_up = time.monotonic() + 1.0
-            for thread in threads:
-                thread.join(max(0.0, give_up - time.monotonic()))
+            _stop(run, threads)
             raise
         if errors:
+            _stop(run, threads)
             raise errors[0]
 
     # --- lifecycle ----------------------------------------------------------------
@@ -343,3 +344,14 @@ class JobsClient(ClientBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _stop(run: BulkRun, threads: Sequence[threading.Thread]) -> None:
+    """Stop a run's threads: none sends a request's bytes after this (the gate is
+    checked before each write, so one stuck in connect sends nothing); one whose
+    request is out finishes it and records nothing, its job stays unsettled in the
+    journal. Waits a second at most: the run lock stays held until the last one ends."""
+    run.gate.stop()
+    give_up = time.monotonic() + 1.0
+    for thread in threads:
+        thread.join(max(0.0, give_up - time.monotonic()))

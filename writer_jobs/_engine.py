@@ -380,10 +380,44 @@ def _reason(error: APIError) -> str:
     return type(error).__name__
 
 
-#: How far the server's ``Date`` header and its job timestamps may disagree (two
-#: machines behind one API); judging "updated since our POST" errs by this much
-#: towards "cannot tell", never towards posting again.
-CLOCK_MARGIN = 1.0
+#: How far the server's ``Date`` header and the clock that stamps its jobs may
+#: disagree (a front end and a database behind one API): judging "updated before our
+#: POST" errs by this much towards "cannot tell", never towards posting again. Only
+#: a job that failed this recently and whose retry's answer was lost pays for it.
+CLOCK_MARGIN = 30.0
+
+
+def granularity(epoch_seconds: float) -> float:
+    """How coarse a server timestamp may be: a value on a whole hour, minute or second
+    may have been truncated to it (a server storing whole seconds); 0.0 otherwise."""
+    for step in (3600.0, 60.0, 1.0):
+        if epoch_seconds % step == 0:
+            return step
+    return 0.0
+
+
+def retriggered_since(
+    updated: float, known_updated_at: float | None, posted_at_least: float | None
+) -> bool | None:
+    """Was a failed job, now last updated at ``updated``, re-triggered by a POST that
+    may have reached the server? False: provably not (posting again is safe); True:
+    provably yes; None: the server's timestamps cannot tell.
+
+    ``known_updated_at`` is the job's updated_at before that POST (from a listing): a
+    change proves a re-trigger; the same value proves none only when it has sub-second
+    precision (a re-trigger and a failure within one stored second look the same).
+    ``posted_at_least`` bounds the server's clock when the POST was sent, from below:
+    a job updated (rounded up to its precision) more than CLOCK_MARGIN before it was
+    not touched by that POST."""
+    coarse = granularity(updated)
+    if known_updated_at is not None:
+        if abs(updated - known_updated_at) > 1e-6:
+            return True
+        if not coarse:
+            return False
+    if posted_at_least is not None and updated + coarse < posted_at_least - CLOCK_MARGIN:
+        return False
+    return None
 
 
 def epoch(value: datetime.datetime | Unset | None) -> float | None:
@@ -439,30 +473,33 @@ def verify_retry_took_effect(
             return Job(id=details.id, status=details.status, created_at=details.created_at)
         updated = epoch(details.updated_at)
         url = config.base_url + retry_call(job_id).path
-        if known_updated_at is not None and updated is not None:
-            if abs(updated - known_updated_at) <= 1e-6:
-                return None
-            raise _outcome_unknown(
-                job_id,
-                details,
-                url,
-                retriggered=True,
-                why=f"it is failed again, updated at {_iso(updated)} after "
-                f"{_iso(known_updated_at)}: it was re-triggered since and failed again",
-            )
-        if date is not None and updated is not None:
-            posted_at_least = date - elapsed  # the server's clock when we sent the POST
-            if updated < posted_at_least - CLOCK_MARGIN:
-                return None
-            why = (
-                f"it is failed, updated at {_iso(updated)}, not before the earlier POST "
-                f"could have reached the server (server time >= {_iso(posted_at_least)}): "
-                "it was most likely re-triggered and failed again"
-            )
-        elif updated is None:
+        if updated is None:
             why = "it is failed and its body has no updated_at to compare"
         else:
-            why = "it is failed and the server sent no Date header to compare its updated_at with"
+            posted_at_least = None if date is None else date - elapsed
+            verdict = retriggered_since(updated, known_updated_at, posted_at_least)
+            if verdict is False:
+                return None
+            if verdict:
+                raise _outcome_unknown(
+                    job_id,
+                    details,
+                    url,
+                    retriggered=True,
+                    why=f"it is failed again, updated at {_iso(updated)} after "
+                    f"{_iso(known_updated_at or 0.0)}: it was re-triggered since and failed again",
+                )
+            if posted_at_least is None:
+                why = (
+                    "it is failed and the server sent no Date header to compare its updated_at with"
+                )
+            else:
+                why = (
+                    f"it is failed, updated at {_iso(updated)}, not provably before the "
+                    "earlier POST could have reached the server (server time >= "
+                    f"{_iso(posted_at_least)}, allowing {CLOCK_MARGIN:g} s for its clocks "
+                    "to disagree): it may have been re-triggered and failed again"
+                )
         raise _outcome_unknown(job_id, details, url, retriggered=False, why=why)
 
     return check
@@ -533,16 +570,35 @@ def wait_flow(
 
 
 class Pager:
-    """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held."""
+    """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held.
 
-    def __init__(self, application_id: str, status: JobStatus | None, page_size: int) -> None:
+    With ``overlap``, each page after the first starts at the previous page's last job
+    (the anchor). Seeing the anchor again proves no job above it left the list while
+    paging (which shifts the rest up, past the next offset, unseen); the anchor
+    missing sets ``shifted``: this pass may have missed jobs, list again. Pages then
+    repeat jobs (the anchor at least): the caller drops those it has seen.
+    """
+
+    def __init__(
+        self,
+        application_id: str,
+        status: JobStatus | None,
+        page_size: int,
+        *,
+        overlap: bool = False,
+    ) -> None:
         self.application_id = application_id
         self.status = status
         self.page_size = page_size
         self.offset = 0
         self.done = False
         self.path = ""
+        self.overlap = overlap
+        #: The list changed under this pass in a way that may have hidden a job.
+        self.shifted = False
         self._previous_ids: list[UUID] | None = None
+        self._previous_offset = 0
+        self._anchor: UUID | None = None
 
     def next_call(self) -> Call | None:
         if self.done:
@@ -558,7 +614,7 @@ class Pager:
             self.done = True
             raise ResponseValidationError(
                 f"GET {self.path} returned the same page for "
-                f"offset {self.offset - len(items)} and offset {self.offset}: "
+                f"offset {self._previous_offset} and offset {self.offset}: "
                 "the server ignores offset, so paging stops here",
                 method="GET",
                 url=self.path,
@@ -566,11 +622,24 @@ class Pager:
                 field="offset",
                 value=self.offset,
             )
-        self._previous_ids = ids
-        self.offset += len(items)
+        self._previous_ids, self._previous_offset = ids, self.offset
+        anchor, self._anchor = self._anchor, None
+        if anchor is not None:
+            if ids == [anchor]:  # only the anchor: the list ends there
+                self.done = True
+                return []
+            if anchor not in ids:  # (found further down: jobs entered above, none skipped)
+                self.shifted = True
         total = page.total_count if isinstance(page.total_count, int) else None
+        returned = len(page.result)
+        end = self.offset + returned
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
         # without totalCount only an empty page ends the list.
-        if not items or (total is not None and self.offset >= total):
+        if not returned or (total is not None and end >= total):
             self.done = True
+        elif self.overlap and returned > 1:
+            self.offset = end - 1
+            self._anchor = page.result[-1].id
+        else:
+            self.offset = end
         return items

@@ -4,24 +4,26 @@ A journal is JSON lines. Its first line names the run target; then, per job, a
 ``started`` line is flushed before each job's first request and an ``outcome``
 line after it. The run lock is an advisory ``flock`` (released by the kernel when
 the process dies, so a killed run never leaves it stuck) on a file per
-(base URL, application), in a per-user folder of this machine's temp dir.
+(API, application), in a per-user folder under /tmp (not $TMPDIR, which differs
+between shells and would let two runs miss each other).
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import socket
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
 import attrs
+import httpx
 
 from ._exceptions import InvalidArgumentError, RunInProgressError
 
@@ -58,17 +60,47 @@ def _try_lock(f: IO[Any]) -> bool:
 
 
 def lock_dir() -> Path:
-    uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    return Path(tempfile.gettempdir()) / f"writer-jobs-{uid}"
+    """This user's lock folder: one fixed place per machine, whatever $TMPDIR says."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home())
+        return Path(base) / "writer-jobs" / "locks"
+    return Path("/tmp") / f"writer-jobs-{os.getuid()}"  # noqa: S108 - per user, checked below
+
+
+def _own_folder(folder: Path) -> None:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if sys.platform != "win32":
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise InvalidArgumentError(
+                f"the run lock folder {str(folder)!r} is not a folder of this user: "
+                "remove it and run again"
+            )
+
+
+def run_target(base_url: str) -> str:
+    """The API a base URL names, spelled one way: every loopback name (localhost,
+    127.0.0.1, ::1) is one host, the default port is explicit."""
+    url = httpx.URL(base_url)
+    host = url.host.lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    else:
+        loopback = address.is_loopback or address.is_unspecified
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return f"{url.scheme}://{'loopback' if loopback else host}:{port}{url.path.rstrip('/')}"
 
 
 class RunLock:
     """One retry_failed run per (base URL, application) on this machine at a time."""
 
     def __init__(self, base_url: str, application_id: str, journal: Path | None) -> None:
-        key = hashlib.sha256(f"{base_url}\n{application_id}".encode()).hexdigest()[:32]
+        target = f"{run_target(base_url)}\n{application_id}"
+        key = hashlib.sha256(target.encode()).hexdigest()[:32]
         folder = lock_dir()
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _own_folder(folder)
         self.path = folder / f"{key}.lock"
         self._file: IO[str] | None = self.path.open("a+", encoding="utf-8")
         if not _try_lock(self._file):

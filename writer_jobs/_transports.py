@@ -39,6 +39,13 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "writer_jobs_deadline", default=None
 )
 
+#: Called before each write of request bytes (per thread): a bulk run's gate, which
+#: raises once the run has stopped, so a request whose connection opened after that
+#: (a worker stuck in connect when Ctrl-C came) sends nothing.
+_BEFORE_WRITE: contextvars.ContextVar[typing.Callable[[], None] | None] = contextvars.ContextVar(
+    "writer_jobs_before_write", default=None
+)
+
 
 def _attempt_deadline(config: ClientConfig, action: Send) -> tuple[float | None, float | None]:
     """(seconds, monotonic deadline) of one attempt: connect + read timeout, and no
@@ -145,6 +152,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        before_write = _BEFORE_WRITE.get()
+        if before_write is not None:
+            before_write()
         _bounded(lambda t: self._stream.write(buffer, t), timeout, httpcore.WriteTimeout)
 
     def close(self) -> None:
@@ -214,8 +224,13 @@ class SyncHttpx:
         self.owned = owned
         _clamp_connections(http)
 
-    def send(self, action: Send) -> httpx.Response | Exception:
+    def send(
+        self, action: Send, before_write: typing.Callable[[], None] | None = None
+    ) -> httpx.Response | Exception:
+        """``before_write`` runs before each write of the request's bytes (it may raise
+        to send nothing); with a custom transport (no httpcore stream) it is not called."""
         token = _DEADLINE.set(_attempt_deadline(self.config, action)[1])
+        gate_token = _BEFORE_WRITE.set(before_write)
         try:
             try:
                 response = self.http.send(
@@ -236,6 +251,7 @@ class SyncHttpx:
             finally:
                 response.close()
         finally:
+            _BEFORE_WRITE.reset(gate_token)
             _DEADLINE.reset(token)
 
     def close(self) -> None:

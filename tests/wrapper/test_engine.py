@@ -14,7 +14,17 @@ import pytest
 from generated_client.models import JobDetails, JobList
 from writer_jobs import APITimeoutError, InternalServerError, JobStatus, RetryOutcomeUnknownError
 from writer_jobs._config import ClientConfig, resolve_config
-from writer_jobs._engine import Flow, Pager, Send, Sleep, create_call, execute, get_call, retry_flow
+from writer_jobs._engine import (
+    CLOCK_MARGIN,
+    Flow,
+    Pager,
+    Send,
+    Sleep,
+    create_call,
+    execute,
+    get_call,
+    retry_flow,
+)
 from writer_jobs._validation import inputs
 
 from .helpers import JOB_ID, details_body, job_body
@@ -113,15 +123,13 @@ def test_an_ambiguous_retry_whose_job_failed_again_is_not_posted_again() -> None
 
 
 def test_with_the_listed_updated_at_a_moved_timestamp_proves_the_retrigger() -> None:
-    listed = 1_700_000_000.0
-    moved: dict[str, Any] = {
-        "updated_at": "2023-11-14T22:13:21+00:00"
-    }  # one second after ``listed``
+    listed = 1_700_000_000.25
+    moved: dict[str, Any] = {"updated_at": "2023-11-14T22:13:21.250000+00:00"}  # 1 s later
     script = [_response(503), _response(200, details_body("failed", **moved))]
     with pytest.raises(RetryOutcomeUnknownError) as caught:
         _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
     assert caught.value.retriggered
-    same: dict[str, Any] = {"updated_at": "2023-11-14T22:13:20+00:00"}
+    same: dict[str, Any] = {"updated_at": "2023-11-14T22:13:20.250000+00:00"}
     script = [
         _response(503),
         _response(200, details_body("failed", **same)),
@@ -129,6 +137,45 @@ def test_with_the_listed_updated_at_a_moved_timestamp_proves_the_retrigger() -> 
     ]
     _, actions = _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
     assert _kinds(actions) == [POST, "sleep", GET, POST]
+
+
+def test_an_unchanged_whole_second_updated_at_proves_nothing_by_itself() -> None:
+    """A server storing whole seconds shows the same updated_at for "not re-triggered"
+    and "re-triggered and failed again within that second": only the Date bound decides."""
+    listed = 1_700_000_000.0
+    same: dict[str, Any] = {"updated_at": "2023-11-14T22:13:20+00:00"}
+    just_after = email.utils.formatdate(listed + 1, usegmt=True)
+    script = [_response(503), _response(200, details_body("failed", **same), Date=just_after)]
+    with pytest.raises(RetryOutcomeUnknownError, match="not provably before") as caught:
+        _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+    assert not caught.value.retriggered
+    much_later = email.utils.formatdate(listed + 3600, usegmt=True)
+    script = [
+        _response(503),
+        _response(200, details_body("failed", **same), Date=much_later),
+        _response(202, job_body()),
+    ]
+    _, actions = _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+    assert _kinds(actions) == [POST, "sleep", GET, POST]
+
+
+def test_a_failure_within_the_clock_margin_of_the_post_is_not_posted_again() -> None:
+    """The Date header runs ahead of the clock that stamps jobs by up to CLOCK_MARGIN:
+    a job that failed again right after the lost POST looks that much older."""
+    now = time.time()
+    skewed: dict[str, Any] = {
+        "updated_at": time.strftime(
+            "%Y-%m-%dT%H:%M:%S.5+00:00", time.gmtime(now - CLOCK_MARGIN + 2)
+        )
+    }
+    script = [
+        httpx.ReadTimeout("timed out"),
+        _response(
+            200, details_body("failed", **skewed), Date=email.utils.formatdate(now, usegmt=True)
+        ),
+    ]
+    with pytest.raises(RetryOutcomeUnknownError, match="clocks"):
+        _drive(retry_flow(JOB_ID, _config(), None), script)
 
 
 def test_a_create_is_never_repeated_after_an_ambiguous_failure() -> None:

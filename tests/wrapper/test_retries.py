@@ -212,7 +212,7 @@ def _iso_in(seconds: float) -> str:
     ("updated_at", "date", "why"),
     [
         # Failed again 0.05 s after the POST could have landed, by the server's clock.
-        (lambda: _iso_in(0.05), _http_date, "most likely re-triggered"),
+        (lambda: _iso_in(0.05), _http_date, "may have been re-triggered"),
         (None, _http_date, "no updated_at"),
         (LONG_AGO, lambda: None, "no Date header"),
         (LONG_AGO, lambda: "not a date", "no Date header"),

@@ -155,6 +155,8 @@ class FakeApp:
         api_key: str,
         *,
         send_date_header: bool = True,
+        date_offset: float = 0.0,
+        timestamp_resolution: float = 0.0,
         max_page_size: int | None = None,
         pagination_mode: str = "effective",
         send_total_count: bool = True,
@@ -182,6 +184,7 @@ class FakeApp:
         self.pagination_mode = pagination_mode
         self.send_total_count = send_total_count
         self.omit_updated_at = omit_updated_at
+        self.timestamp_resolution = timestamp_resolution
         self.on_list: ListHook | None = None
         self.log: list[LogEntry] = []
         # The account's limit: a sliding window over the requests it let through.
@@ -190,7 +193,13 @@ class FakeApp:
         self.rate_limit_retry_after = rate_limit_retry_after
         self._admitted: collections.deque[float] = collections.deque()
         self.app = Starlette(
-            middleware=[Middleware(_DateHeader, now=store.now, enabled=send_date_header)],
+            middleware=[
+                Middleware(
+                    _DateHeader,
+                    now=lambda: store.now() + datetime.timedelta(seconds=date_offset),
+                    enabled=send_date_header,
+                )
+            ],
             routes=[
                 Route(
                     "/v1/applications/jobs/{job_id}/retry",
@@ -378,7 +387,10 @@ class FakeApp:
 
     async def _get(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
         job_id = _job_id(request.path_params["job_id"])
-        details = self.store.get(job_id).details(updated_at="get_job" not in self.omit_updated_at)
+        details = self.store.get(job_id).details(
+            updated_at="get_job" not in self.omit_updated_at,
+            resolution=self.timestamp_resolution,
+        )
         return details.to_dict(), 200, job_id
 
     async def _create(self, request: Request) -> tuple[Any, int, uuid.UUID | None]:
@@ -419,7 +431,10 @@ class FakeApp:
         reported = used if self.pagination_mode == "effective" else limit
         with_updated_at = "list_jobs" not in self.omit_updated_at
         page = JobList(
-            result=[job.details(updated_at=with_updated_at) for job in jobs],
+            result=[
+                job.details(updated_at=with_updated_at, resolution=self.timestamp_resolution)
+                for job in jobs
+            ],
             total_count=total if self.send_total_count else UNSET,
             pagination=(
                 UNSET

@@ -37,6 +37,11 @@ class FakeWriterAPI:
     - ``clock_offset``: seconds added to the server's clock (negative: behind); it
       shifts every timestamp and the ``Date`` header, which every response carries
       (whole seconds, truncated) unless ``send_date_header`` is False.
+    - ``date_offset``: seconds added to the ``Date`` header only: the API's front
+      clock and the clock that stamps jobs disagree (positive: jobs look older).
+    - ``timestamp_resolution``: job timestamps truncated to this many seconds (1.0:
+      a server that stores whole seconds).
+    - ``seed_failed_age``: the seeded jobs failed this many seconds ago.
     - ``fail_again_after``: every job retried through the API fails again this many
       seconds after the retry (0.0: at once; ``updated_at`` is still later than the
       retry's). Jobs made by create keep ``delay`` and ``failure_ratio``.
@@ -70,6 +75,9 @@ class FakeWriterAPI:
         conflict_on_running: bool = False,
         clock_offset: float = 0.0,
         send_date_header: bool = True,
+        date_offset: float = 0.0,
+        timestamp_resolution: float = 0.0,
+        seed_failed_age: float = 0.0,
         fail_again_after: float | None = None,
         max_page_size: int | None = None,
         pagination_mode: str = "effective",
@@ -97,6 +105,8 @@ class FakeWriterAPI:
             self.picker,
             api_key,
             send_date_header=send_date_header,
+            date_offset=date_offset,
+            timestamp_resolution=timestamp_resolution,
             max_page_size=max_page_size,
             pagination_mode=pagination_mode,
             send_total_count=send_total_count,
@@ -112,7 +122,9 @@ class FakeWriterAPI:
         self._fake.on_list = self._call_on_list
         self.app = self._fake.app
         self.seeded: list[uuid.UUID] = (
-            self.store.seed_failed(application_id, seed_failed) if seed_failed else []
+            self.store.seed_failed(application_id, seed_failed, seed_failed_age)
+            if seed_failed
+            else []
         )
         self._port = port
         self._server: Any = None

@@ -37,6 +37,13 @@ class StoreError(Exception):
         return ErrorBody(tpe=self.tpe, errors=[detail]).to_dict() | {"extras": {}}
 
 
+def _truncate(moment: datetime.datetime, resolution: float) -> datetime.datetime:
+    if not resolution:
+        return moment
+    epoch = moment.timestamp()
+    return datetime.datetime.fromtimestamp(epoch - epoch % resolution, moment.tzinfo)
+
+
 @attrs.define
 class FakeJob:
     id: uuid.UUID
@@ -53,17 +60,19 @@ class FakeJob:
     def job(self) -> Job:
         return Job(id=self.id, status=self.status, created_at=self.created_at)
 
-    def details(self, *, updated_at: bool = True) -> JobDetails:
-        """The job's body; ``updated_at=False`` leaves that optional field out."""
+    def details(self, *, updated_at: bool = True, resolution: float = 0.0) -> JobDetails:
+        """The job's body; ``updated_at=False`` leaves that optional field out;
+        ``resolution`` (seconds) truncates its timestamps, as a server storing whole
+        seconds does."""
         details = JobDetails(
             id=self.id,
             status=self.status,
             application_id=self.application_id,
-            created_at=self.created_at,
-            updated_at=self.updated_at if updated_at else UNSET,
+            created_at=_truncate(self.created_at, resolution),
+            updated_at=_truncate(self.updated_at, resolution) if updated_at else UNSET,
         )
         if self.completed_at is not None:
-            details.completed_at = self.completed_at
+            details.completed_at = _truncate(self.completed_at, resolution)
         if self.error is not None:
             details.error = self.error
         if self.result is not None:
@@ -174,13 +183,14 @@ class JobStore:
                 ids.append(job.id)
             return ids
 
-    def seed_failed(self, application_id: str, count: int) -> list[uuid.UUID]:
-        """Add ``count`` failed jobs to an application; returns their ids."""
+    def seed_failed(self, application_id: str, count: int, age: float = 0.0) -> list[uuid.UUID]:
+        """Add ``count`` failed jobs to an application, failed ``age`` seconds ago;
+        returns their ids."""
         with self._lock:
             ids = []
             for _ in range(count):
                 job = self._new(application_id)
-                self._move(job, JobStatus.FAILED)
+                self._move(job, JobStatus.FAILED, self.now() - datetime.timedelta(seconds=age))
                 job.error = "Upstream provider error (seeded)."
                 job.completed_at = job.updated_at
                 ids.append(job.id)
