@@ -748,7 +748,13 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         output.err.print(
             f"failed again ({len(failed_again)}): " + " ".join(failed_again), highlight=False
         )
-    if not summary.ok:
+    if not summary.listing_settled:
+        output.err.print(
+            "writer-jobs: the failed jobs kept moving while they were listed (another client "
+            "retrying them?): a failed job may not have been seen; run again to pick it up",
+            highlight=False,
+        )
+    if not summary.ok or not summary.listing_settled:
         return EXIT_API
     return EXIT_JOB_FAILED if failed_again else EXIT_OK
 

@@ -1,0 +1,293 @@
+"""The breaks an adversary found in the exactly-once promise, each kept as the test that
+reproduces it on the fake: coarse timestamps, a Date header and a job clock that
+disagree, two spellings of one API, a worker stuck in connect when the run stops, and
+a list of failed jobs that keeps shifting under the pages. Counts are what the fake
+*processed*."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpcore
+import httpx
+import pytest
+
+from writer_jobs import (
+    JobOutcome,
+    JobsClient,
+    JobStatus,
+    RetryOutcomeUnknownError,
+    RunInProgressError,
+)
+from writer_jobs._journal import RunLock
+from writer_jobs.testing import FakeWriterAPI
+
+FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
+
+
+def _ours(api: FakeWriterAPI) -> dict[UUID, int]:
+    return api.retries_per_job(include_other=False)
+
+
+# --- the server's timestamps ------------------------------------------------------------
+
+
+def test_a_whole_second_updated_at_that_did_not_move_is_no_proof() -> None:
+    """A server storing coarse timestamps: the listed updated_at and the one after a
+    re-trigger that failed again at once are the same value. Equal must not read as
+    "untouched" (here minutes, so every job of the run collides)."""
+    with FakeWriterAPI(seed_failed=30, fail_again_after=0.0, timestamp_resolution=60.0) as api:
+        api.fail_next("retry_job", "drop_after", times=30)  # every answer lost, all processed
+        with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            summary = client.retry_failed(api.application_id, rate_limit=None)
+        per_job = _ours(api)
+    assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
+    assert sum(summary.outcomes.values()) == 30
+
+
+def test_a_date_header_ahead_of_the_job_clock_does_not_cause_a_second_post() -> None:
+    """The API's front clock runs 20 s ahead of the clock that stamps jobs: a job that
+    failed again right after the lost POST looks 20 s older than that POST."""
+    with FakeWriterAPI(seed_failed=1, fail_again_after=0.0, date_offset=20.0) as api:
+        api.fail_next("retry_job", "drop_after")
+        with (
+            JobsClient(api.api_key, base_url=api.base_url, **FAST) as client,
+            pytest.raises(RetryOutcomeUnknownError, match="clocks to disagree"),
+        ):
+            client.retry(api.seeded[0])
+        assert api.processed("retry_job", api.seeded[0]) == 1
+
+
+def test_an_old_failure_is_still_posted_again_when_the_clocks_disagree() -> None:
+    """The margin costs nothing for the jobs people retry: ones that failed minutes ago."""
+    with FakeWriterAPI(seed_failed=1, delay=30, date_offset=20.0, seed_failed_age=600) as api:
+        api.fail_next("retry_job", "drop_before")  # never processed
+        with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            job = client.retry(api.seeded[0])
+        assert job.status is JobStatus.IN_PROGRESS
+        assert api.processed("retry_job", api.seeded[0]) == 1
+
+
+# --- one run per application: every spelling of the API, whatever $TMPDIR says -----------
+
+
+@pytest.mark.parametrize("host", ["localhost", "[::1]", "LOCALHOST"])
+def test_the_run_lock_sees_one_api_under_any_loopback_spelling(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeWriterAPI(seed_failed=5) as api:
+        port = httpx.URL(api.base_url).port
+        held = RunLock(f"http://{host}:{port}/", api.application_id, None)
+        try:
+            # Another shell with another TMPDIR must still find the lock.
+            monkeypatch.setenv("TMPDIR", str(tmp_path))
+            monkeypatch.setattr(tempfile, "tempdir", None)
+            with (
+                JobsClient(api.api_key, base_url=api.base_url) as client,
+                pytest.raises(RunInProgressError, match="another retry-failed run"),
+            ):
+                client.retry_failed(api.application_id)
+        finally:
+            held.release()
+        assert api.log == [], "refused before any request"
+
+
+# --- a run never outlives its call, even with a worker stuck in connect ------------------
+
+
+class HeldConnects(httpcore.NetworkBackend):
+    """Lets the first connection through; holds every later connect until released:
+    workers stuck in connect() while the run stops (a slow or overloaded network)."""
+
+    def __init__(self) -> None:
+        self.inner = httpcore.SyncBackend()
+        self.release = threading.Event()
+        self.connects = 0
+        self._lock = threading.Lock()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        with self._lock:
+            self.connects += 1
+            first = self.connects == 1
+        if not first:
+            self.release.wait(30)
+        return self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        raise NotImplementedError
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _run_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("writer-jobs-")]
+
+
+@pytest.mark.parametrize("stop", ["callback-raises", "ctrl-c"])
+def test_workers_stuck_in_connect_send_nothing_after_the_run_stopped(
+    stop: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    held = HeldConnects()
+    transport = httpx.HTTPTransport()
+    transport._pool._network_backend = held  # test-only: hold connects in httpcore
+    http = httpx.Client(transport=transport)
+
+    def on_outcome(_: JobOutcome) -> None:
+        if stop == "ctrl-c":
+            import _thread
+
+            _thread.interrupt_main()
+        else:
+            raise RuntimeError("the callback failed")
+
+    expected: type[BaseException] = KeyboardInterrupt if stop == "ctrl-c" else RuntimeError
+    with FakeWriterAPI(seed_failed=40, delay=30) as api:
+        with JobsClient(api.api_key, base_url=api.base_url, http_client=http) as client:
+            with pytest.raises(expected):
+                client.retry_failed(
+                    api.application_id, concurrency=8, journal=journal, on_outcome=on_outcome
+                )
+            stopped_at = time.monotonic()
+            assert held.connects > 1 and _run_threads(), "workers are stuck in connect"
+            # Their requests could still land: the application stays locked until they end.
+            with pytest.raises(RunInProgressError):
+                RunLock(api.base_url, api.application_id, None)
+            held.release.set()
+            give_up = time.monotonic() + 20
+            while _run_threads() and time.monotonic() < give_up:
+                time.sleep(0.05)
+            assert not _run_threads()
+            RunLock(api.base_url, api.application_id, None).release()  # free again
+        late = [e for e in api.log if e.at > stopped_at]
+        processed = {e.job_id for e in api.log if e.operation == "retry_job" and e.processed}
+    http.close()
+    assert late == [], "nothing reached the server after the call raised"
+    started = {
+        UUID(line["job_id"])
+        for line in map(json.loads, journal.read_text().splitlines())
+        if line.get("event") == "started"
+    }
+    assert processed and processed <= started, "every POST that went out has its started line"
+
+
+# --- listing finds every failed job while the list shifts --------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_list_shifting_under_every_page_hides_no_failed_job(seed: int) -> None:
+    """Newest first, pages capped at 50, no totalCount; between page requests another
+    client retries failed jobs above the next offset (the rest shift up, unseen), and
+    its jobs fail again at once (back on top: the list stays long, pass after pass).
+    Every job that other client never touched is retried by this run, once."""
+    rng = random.Random(seed)
+    with FakeWriterAPI(
+        seed_failed=250,
+        newest_first=True,
+        max_page_size=50,
+        send_total_count=False,
+        fail_again_after=0.02,
+    ) as api:
+        budget = {"left": 300}
+
+        def another_client(fake: FakeWriterAPI, app: str, status: Any, offset: int, _: int) -> None:
+            if status is not JobStatus.FAILED or offset == 0 or budget["left"] <= 0:
+                return
+            above = fake.store.list(app, JobStatus.FAILED, 0, offset)[0]
+            for job in rng.sample(above, min(20, len(above), budget["left"])):
+                fake.retry_as_other(job.id)
+                budget["left"] -= 1
+
+        api.on_list = another_client
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(api.application_id, rate_limit=None)
+        api.on_list = None
+        ours = _ours(api)
+        touched = {e.job_id for e in api.log if e.by_other}
+    untouched = set(api.seeded) - touched
+    missed = [j for j in untouched if ours.get(j) != 1]
+    assert not missed, f"{len(missed)} failed jobs never retried (of {len(untouched)})"
+    assert max(ours.values()) == 1, "none retried twice by this run"
+    assert summary.listing_settled
+
+
+def test_a_job_hidden_by_a_shift_pass_after_pass_is_still_found() -> None:
+    """The adversary's worst case: whenever a page would show one untouched failed job,
+    another client retries just enough jobs above it to move it above that page's
+    offset, pass after pass (three times, then it stops). A run that ends at the first
+    pass finding nothing new loses it; one that lists again while pages shift does not."""
+    with FakeWriterAPI(
+        seed_failed=120,
+        newest_first=True,
+        max_page_size=50,
+        send_total_count=False,
+        fail_again_after=0.05,
+    ) as api:
+        app = api.application_id
+        victim = api.store.list(app, JobStatus.FAILED, 0, 1000)[0][60].id
+        hides = {"left": 3}
+
+        def hide(fake: FakeWriterAPI, app: str, status: Any, offset: int, limit: int) -> None:
+            if status is not JobStatus.FAILED or offset == 0 or hides["left"] <= 0:
+                return
+            jobs = [j.id for j in fake.store.list(app, JobStatus.FAILED, 0, 10_000)[0]]
+            if victim not in jobs or not offset <= jobs.index(victim) < offset + limit:
+                return
+            for job_id in jobs[: jobs.index(victim) - offset + 1]:
+                if job_id != victim:
+                    fake.retry_as_other(job_id)
+            hides["left"] -= 1
+
+        api.on_list = hide
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(app, rate_limit=None)
+        api.on_list = None
+        ours = _ours(api)
+    assert ours.get(victim) == 1, "the hidden job was found and retried once"
+    assert hides["left"] == 0, "the adversary hid the job three times"
+    assert max(ours.values()) == 1 and summary.listing_settled
+
+
+def test_a_list_that_never_holds_still_ends_the_run_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another client that never stops: the run must not list forever, and must not
+    claim it saw every failed job (listing_settled False, a warning, CLI exit 1)."""
+    with FakeWriterAPI(
+        seed_failed=120,
+        newest_first=True,
+        max_page_size=50,
+        send_total_count=False,
+        fail_again_after=0.01,
+    ) as api:
+
+        def churn(fake: FakeWriterAPI, app: str, status: Any, offset: int, _: int) -> None:
+            if status is JobStatus.FAILED and offset > 0:
+                for job in fake.store.list(app, JobStatus.FAILED, 0, 5)[0]:
+                    fake.retry_as_other(job.id)
+
+        api.on_list = churn
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(api.application_id, rate_limit=None)
+        api.on_list = None
+        ours = _ours(api)
+    assert not summary.listing_settled
+    assert any("kept moving" in r.getMessage() for r in caplog.records)
+    assert max(ours.values()) == 1
