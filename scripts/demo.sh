@@ -25,8 +25,12 @@ cat "$log"
 
 echo "\$ writer-jobs --base-url http://127.0.0.1:$port --api-key fake-writer-key \\"
 echo "    retry-failed demo-app --wait --rate-limit 3000 --journal $journal"
+# Exit 3 says some jobs failed again (the fake fails 5 % of runs): expected here.
+status=0
 "$bin/writer-jobs" --base-url "http://127.0.0.1:$port" --api-key fake-writer-key \
-  retry-failed demo-app --wait --rate-limit 3000 --journal "$journal"
+  retry-failed demo-app --wait --rate-limit 3000 --journal "$journal" || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then exit "$status"; fi
+echo "exit code $status (3: some jobs failed again; their ids are listed above)"
 echo "journal: $(wc -l <"$journal") lines; every job has exactly one final outcome:"
 "$bin/python" - "$journal" <<'PY'
 import json, sys, collections
