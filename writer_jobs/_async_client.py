@@ -232,7 +232,7 @@ class AsyncJobsClient(ClientBase):
                 while (call := pager.next_call()) is not None:
                     page = await self._run(_engine.execute(call, self._config, run.timeout), run)
                     run.add_listed(pager.accept(page))
-                jobs = run.todo(pager.shifted)
+                jobs = run.todo(pager.shifted, pager.unverified)
                 if jobs is None:
                     run.record_preview()  # a dry run's preview (nothing otherwise)
                     return run.summary()

@@ -492,7 +492,7 @@ class BulkRun:
                 updated = _timestamp(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
 
-    def todo(self, shifted: bool = False) -> list[Todo] | None:
+    def todo(self, shifted: bool = False, unverified: bool = False) -> list[Todo] | None:
         """This pass's jobs to handle: listed ones not yet final, then (first pass only)
         unsettled ones from the journal that the listing does not show (they may be in
         progress). None when the run is complete: the pass found nothing new and its
@@ -519,6 +519,13 @@ class BulkRun:
             self._shifted_passes = 0
             return jobs
         if not shifted:
+            if unverified:  # a server paging one job at a time: say it was not proved
+                self.listing_settled = False
+                _log.warning(
+                    "the server sent the failed jobs of %s one a page: whether the list "
+                    "moved while it was paged cannot be told; a job may not have been seen",
+                    self.application_id,
+                )
             return None
         self._shifted_passes += 1
         if self._shifted_passes > MAX_SHIFTED_PASSES:

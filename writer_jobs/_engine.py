@@ -435,9 +435,12 @@ def server_date(response: httpx.Response) -> float | None:
     if not raw:
         return None
     try:
-        return email.utils.parsedate_to_datetime(raw).timestamp()
+        moment = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if moment.tzinfo is None:  # asctime form ("Sun Nov 29 05:00:00 2026"): GMT by RFC 9110
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def _parse_dated_details(
@@ -596,6 +599,8 @@ class Pager:
         self.overlap = overlap
         #: The list changed under this pass in a way that may have hidden a job.
         self.shifted = False
+        #: Pages too small to overlap: whether the list moved cannot be told.
+        self.unverified = False
         self._previous_ids: list[UUID] | None = None
         self._previous_offset = 0
         self._anchor: UUID | None = None
@@ -628,7 +633,11 @@ class Pager:
             if ids == [anchor]:  # only the anchor: the list ends there
                 self.done = True
                 return []
-            if anchor not in ids:  # (found further down: jobs entered above, none skipped)
+            # Missing: jobs above it left the list, the rest moved up past this offset.
+            # Further down: jobs entered above, unseen by this pass (one that failed
+            # again, possibly after moving up from below this offset). Either way the
+            # pass may have missed a job.
+            if ids[:1] != [anchor]:
                 self.shifted = True
         total = page.total_count if isinstance(page.total_count, int) else None
         returned = len(page.result)
@@ -641,5 +650,8 @@ class Pager:
             self.offset = end - 1
             self._anchor = page.result[-1].id
         else:
+            # One job a page (a server capping limit at 1) leaves no room for an
+            # anchor: nothing proves the list held still.
+            self.unverified = self.unverified or self.overlap
             self.offset = end
         return items

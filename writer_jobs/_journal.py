@@ -83,12 +83,17 @@ def run_target(base_url: str) -> str:
     127.0.0.1, ::1) is one host, the default port is explicit."""
     url = httpx.URL(base_url)
     host = url.host.lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        loopback = host == "localhost" or host.endswith(".localhost")
+    try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
+        numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
+        address = ipaddress.ip_address(str(numeric).split("%")[0])
+    except (OSError, ValueError, IndexError):
+        loopback = host == "localhost" or host.rstrip(".").endswith(".localhost")
+        loopback = loopback or host.rstrip(".") == "localhost"
     else:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
         loopback = address.is_loopback or address.is_unspecified
+        host = str(address)
     port = url.port or {"http": 80, "https": 443}.get(url.scheme)
     return f"{url.scheme}://{'loopback' if loopback else host}:{port}{url.path.rstrip('/')}"
 

@@ -78,7 +78,9 @@ def test_an_old_failure_is_still_posted_again_when_the_clocks_disagree() -> None
 # --- one run per application: every spelling of the API, whatever $TMPDIR says -----------
 
 
-@pytest.mark.parametrize("host", ["localhost", "[::1]", "LOCALHOST"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "[::1]", "LOCALHOST", "127.1", "[::ffff:127.0.0.1]", "localhost."]
+)
 def test_the_run_lock_sees_one_api_under_any_loopback_spelling(
     host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,3 +293,73 @@ def test_a_list_that_never_holds_still_ends_the_run_and_says_so(
     assert not summary.listing_settled
     assert any("kept moving" in r.getMessage() for r in caplog.records)
     assert max(ours.values()) == 1
+
+
+def test_a_job_that_moves_above_the_pages_read_so_far_is_not_missed() -> None:
+    """Right after the first page of a pass, another client re-triggers the job at the
+    bottom (unseen so far) and it fails again at once: it jumps to the top, above the
+    pages already read, pass after pass (jobs fail again at once here, so the list
+    stays long). The anchor is still there, further down: that too means "list again"."""
+    with FakeWriterAPI(
+        seed_failed=30,
+        newest_first=True,
+        max_page_size=5,
+        send_total_count=False,
+        fail_again_after=0.0,
+    ) as api:
+        app = api.application_id
+        moved: dict[str, Any] = {"left": 3, "ids": set(), "armed": False}
+
+        def move_up(fake: FakeWriterAPI, app: str, status: Any, offset: int, limit: int) -> None:
+            if status is not JobStatus.FAILED:
+                return
+            if offset == 0:  # a new pass: one move, after its first page
+                moved["armed"] = True
+                return
+            if not moved["armed"] or moved["left"] <= 0:
+                return
+            moved["armed"] = False
+            bottom = fake.store.list(app, JobStatus.FAILED, 0, 10_000)[0][-1]
+            fake.retry_as_other(bottom.id)
+            fake.store.list(app, JobStatus.FAILED, 0, 1)  # settled: failed again, on top
+            moved["left"] -= 1
+            moved["ids"].add(bottom.id)
+
+        api.on_list = move_up
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(app, rate_limit=None)
+        api.on_list = None
+        ours = _ours(api)
+    missed = [j for j in api.seeded if ours.get(j, 0) == 0]
+    assert missed == [], f"{len(missed)} failed jobs never retried by this run"
+    assert moved["left"] == 0
+    assert max(ours.values()) == 1 and summary.listing_settled
+
+
+def test_pages_of_one_job_cannot_prove_the_list_held_still() -> None:
+    """A server capping limit at 1 leaves no room for an anchor: in a last pass over
+    several pages (here the run's own jobs, failed again at once) a job shifted past
+    the offset would be invisible, so the run must not claim it saw every job."""
+    with FakeWriterAPI(
+        seed_failed=8,
+        newest_first=True,
+        max_page_size=1,
+        send_total_count=False,
+        fail_again_after=0.0,
+    ) as api:
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(api.application_id, rate_limit=None)
+        ours = _ours(api)
+    assert summary.outcomes == {"retried": 8} and max(ours.values()) == 1
+    assert not summary.listing_settled
+
+
+def test_an_empty_last_pass_proves_the_list_even_with_pages_of_one_job() -> None:
+    with (
+        FakeWriterAPI(
+            seed_failed=8, newest_first=True, max_page_size=1, send_total_count=False, delay=30
+        ) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
+        summary = client.retry_failed(api.application_id, rate_limit=None)
+    assert summary.outcomes == {"retried": 8} and summary.listing_settled

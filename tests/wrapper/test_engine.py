@@ -215,3 +215,27 @@ def test_the_pager_stops_at_total_count() -> None:
     pager.next_call()
     pager.accept(_page([3], 3))
     assert pager.next_call() is None
+
+
+def test_an_asctime_date_header_is_read_as_gmt_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RFC 9110's third date form has no zone: it is GMT. Read as local time west of
+    UTC, the server looks hours ahead and a job that just failed again looks old."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        now = time.time()
+        asctime = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(now))
+        just_now: dict[str, Any] = {
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S.5+00:00", time.gmtime(now))
+        }
+        script = [
+            httpx.ReadTimeout("t"),
+            _response(200, details_body("failed", **just_now), Date=asctime),
+        ]
+        with pytest.raises(RetryOutcomeUnknownError):
+            _drive(retry_flow(JOB_ID, _config(), None), script)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
