@@ -6,6 +6,7 @@ a list of failed jobs that keeps shifting under the pages. Counts are what the f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import tempfile
@@ -20,6 +21,8 @@ import httpx
 import pytest
 
 from writer_jobs import (
+    AsyncJobsClient,
+    BulkSummary,
     JobOutcome,
     JobsClient,
     JobStatus,
@@ -34,6 +37,19 @@ FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
 
 def _ours(api: FakeWriterAPI) -> dict[UUID, int]:
     return api.retries_per_job(include_other=False)
+
+
+def _retry_failed(api: FakeWriterAPI, client_kind: str) -> BulkSummary:
+    """One retry_failed run with the sync or the async client (they share the listing)."""
+    if client_kind == "sync":
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            return client.retry_failed(api.application_id, rate_limit=None)
+
+    async def main() -> BulkSummary:
+        async with AsyncJobsClient(api.api_key, base_url=api.base_url) as client:
+            return await client.retry_failed(api.application_id, rate_limit=None)
+
+    return asyncio.run(main())
 
 
 # --- the server's timestamps ------------------------------------------------------------
@@ -230,7 +246,8 @@ def test_a_list_shifting_under_every_page_hides_no_failed_job(seed: int) -> None
     assert summary.listing_settled
 
 
-def test_a_job_hidden_by_a_shift_pass_after_pass_is_still_found() -> None:
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_a_job_hidden_by_a_shift_pass_after_pass_is_still_found(client_kind: str) -> None:
     """The adversary's worst case: whenever a page would show one untouched failed job,
     another client retries just enough jobs above it to move it above that page's
     offset, pass after pass (three times, then it stops). A run that ends at the first
@@ -258,8 +275,7 @@ def test_a_job_hidden_by_a_shift_pass_after_pass_is_still_found() -> None:
             hides["left"] -= 1
 
         api.on_list = hide
-        with JobsClient(api.api_key, base_url=api.base_url) as client:
-            summary = client.retry_failed(app, rate_limit=None)
+        summary = _retry_failed(api, client_kind)
         api.on_list = None
         ours = _ours(api)
     assert ours.get(victim) == 1, "the hidden job was found and retried once"
@@ -295,7 +311,8 @@ def test_a_list_that_never_holds_still_ends_the_run_and_says_so(
     assert max(ours.values()) == 1
 
 
-def test_a_job_that_moves_above_the_pages_read_so_far_is_not_missed() -> None:
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_a_job_that_moves_above_the_pages_read_so_far_is_not_missed(client_kind: str) -> None:
     """Right after the first page of a pass, another client re-triggers the job at the
     bottom (unseen so far) and it fails again at once: it jumps to the top, above the
     pages already read, pass after pass (jobs fail again at once here, so the list
@@ -307,7 +324,6 @@ def test_a_job_that_moves_above_the_pages_read_so_far_is_not_missed() -> None:
         send_total_count=False,
         fail_again_after=0.0,
     ) as api:
-        app = api.application_id
         moved: dict[str, Any] = {"left": 3, "ids": set(), "armed": False}
 
         def move_up(fake: FakeWriterAPI, app: str, status: Any, offset: int, limit: int) -> None:
@@ -326,8 +342,7 @@ def test_a_job_that_moves_above_the_pages_read_so_far_is_not_missed() -> None:
             moved["ids"].add(bottom.id)
 
         api.on_list = move_up
-        with JobsClient(api.api_key, base_url=api.base_url) as client:
-            summary = client.retry_failed(app, rate_limit=None)
+        summary = _retry_failed(api, client_kind)
         api.on_list = None
         ours = _ours(api)
     missed = [j for j in api.seeded if ours.get(j, 0) == 0]
