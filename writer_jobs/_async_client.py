@@ -240,6 +240,8 @@ class AsyncJobsClient(ClientBase):
                     on_total(run.todo_count)
                 if jobs and not run.dry_run:
                     await self._work(run, jobs, concurrency)
+                elif not jobs:
+                    await asyncio.sleep(run.settle_pause())
         finally:
             run.close()
 

@@ -371,6 +371,10 @@ class Gate:
 #: Passes in a row that found nothing new but whose pages shifted, before a run stops
 #: listing (and warns): a list another client keeps changing must not hold it forever.
 MAX_SHIFTED_PASSES = 5
+#: Seconds before listing again after such a pass, doubling after each (1, 2, 4, 8, 16 s):
+#: jobs of this run that are still failing again move the list for a while; waiting
+#: lets it settle instead of spending the budget on passes that cannot hold still.
+SETTLE_PAUSE = 1.0
 
 #: One job to handle: its id, its updated_at when listed, what the journal says of it.
 Todo = tuple[UUID, float | None, Resume | None]
@@ -539,6 +543,10 @@ class BulkRun:
             )
             return None
         return []
+
+    def settle_pause(self) -> float:
+        """How long to wait before listing again after a pass whose pages shifted."""
+        return float(SETTLE_PAUSE * 2.0 ** max(self._shifted_passes - 1, 0))
 
     def flow(
         self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None

@@ -256,6 +256,8 @@ class JobsClient(ClientBase):
                     on_total(run.todo_count)
                 if jobs and not run.dry_run:
                     self._work(run, jobs, concurrency)
+                elif not jobs:
+                    run.gate.sleep(run.settle_pause())
         finally:
             run.close()
 

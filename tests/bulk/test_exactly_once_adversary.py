@@ -28,11 +28,19 @@ from writer_jobs import (
     JobStatus,
     RetryOutcomeUnknownError,
     RunInProgressError,
+    _bulk,
 )
 from writer_jobs._journal import RunLock
 from writer_jobs.testing import FakeWriterAPI
 
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
+
+
+@pytest.fixture(autouse=True)
+def _quick_settle_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes after a shift wait 1, 2, 4 ... s for the list to settle; the churn here
+    is the test's own, so the pauses are cut to keep the suite fast."""
+    monkeypatch.setattr(_bulk, "SETTLE_PAUSE", 0.01)
 
 
 def _ours(api: FakeWriterAPI) -> dict[UUID, int]:
@@ -378,3 +386,32 @@ def test_an_empty_last_pass_proves_the_list_even_with_pages_of_one_job() -> None
     ):
         summary = client.retry_failed(api.application_id, rate_limit=None)
     assert summary.outcomes == {"retried": 8} and summary.listing_settled
+
+
+def test_a_run_waits_longer_each_time_its_pages_shift() -> None:
+    """The pauses between passes that found nothing new but shifted: doubling from
+    SETTLE_PAUSE, so a list that settles on its own (jobs of this run still failing
+    again) costs few passes, and one that never settles ends the run within ~31 s."""
+    with (
+        FakeWriterAPI(seed_failed=12, newest_first=True, max_page_size=5) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
+        run = client._bulk_run(
+            api.application_id,
+            concurrency=1,
+            wait=False,
+            wait_timeout=None,
+            journal=None,
+            rate_limit=None,
+            on_outcome=None,
+            timeout=None,
+        )
+        try:
+            pauses = []
+            for _ in range(_bulk.MAX_SHIFTED_PASSES):
+                assert run.todo(shifted=True) == []
+                pauses.append(run.settle_pause())
+            assert run.todo(shifted=True) is None and not run.listing_settled
+        finally:
+            run.close()
+    assert pauses == [0.01 * 2**n for n in range(_bulk.MAX_SHIFTED_PASSES)]
