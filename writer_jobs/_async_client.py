@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
-from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Todo
+from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import AsyncAiohttp, AsyncHttpx
 from ._watch import Watcher, interval
@@ -92,6 +92,7 @@ class AsyncJobsClient(ClientBase):
             while True:
                 if isinstance(action, _engine.Sleep):
                     if run is not None:
+                        run.gate.check()  # stopped: a task left to finish its request ends
                         run.sleep_for(action)
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
@@ -99,7 +100,10 @@ class AsyncJobsClient(ClientBase):
                     delay = self._budget.reserve() + (run.reserve() if run else 0.0)
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    outcome = await self._send(action)
+                    if run is None:
+                        outcome = await self._send(action)
+                    else:
+                        outcome = await self._send_in(run, action)
                     self._budget.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
@@ -107,6 +111,17 @@ class AsyncJobsClient(ClientBase):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    async def _send_in(self, run: BulkRun, action: _engine.Send) -> httpx.Response | Exception:
+        """Send within a run: never once it has stopped; while sending, the task is
+        one the run does not cancel (see _work)."""
+        run.gate.check()
+        task = asyncio.current_task()
+        run.sending.add(task)
+        try:
+            return await self._send(action)
+        finally:
+            run.sending.discard(task)
 
     # --- the API ----------------------------------------------------------------
     async def retry(
@@ -252,8 +267,11 @@ class AsyncJobsClient(ClientBase):
         todo = iter(jobs)  # one shared iterator: each job goes to one worker
 
         async def worker() -> None:
-            for item in todo:
-                run.finish(await self._run(run.flow(*item), run), item)
+            try:
+                for item in todo:
+                    run.finish(await self._run(run.flow(*item), run), item)
+            except Stopped:
+                return  # the run stopped while this request was out: it records nothing
 
         workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
         tasks = list(workers)
@@ -275,11 +293,22 @@ class AsyncJobsClient(ClientBase):
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
-            for task in tasks:
+            if not all(task.done() for task in tasks):  # an error, or this call cancelled
+                run.gate.stop()
+            # A task whose request is out is left to finish it (as a sync worker does):
+            # cancelling would only abandon the answer, not the request, which the
+            # server may still carry out. It sends nothing more (the gate) and holds the
+            # run lock until it ends, so a resume cannot check its job too early.
+            cancel = [task for task in tasks if task not in run.sending]
+            for task in cancel:
                 task.cancel()
-            await asyncio.wait(tasks)
+            if cancel:
+                await asyncio.wait(cancel)
+            for task in tasks:
+                if task in run.sending and not task.done():
+                    run.hold_until_done(task)
         for task in tasks:
-            if not task.cancelled() and (error := task.exception()) is not None:
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
                 raise error
 
     # --- lifecycle ----------------------------------------------------------------

@@ -457,6 +457,8 @@ class BulkRun:
         self._lock = threading.Lock()
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
+        #: Async tasks of this run with a request out (not cancelled when the run stops).
+        self.sending: set[Any] = set()
         self._closed = False
 
     # --- pacing and the server's clock: every request of the run goes through these --
@@ -674,6 +676,18 @@ class BulkRun:
             release = self._closed and not self._threads
         if release:
             self._release_lock()
+
+    def hold_until_done(self, task: Any) -> None:
+        """An asyncio task of this run, left to finish its request: the run lock is
+        held until it ends (its Stopped, or any error, is collected)."""
+        self.enter()
+
+        def done(finished: Any) -> None:
+            if not finished.cancelled():
+                finished.exception()
+            self.leave()
+
+        task.add_done_callback(done)
 
     def close(self) -> None:
         """Stop the run: nothing is sent or written after this. The run lock is released

@@ -31,7 +31,7 @@ from writer_jobs import (
     _bulk,
 )
 from writer_jobs._journal import RunLock
-from writer_jobs.testing import FakeWriterAPI
+from writer_jobs.testing import FakeWriterAPI, Faults
 
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
 
@@ -415,3 +415,51 @@ def test_a_run_waits_longer_each_time_its_pages_shift() -> None:
         finally:
             run.close()
     assert pauses == [0.01 * 2**n for n in range(_bulk.MAX_SHIFTED_PASSES)]
+
+
+def test_a_cancelled_async_run_keeps_the_lock_until_its_requests_are_answered(
+    tmp_path: Path,
+) -> None:
+    """The server carries out each POST 0.4 s after it arrives, and jobs fail again at
+    once. Cancelling the run must not abandon the POSTs that are out: a resume started
+    at once would check their jobs before they land and POST them again. The run lock
+    stays held until they are answered; then a resume triggers none twice."""
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(
+        seed_failed=40,
+        fail_again_after=0.0,
+        faults=Faults(
+            rate=1.0, kinds=("latency",), latency=0.4, operations=frozenset({"retry_job"})
+        ),
+    ) as api:
+
+        async def main() -> None:
+            async with AsyncJobsClient(api.api_key, base_url=api.base_url) as client:
+                run = asyncio.create_task(
+                    client.retry_failed(
+                        api.application_id, concurrency=8, journal=journal, rate_limit=None
+                    )
+                )
+                while not any(e.operation == "list_jobs" for e in api.log):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.3)  # 8 POSTs out, none carried out yet
+                run.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await run
+                with pytest.raises(RunInProgressError):  # POSTs still out
+                    RunLock(api.base_url, api.application_id, None)
+                give_up = time.monotonic() + 10
+                while time.monotonic() < give_up:
+                    try:
+                        RunLock(api.base_url, api.application_id, None).release()
+                        break
+                    except RunInProgressError:
+                        await asyncio.sleep(0.02)
+                else:
+                    pytest.fail("the run lock was never released")
+                api.picker.faults = Faults()  # the resume runs at full speed
+                await client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+
+        asyncio.run(main())
+        ours = _ours(api)
+    assert max(ours.values()) == 1, "no job processed twice"
