@@ -371,6 +371,10 @@ class Gate:
 #: Passes in a row that found nothing new but whose pages shifted, before a run stops
 #: listing (and warns): a list another client keeps changing must not hold it forever.
 MAX_SHIFTED_PASSES = 5
+#: Listing passes a run makes at most: new failures arriving in every pass (a busy
+#: application) must not keep it going forever; it ends with listing_settled False.
+MAX_PASSES = 20
+
 #: Seconds before listing again after such a pass, doubling after each (1, 2, 4, 8, 16 s):
 #: jobs of this run that are still failing again move the list for a while; waiting
 #: lets it settle instead of spending the budget on passes that cannot hold still.
@@ -521,6 +525,18 @@ class BulkRun:
         self.listed = []
         self.listed_updated = array.array("d")
         self.todo_count += len(jobs)
+        if jobs and self.passes >= MAX_PASSES:
+            # New failed jobs in every pass (a busy application): never list forever.
+            self.listing_settled = False
+            _log.warning(
+                "new failed jobs of %s kept appearing (%d listing passes): the run stops "
+                "here; run again for the %d found in the last pass",
+                self.application_id,
+                self.passes,
+                len(jobs),
+            )
+            self.todo_count -= len(jobs)
+            return None
         if jobs:
             self._shifted_passes = 0
             return jobs

@@ -643,8 +643,10 @@ class Pager:
         returned = len(page.result)
         end = self.offset + returned
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
-        # without totalCount only an empty page ends the list.
-        if not returned or (total is not None and end >= total):
+        # without totalCount only an empty page ends the list. With ``overlap`` the
+        # totalCount is not trusted either (it can lag the list): the page holding only
+        # the anchor ends it, one request more a pass.
+        if not returned or (total is not None and end >= total and not self.overlap):
             self.done = True
         elif self.overlap and returned > 1:
             self.offset = end - 1

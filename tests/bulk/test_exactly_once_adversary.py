@@ -463,3 +463,41 @@ def test_a_cancelled_async_run_keeps_the_lock_until_its_requests_are_answered(
         asyncio.run(main())
         ours = _ours(api)
     assert max(ours.values()) == 1, "no job processed twice"
+
+
+def test_a_total_count_that_lags_the_list_hides_no_failed_job() -> None:
+    """totalCount 10 short of the list (a count cached a moment ago), pages capped at
+    10, newest first, the run's jobs failing again at once (the list stays long)."""
+    with FakeWriterAPI(
+        seed_failed=30,
+        newest_first=True,
+        max_page_size=10,
+        total_count_error=-10,
+        fail_again_after=0.0,
+    ) as api:
+        summary = _retry_failed(api, "sync")
+        ours = _ours(api)
+    assert sorted(ours) == sorted(api.seeded) and max(ours.values()) == 1
+    assert summary.listing_settled
+
+
+def test_new_failures_in_every_pass_do_not_keep_a_run_going_forever(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A busy application: a new job fails before every pass. The run stops after
+    MAX_PASSES passes, says the list did not settle, and leaves the last ones for the
+    next run (no started line: nothing of theirs was sent)."""
+    with FakeWriterAPI(seed_failed=3, delay=30) as api:
+
+        def new_failure(fake: FakeWriterAPI, app: str, status: Any, offset: int, _: int) -> None:
+            if status is JobStatus.FAILED and offset == 0:
+                fake.seed_failed(1)
+
+        api.on_list = new_failure
+        summary = _retry_failed(api, "sync")
+        api.on_list = None
+        ours = _ours(api)
+    assert not summary.listing_settled
+    assert any("kept appearing" in r.getMessage() for r in caplog.records)
+    assert max(ours.values()) == 1
+    assert len(ours) == 3 + _bulk.MAX_PASSES - 1, "each pass but the last retried its new job"

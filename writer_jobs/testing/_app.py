@@ -160,6 +160,7 @@ class FakeApp:
         max_page_size: int | None = None,
         pagination_mode: str = "effective",
         send_total_count: bool = True,
+        total_count_error: int = 0,
         omit_updated_at: frozenset[str] = frozenset(),
         rate_limit: int | None = None,
         rate_window: float = 60.0,
@@ -183,6 +184,7 @@ class FakeApp:
         self.max_page_size = max_page_size
         self.pagination_mode = pagination_mode
         self.send_total_count = send_total_count
+        self.total_count_error = total_count_error
         self.omit_updated_at = omit_updated_at
         self.timestamp_resolution = timestamp_resolution
         self.on_list: ListHook | None = None
@@ -435,7 +437,7 @@ class FakeApp:
                 job.details(updated_at=with_updated_at, resolution=self.timestamp_resolution)
                 for job in jobs
             ],
-            total_count=total if self.send_total_count else UNSET,
+            total_count=max(total + self.total_count_error, 0) if self.send_total_count else UNSET,
             pagination=(
                 UNSET
                 if self.pagination_mode == "omitted"

@@ -48,7 +48,8 @@ class FakeWriterAPI:
     - ``max_page_size``: list pages are silently capped at this many jobs;
       ``pagination_mode`` is what ``pagination.limit`` says: "effective" (the
       capped limit), "requested" (the limit asked for) or "omitted" (no
-      pagination object). ``send_total_count=False`` leaves totalCount out.
+      pagination object). ``send_total_count=False`` leaves totalCount out;
+      ``total_count_error`` is added to it (a count that lags the list).
     - ``omit_updated_at``: operation ids ("list_jobs", "get_job") whose job bodies
       leave out the optional updated_at.
     - ``on_list``: settable hook ``(api, application_id, status, offset, limit)``
@@ -82,6 +83,7 @@ class FakeWriterAPI:
         max_page_size: int | None = None,
         pagination_mode: str = "effective",
         send_total_count: bool = True,
+        total_count_error: int = 0,
         omit_updated_at: frozenset[str] = frozenset(),
         rate_limit: int | None = None,
         rate_window: float = 60.0,
@@ -110,6 +112,7 @@ class FakeWriterAPI:
             max_page_size=max_page_size,
             pagination_mode=pagination_mode,
             send_total_count=send_total_count,
+            total_count_error=total_count_error,
             omit_updated_at=frozenset(omit_updated_at),
             rate_limit=rate_limit,
             rate_window=rate_window,
