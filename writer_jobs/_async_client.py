@@ -11,13 +11,11 @@ from uuid import UUID
 
 import httpx
 
-from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
+from ._base import _UNSET_TIMEOUT, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
-from ._exceptions import ConfigurationError
 from ._transports import AsyncAiohttp, AsyncHttpx
 from ._watch import Watcher, interval
 
@@ -38,47 +36,21 @@ class AsyncJobsClient(ClientBase):
         proxy: str | None,
         http_backend: str,
     ) -> None:
-        config = self._config
-        self._generated: AuthenticatedClient | None = None
         self._transport: AsyncHttpx | AsyncAiohttp
         #: What sends the requests: "httpx" (the default) or "aiohttp" (when asked).
         self.backend = http_backend
         if http_backend == "aiohttp":
-            self._transport = AsyncAiohttp(config, verify=verify, proxy=proxy)
+            self._transport = AsyncAiohttp(self._config, verify=verify, proxy=proxy)
             return
         owned = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
-                base_url=config.base_url,
-                headers=config.headers,
-                timeout=config.timeout,
-                follow_redirects=False,
-                verify=verify,
-                proxy=proxy,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
-            )
-            self._generated = AuthenticatedClient(
-                base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
-            ).set_async_httpx_client(http_client)
-        self._transport = AsyncHttpx(config, http_client, owned=owned)
+            http_client = self._own_http_client(verify, proxy, keepalive=100)
+        self._transport = AsyncHttpx(self._config, http_client, owned=owned)
 
     @property
     def http_client(self) -> httpx.AsyncClient | None:
         """The httpx.AsyncClient requests go through (None with the aiohttp backend)."""
         return self._transport.http if isinstance(self._transport, AsyncHttpx) else None
-
-    @property
-    def generated(self) -> AuthenticatedClient:
-        """The generated client on this client's httpx pool and key, for calling
-        ``generated_client.api`` functions (``asyncio_detailed``) directly. Only when
-        this client built its own httpx client."""
-        self._check_open()
-        if self._generated is None:
-            raise ConfigurationError(
-                "generated is only available when AsyncJobsClient builds its own httpx "
-                "client (not with http_client= or http_backend='aiohttp')"
-            )
-        return self._generated
 
     # --- I/O: carry out the engine's actions ---------------------------------------
     async def _send(self, action: _engine.Send) -> httpx.Response | Exception:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import httpx
 
+from generated_client import AuthenticatedClient
 from generated_client.models import JobDetails, JobStatus
 
 from . import _engine, _validation
@@ -47,6 +48,7 @@ class ClientBase:
 
     _config: ClientConfig
     _closed: bool
+    _generated: AuthenticatedClient | None = None
     _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
     def __init__(
@@ -125,6 +127,42 @@ class ClientBase:
         http_backend: HttpBackend,
     ) -> None:
         raise NotImplementedError
+
+    def _own_http_client(self, verify: Any, proxy: str | None, keepalive: int) -> Any:
+        """The httpx client this client builds (when not given one), and the generated
+        client on it: the key lives only in the httpx client's headers."""
+        config = self._config
+        http_client = self._http_client_type(
+            base_url=config.base_url,
+            headers=config.headers,
+            timeout=config.timeout,
+            follow_redirects=False,
+            verify=verify,
+            proxy=proxy,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=keepalive),
+        )
+        generated = AuthenticatedClient(
+            base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
+        )
+        if isinstance(http_client, httpx.Client):
+            self._generated = generated.set_httpx_client(http_client)
+        else:
+            self._generated = generated.set_async_httpx_client(http_client)
+        return http_client
+
+    @property
+    def generated(self) -> AuthenticatedClient:
+        """The generated client on this client's httpx pool and key, for calling
+        ``generated_client.api`` functions directly (no retries, no checks). Only when
+        this client built its own httpx client."""
+        self._check_open()
+        if self._generated is None:
+            raise ConfigurationError(
+                f"generated is only available when {type(self).__name__} builds its own "
+                "httpx client (not with http_client= or http_backend='aiohttp'): build the "
+                "generated client on your httpx client yourself"
+            )
+        return self._generated
 
     @property
     def base_url(self) -> str:

@@ -12,11 +12,10 @@ from uuid import UUID
 
 import httpx
 
-from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, REDACTED_TOKEN, ClientBase
+from ._base import _UNSET_TIMEOUT, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
@@ -48,44 +47,15 @@ class JobsClient(ClientBase):
             raise ConfigurationError(
                 "JobsClient sends through httpx; http_backend='aiohttp' is for AsyncJobsClient"
             )
-        config = self._config
         owned = http_client is None
         if http_client is None:
-            http_client = httpx.Client(
-                base_url=config.base_url,
-                headers=config.headers,
-                timeout=config.timeout,
-                follow_redirects=False,
-                verify=verify,
-                proxy=proxy,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-        self._transport = SyncHttpx(config, http_client, owned=owned)
-        self._generated = (
-            AuthenticatedClient(
-                base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
-            ).set_httpx_client(http_client)
-            if owned
-            else None
-        )
+            http_client = self._own_http_client(verify, proxy, keepalive=20)
+        self._transport = SyncHttpx(self._config, http_client, owned=owned)
 
     @property
     def http_client(self) -> httpx.Client:
         """The httpx.Client requests go through (yours, if you passed one)."""
         return self._transport.http
-
-    @property
-    def generated(self) -> AuthenticatedClient:
-        """The generated client, sharing this client's connection pool and key, for
-        calling ``generated_client.api`` functions directly (no retries, no checks).
-        Only when this client built its own httpx client (not with ``http_client=``)."""
-        self._check_open()
-        if self._generated is None:
-            raise ConfigurationError(
-                "generated is not available with http_client=: build the generated "
-                "client on your httpx client yourself"
-            )
-        return self._generated
 
     # --- I/O: carry out the engine's actions ---------------------------------------
     def _send(
