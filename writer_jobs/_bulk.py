@@ -488,7 +488,9 @@ class BulkRun:
         for job in jobs:
             if job.id not in self._seen:
                 self._seen.add(job.id)
-                if self.selection is not None and job.id not in self.journal.final:
+                # An unsettled job was selected (and counted) by the run that started it.
+                journaled = job.id in self.journal.final or job.id in self.journal.unsettled
+                if self.selection is not None and not journaled:
                     limit = self.selection.limit
                     if not self.selection.matches(job) or (
                         limit is not None and self._selected >= limit

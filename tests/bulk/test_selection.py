@@ -91,6 +91,48 @@ def test_a_resume_keeps_the_selection(tmp_path: Path) -> None:
     assert header["selection"] == {"limit": 10}
 
 
+def test_a_job_started_but_never_processed_counts_once_against_the_limit(
+    tmp_path: Path,
+) -> None:
+    """Killed between a job's "started" line and its POST reaching the server: the
+    resume finds the job still failed in the listing. It was counted in the limit when
+    the first run selected it, and must not be counted again (a job would be lost)."""
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(seed_failed=30, delay=30) as api:
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            count = {"n": 0}
+
+            def crash(_: JobOutcome) -> None:
+                count["n"] += 1
+                if count["n"] == 3:
+                    raise KeyError("crash")
+
+            with pytest.raises(KeyError):
+                client.retry_failed(
+                    api.application_id,
+                    select=Selection(limit=10),
+                    journal=journal,
+                    concurrency=1,
+                    on_outcome=crash,
+                )
+            done = set(api.retries_per_job())
+            untouched = next(j for j in api.seeded if j not in done)
+            listed = client.get(untouched).updated_at
+            assert isinstance(listed, datetime.datetime)
+            line = {  # the line a crash left just before the POST went out
+                "event": "started",
+                "job_id": str(untouched),
+                "listed_updated_at": listed.timestamp(),
+                "server_at_least": time.time(),
+            }
+            with journal.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+            client.retry_failed(api.application_id, journal=journal)
+        retried = api.retries_per_job()
+    assert untouched in retried
+    assert len(retried) == 10 and max(retried.values()) == 1
+
+
 def test_a_bad_selection_is_refused_before_any_request() -> None:
     with pytest.raises(InvalidArgumentError, match="regular expression"):
         Selection(error_matches="(")
