@@ -21,7 +21,6 @@ import attrs
 import httpx
 
 from generated_client.models import JobDetails, JobStatus
-from generated_client.types import Unset
 
 from . import _engine
 from ._config import ClientConfig
@@ -155,18 +154,14 @@ class Pacer:
         with self._lock:
             if status == 429:
                 self.rate_limited += 1
-                now = self._clock()
-                # One halving per burst: the workers that hit the same limit together
-                # count as one signal, not as sixteen.
-                if (
-                    self.rate is not None
-                    and self.max_rate is not None
-                    and (now - self._last_halving > 1.0)
-                ):
-                    self.rate = max(self.rate / 2, self.max_rate / 64)
-                    self._last_halving = now
-            elif self.rate is not None and self.max_rate is not None and self.rate < self.max_rate:
+            if self.rate is None or self.max_rate is None:
+                return
+            if status != 429:
                 self.rate = min(self.max_rate, self.rate + self.max_rate / 100)
+            elif (now := self._clock()) - self._last_halving > 1.0:
+                # One halving per burst: workers hitting the same limit together are one signal.
+                self.rate = max(self.rate / 2, self.max_rate / 64)
+                self._last_halving = now
 
 
 @attrs.frozen
@@ -207,11 +202,9 @@ class Selection:
                 limit = _engine.epoch(bound)
                 if updated is None or limit is None or (updated < limit) == after:
                     return False
-        if self.error_matches is not None:
-            error = job.error if isinstance(job.error, str) else None
-            if error is None or re.search(self.error_matches, error) is None:
-                return False
-        return True
+        if self.error_matches is None:
+            return True
+        return isinstance(job.error, str) and re.search(self.error_matches, job.error) is not None
 
     def to_json(self) -> dict[str, Any]:
         data = attrs.asdict(self, value_serializer=_iso_value)
@@ -247,10 +240,6 @@ def _error(
     return JobOutcome(job_id, outcome, status, type(exc).__name__, str(exc), resumed)
 
 
-def _timestamp(value: datetime.datetime | Unset) -> float | None:
-    return _engine.epoch(value)
-
-
 class ServerClock:
     """A lower bound of the server's clock, from the ``Date`` headers of the run's
     responses: the client's own clock is never compared with the server's."""
@@ -271,13 +260,6 @@ class ServerClock:
         return None if self._offset is None else time.monotonic() + self._offset
 
 
-def _retriggered_since(updated: float | None, resume: Resume) -> bool | None:
-    """Was this (failed) job re-triggered after an earlier run started it? None: cannot tell."""
-    if updated is None:
-        return None
-    return _engine.retriggered_since(updated, resume.listed_updated_at, resume.server_at_least)
-
-
 def job_flow(
     job_id: UUID,
     config: ClientConfig,
@@ -290,13 +272,19 @@ def job_flow(
     resumed = resume is not None
     status: JobStatus | None = None
     try:
+        retry = resume is None
+        known = listed_updated_at
         if resume is not None:
             # An earlier run may have re-triggered it: look before touching it.
             details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
             status = details.status
             if status is JobStatus.FAILED:
-                updated = _timestamp(details.updated_at)
-                verdict = _retriggered_since(updated, resume)
+                known = _engine.epoch(details.updated_at)
+                verdict = None
+                if known is not None:
+                    verdict = _engine.retriggered_since(
+                        known, resume.listed_updated_at, resume.server_at_least
+                    )
                 if verdict is None:
                     return JobOutcome(
                         job_id,
@@ -309,15 +297,9 @@ def job_flow(
                         "yourself if it was not",
                         resumed,
                     )
-                if not verdict:
-                    job = yield from _engine.retry_flow(
-                        job_id, config, timeout, known_updated_at=updated
-                    )
-                    status = job.status
-        else:
-            job = yield from _engine.retry_flow(
-                job_id, config, timeout, known_updated_at=listed_updated_at
-            )
+                retry = not verdict
+        if retry:
+            job = yield from _engine.retry_flow(job_id, config, timeout, known_updated_at=known)
             status = job.status
     except RetryOutcomeUnknownError as exc:
         if exc.retriggered:  # re-triggered (the server's timestamps say so), failed again
@@ -339,18 +321,13 @@ def job_flow(
     return JobOutcome(job_id, Outcome.RETRIED, status, resumed=resumed)
 
 
-def _status_text(status: JobStatus | None) -> str:
-    return "unknown" if status is None else status.value
-
-
 class Stopped(Exception):
     """Raised in a worker when its run has stopped: it must send nothing more."""
 
 
 class Gate:
-    """Shut once a run stops: each request and each sleep of its worker threads asks
-    it first, so none starts after (a request already under way may finish). For
-    threads (the sync client); asyncio tasks are cancelled instead."""
+    """Shut once a run stops: the sync client's threads ask it before each request and
+    sleep, so none starts after (one under way may finish); async tasks are cancelled."""
 
     def __init__(self) -> None:
         self._stopped = threading.Event()
@@ -375,9 +352,8 @@ MAX_SHIFTED_PASSES = 5
 #: application) must not keep it going forever; it ends with listing_settled False.
 MAX_PASSES = 20
 
-#: Seconds before listing again after such a pass, doubling after each (1, 2, 4, 8, 16 s):
-#: jobs of this run that are still failing again move the list for a while; waiting
-#: lets it settle instead of spending the budget on passes that cannot hold still.
+#: Seconds before listing again after such a pass, doubling each time (1, 2, 4, 8, 16 s):
+#: this run's jobs failing again move the list for a while; waiting lets it settle.
 SETTLE_PAUSE = 1.0
 
 #: One job to handle: its id, its updated_at when listed, what the journal says of it.
@@ -409,7 +385,6 @@ class BulkRun:
         self.config = config
         self.timeout = timeout
         self.application_id = application_id
-        self.wait = wait
         self.wait_timeout = wait_timeout
         self.on_outcome = on_outcome
         path = None if journal is None else Path(journal)
@@ -420,8 +395,7 @@ class BulkRun:
         self.dry_run = dry_run
         #: With a dry run, the jobs that would be retried (their error texts for the preview).
         self.preview: list[JobDetails] = []
-        # The run lock first: a second run is told which run holds the application.
-        # A dry run changes nothing: it takes no lock.
+        # Lock first: a second run is told which run holds the application (a dry run takes none).
         self.lock = None if dry_run else RunLock(config.base_url, application_id, path)
         try:
             self.journal = Journal(
@@ -481,7 +455,6 @@ class BulkRun:
             with self._lock:
                 self.transient_failures += 1
 
-    # --- passes -------------------------------------------------------------------------
     def add_listed(self, jobs: Iterable[JobDetails]) -> None:
         """Record a page of failed jobs; jobs this run already handled are left out
         (one that failed again after this run re-triggered it is not retried again)."""
@@ -501,7 +474,7 @@ class BulkRun:
                 if self.dry_run:
                     self.preview.append(job)
                 self.listed.append(job.id)
-                updated = _timestamp(job.updated_at)
+                updated = _engine.epoch(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
 
     def todo(self, shifted: bool = False, unverified: bool = False) -> list[Todo] | None:
@@ -526,7 +499,6 @@ class BulkRun:
                     jobs.append((job_id, None, resume))
         self.listed = []
         self.listed_updated = array.array("d")
-        self.todo_count += len(jobs)
         if jobs and self.passes >= MAX_PASSES:
             # New failed jobs in every pass (a busy application): never list forever.
             self.listing_settled = False
@@ -537,8 +509,8 @@ class BulkRun:
                 self.passes,
                 len(jobs),
             )
-            self.todo_count -= len(jobs)
             return None
+        self.todo_count += len(jobs)
         if jobs:
             self._shifted_passes = 0
             return jobs
@@ -590,19 +562,9 @@ class BulkRun:
         with self._lock:
             self.gate.check()  # stopped: no started line, no request
             self.journal.write(entry)
-        return self._job(job_id, listed_updated_at, resume)
-
-    def _job(
-        self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
-    ) -> _engine.Flow[JobOutcome]:
-        outcome = yield from job_flow(
-            job_id,
-            self.config,
-            self.timeout,
-            listed_updated_at=listed_updated_at,
-            resume=resume,
+        return job_flow(
+            job_id, self.config, self.timeout, listed_updated_at=listed_updated_at, resume=resume
         )
-        return outcome
 
     def finish(self, outcome: JobOutcome, item: Todo) -> None:
         """A job's flow ended: record its outcome, or, with wait=True and the job
@@ -637,20 +599,17 @@ class BulkRun:
             outcomes = [self._watching.pop(j)[0] for j in late]
             self.watcher.drop(late)
         for outcome in outcomes:
-            self.record(
-                attrs.evolve(
-                    outcome,
-                    error_type="WaitTimeoutError",
-                    message=f"job {outcome.job_id} was still {_status_text(outcome.status)} "
-                    f"when wait_timeout ({self.wait_timeout:g} s) passed; it was re-triggered",
-                )
+            status = "unknown" if outcome.status is None else outcome.status.value
+            message = (
+                f"job {outcome.job_id} was still {status} when wait_timeout "
+                f"({self.wait_timeout:g} s) passed; it was re-triggered"
             )
+            self.record(attrs.evolve(outcome, error_type="WaitTimeoutError", message=message))
 
     def record(self, outcome: JobOutcome) -> None:
         with self._lock:
-            # Stopped while this job was under way: its outcome stays unknown (the
-            # started line makes the next run check it), and nobody is told after the
-            # call returned.
+            # Stopped while this job was under way: its outcome stays unknown (its started
+            # line makes the next run check it); nobody is told after the call returned.
             self.gate.check()
             self.journal.write(outcome.to_json())
             self.outcomes[outcome.outcome.value] = self.outcomes.get(outcome.outcome.value, 0) + 1
@@ -676,9 +635,7 @@ class BulkRun:
 
     def record_preview(self) -> None:
         """A dry run: each selected job, as ``would_retry`` with its error text."""
-        if not self.dry_run:
-            return
-        for job in self.preview:
+        for job in self.preview:  # empty unless a dry run
             error = job.error if isinstance(job.error, str) else None
             self.record(JobOutcome(job.id, Outcome.WOULD_RETRY, job.status, message=error))
 
@@ -692,8 +649,8 @@ class BulkRun:
         with self._lock:
             self._threads -= 1
             release = self._closed and not self._threads
-        if release:
-            self._release_lock()
+        if release and self.lock is not None:
+            self.lock.release()
 
     def hold_until_done(self, task: Any) -> None:
         """An asyncio task of this run, left to finish its request: the run lock is
@@ -716,9 +673,5 @@ class BulkRun:
             self.journal.close()
             self._closed = True
             release = not self._threads
-        if release:
-            self._release_lock()
-
-    def _release_lock(self) -> None:
-        if self.lock is not None:
+        if release and self.lock is not None:
             self.lock.release()

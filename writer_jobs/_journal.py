@@ -1,11 +1,10 @@
 """What makes a bulk run resumable and exclusive: its journal file and its run lock.
 
-A journal is JSON lines. Its first line names the run target; then, per job, a
-``started`` line is flushed before each job's first request and an ``outcome``
-line after it. The run lock is an advisory ``flock`` (released by the kernel when
-the process dies, so a killed run never leaves it stuck) on a file per
-(API, application), in a per-user folder under /tmp (not $TMPDIR, which differs
-between shells and would let two runs miss each other).
+A journal is JSON lines: a first line naming the run target, then per job a ``started``
+line flushed before its first request and an ``outcome`` line after. The run lock is an
+advisory ``flock`` (the kernel releases it when the process dies: a killed run never
+leaves it stuck) on a file per (API, application) in a per-user folder under /tmp (not
+$TMPDIR, which differs between shells and would let two runs miss each other).
 """
 
 from __future__ import annotations
@@ -59,15 +58,14 @@ def _try_lock(f: IO[Any]) -> bool:
     return True
 
 
-def lock_dir() -> Path:
-    """This user's lock folder: one fixed place per machine, whatever $TMPDIR says."""
+def _lock_folder() -> Path:
+    """This user's lock folder, made if need be: one fixed place per machine, whatever
+    $TMPDIR says."""
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or str(Path.home())
-        return Path(base) / "writer-jobs" / "locks"
-    return Path("/tmp") / f"writer-jobs-{os.getuid()}"  # noqa: S108 - per user, checked below
-
-
-def _own_folder(folder: Path) -> None:
+        folder = Path(base) / "writer-jobs" / "locks"
+    else:
+        folder = Path("/tmp") / f"writer-jobs-{os.getuid()}"  # noqa: S108 - per user, checked
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if sys.platform != "win32":
         info = folder.lstat()
@@ -76,6 +74,7 @@ def _own_folder(folder: Path) -> None:
                 f"the run lock folder {str(folder)!r} is not a folder of this user: "
                 "remove it and run again"
             )
+    return folder
 
 
 def run_target(base_url: str) -> str:
@@ -87,8 +86,8 @@ def run_target(base_url: str) -> str:
         numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
         address = ipaddress.ip_address(str(numeric).split("%")[0])
     except (OSError, ValueError, IndexError):
-        loopback = host == "localhost" or host.rstrip(".").endswith(".localhost")
-        loopback = loopback or host.rstrip(".") == "localhost"
+        name = host.rstrip(".")
+        loopback = name == "localhost" or name.endswith(".localhost")
     else:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
@@ -104,9 +103,7 @@ class RunLock:
     def __init__(self, base_url: str, application_id: str, journal: Path | None) -> None:
         target = f"{run_target(base_url)}\n{application_id}"
         key = hashlib.sha256(target.encode()).hexdigest()[:32]
-        folder = lock_dir()
-        _own_folder(folder)
-        self.path = folder / f"{key}.lock"
+        self.path = _lock_folder() / f"{key}.lock"
         self._file: IO[str] | None = self.path.open("a+", encoding="utf-8")
         if not _try_lock(self._file):
             self._file.seek(0)

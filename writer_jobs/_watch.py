@@ -1,16 +1,14 @@
 """Watching many jobs of one application finish, a round of list pages at a time.
 
-One GET per job per poll spends the account's budget on watching; a round of list
-pages costs pages instead. A round lists the application's ``in_progress`` jobs (all
-of them: that list is as long as what runs). A watched job missing from it has
-finished, or was missed because the list shifted while it was paged. Its end is
-proved by seeing it in the ``failed`` or ``completed`` list, read newest first and
-only back to the moment the earliest such job was triggered: an application's long
-history of completed jobs is never paged through. A failed entry counts only when
-it is newer than the trigger (an older one is the failure that was retried). Where
-the lists cannot prove an end (no ``updated_at``, a server that does not list newest
-first, or a job missing from every list twice), a GET confirms it. No status is
-ever reported that the server did not show for that job after its trigger.
+One GET per job per poll spends the budget on watching; a round costs pages instead.
+It lists all the ``in_progress`` jobs (a list as long as what runs). A watched job
+missing from it has finished, or was missed by a list that shifted while paged. Its
+end is proved by seeing it in the ``failed`` or ``completed`` list, read newest first
+and only back to the earliest such job's trigger (a long history is never paged
+through). A failed entry counts only when newer than the trigger (an older one is the
+failure that was retried). Where the lists cannot prove an end (no ``updated_at``, a
+server not listing newest first, a job missing from every list twice), a GET confirms
+it. No status is reported that the server did not show for that job after its trigger.
 
 No I/O: ``round()`` is a flow of the engine's kind; the clients run it.
 """
@@ -73,8 +71,7 @@ class Watcher:
             running.update(job.id for job in pager.accept(page))
         candidates = {job_id for job_id in self.pending if job_id not in running}
         ended: dict[UUID, JobDetails] = {}
-        cutoff_known = all(self.pending[j] is not None for j in candidates)
-        provable = bool(candidates) and cutoff_known
+        provable = bool(candidates) and all(self.pending[j] is not None for j in candidates)
         for status in (JobStatus.FAILED, JobStatus.COMPLETED):
             if not provable or len(ended) == len(candidates):
                 break
