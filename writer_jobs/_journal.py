@@ -44,6 +44,9 @@ def _try_lock(f: IO[Any]) -> bool:
     if sys.platform == "win32":
         import msvcrt
 
+        # msvcrt locks bytes from the file position, and an "a+" file opens at its end:
+        # every process must lock the same byte, 0, however long the file has grown.
+        f.seek(0)
         try:
             msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
@@ -107,9 +110,11 @@ class RunLock:
         self._file: IO[str] | None = self.path.open("a+", encoding="utf-8")
         if not _try_lock(self._file):
             self._file.seek(0)
-            try:
+            try:  # only for the message: unreadable (a Windows lock) or odd is fine
                 holder = json.loads(self._file.read() or "{}")
-            except ValueError:
+            except (ValueError, OSError):
+                holder = {}
+            if not isinstance(holder, dict):
                 holder = {}
             self._file.close()
             self._file = None
