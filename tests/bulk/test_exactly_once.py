@@ -191,12 +191,12 @@ def test_a_second_run_on_the_same_application_is_refused_before_any_request(
     assert caught.value.holder["pid"] == os.getpid()
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", "\"text\"", "{cut", ""])
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', "{cut", ""])
 def test_a_lock_file_that_is_not_a_holder_still_refuses_the_second_run(content: str) -> None:
     held = RunLock("http://127.0.0.1:9", "odd-lock-app", None)
     try:
         held.path.write_text(content)  # flock is advisory: the file can be rewritten
-        with pytest.raises(RunInProgressError, match="pid [?]") as caught:
+        with pytest.raises(RunInProgressError, match=r"pid \?") as caught:
             RunLock("http://127.0.0.1:9", "odd-lock-app", None)
         assert caught.value.holder == {}
     finally:
