@@ -23,6 +23,7 @@ import httpx
 from generated_client.models import JobDetails, JobStatus
 
 from . import _engine
+from ._budget import Budget
 from ._config import ClientConfig
 from ._exceptions import (
     APIError,
@@ -120,48 +121,6 @@ class BulkSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "summary", **attrs.asdict(self), "ok": self.ok}
-
-
-class Pacer:
-    """Spaces requests to stay under ``per_minute`` for the whole run; on a 429 it
-    halves the pace, then recovers a little with every success (AIMD)."""
-
-    def __init__(
-        self, per_minute: float | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_rate = None if per_minute is None else per_minute / 60.0
-        self.rate = self.max_rate
-        self.rate_limited = 0
-        self.requests = 0
-        self._clock = clock
-        self._next = 0.0
-        self._last_halving = -1e9
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Claim the next slot; returns how long to wait before sending."""
-        with self._lock:
-            self.requests += 1
-            if self.rate is None:
-                return 0.0
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + 1.0 / self.rate
-            return slot - now
-
-    def observe(self, outcome: httpx.Response | Exception | None) -> None:
-        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
-        with self._lock:
-            if status == 429:
-                self.rate_limited += 1
-            if self.rate is None or self.max_rate is None:
-                return
-            if status != 429:
-                self.rate = min(self.max_rate, self.rate + self.max_rate / 100)
-            elif (now := self._clock()) - self._last_halving > 1.0:
-                # One halving per burst: workers hitting the same limit together are one signal.
-                self.rate = max(self.rate / 2, self.max_rate / 64)
-                self._last_halving = now
 
 
 @attrs.frozen
@@ -412,7 +371,9 @@ class BulkRun:
         #: Jobs not selected (outside the times, error or limit), by this run.
         self.unselected = 0
         self._selected = len(self.journal.final | self.journal.unsettled.keys())
-        self.pacer = Pacer(rate_limit)
+        #: This run's own cap (``rate_limit``), on top of the client's budget.
+        self.pacer = Budget(rate_limit, burst=1)
+        self.requests = 0
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None
         self._watching: dict[UUID, tuple[JobOutcome, float | None]] = {}
@@ -441,6 +402,8 @@ class BulkRun:
 
     # --- pacing and the server's clock: every request of the run goes through these --
     def reserve(self) -> float:
+        with self._lock:
+            self.requests += 1
         return self.pacer.reserve()
 
     def observe(self, outcome: httpx.Response | Exception | None) -> None:
@@ -628,7 +591,7 @@ class BulkRun:
             elapsed=time.monotonic() - self.started,
             rate_limited=self.pacer.rate_limited,
             transient_failures=self.transient_failures,
-            requests=self.pacer.requests,
+            requests=self.requests,
             unselected=self.unselected,
             listing_settled=self.listing_settled,
         )
