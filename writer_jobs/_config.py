@@ -109,11 +109,8 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
 
 
 def resolve_timeout(value: object) -> httpx.Timeout:
-    """Seconds (float) or an httpx.Timeout; a bare number keeps the 5 s connect cap.
-
-    0 is refused: to httpx it means "fail at once", which nobody asks for on purpose
-    and which reads like "no timeout" (that is None).
-    """
+    """Seconds or an httpx.Timeout; a bare number keeps the 5 s connect cap. 0 is refused:
+    to httpx it means "fail at once", never meant, and it reads like "no timeout" (None)."""
     if isinstance(value, httpx.Timeout):
         for name in ("connect", "read", "write", "pool"):
             _positive_timeout(getattr(value, name), f"timeout.{name}")
@@ -121,8 +118,7 @@ def resolve_timeout(value: object) -> httpx.Timeout:
     seconds = _positive_timeout(value, "timeout")
     if seconds is None:
         return httpx.Timeout(None)
-    connect = DEFAULT_TIMEOUT.connect
-    return httpx.Timeout(seconds, connect=min(seconds, connect if connect is not None else seconds))
+    return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_TIMEOUT.connect or seconds))
 
 
 def _positive_timeout(value: object, name: str) -> float | None:

@@ -2,9 +2,8 @@
 
 Each operation is a generator that yields actions (``Send`` a request, ``Sleep``)
 and receives what the action produced (an ``httpx.Response`` or the exception
-sending raised). ``JobsClient`` and ``AsyncJobsClient`` only carry the actions out,
-so every decision (what to retry, how long to wait, when a POST must not be
-repeated) is made here, once.
+sending raised). The clients only carry the actions out, so every decision (what
+to retry, how long to wait, when a POST must not be repeated) is made here, once.
 """
 
 from __future__ import annotations
@@ -48,11 +47,7 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses that certainly mean the request was not processed.
 UNPROCESSED_STATUSES = frozenset({429})
 #: Transport errors raised before the request left the client.
-UNSENT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
+UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 # Send and Call are plain slotted classes, not attrs ones: one of each is made per
@@ -80,10 +75,9 @@ class Sleep:
     retry_of: APIError | None = None
 
 
-Action = Send | Sleep
 #: What a Send produced: the response, or the exception sending raised.
 Received = httpx.Response | Exception | None
-Flow = Generator[Action, Received, T]
+Flow = Generator[Send | Sleep, Received, T]
 
 
 class Safety(enum.Enum):
@@ -117,10 +111,9 @@ class Call:
         self.path = str(kwargs["url"])
 
 
-#: Statuses after which a job changes no more. A status openapi.yaml does not list
-#: (a newer server's, kept by the open JobStatus) is NOT terminal: wait() keeps
-#: polling it until its deadline, since a new value is likelier a new stage before
-#: or during the run (``queued``) than a new end; retry_failed never retries it.
+#: Statuses after which a job changes no more. One openapi.yaml does not list (a newer
+#: server's, kept by the open JobStatus) is likelier a new stage (``queued``) than a new
+#: end: NOT terminal, wait() polls it until its deadline, retry_failed never retries it.
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 KNOWN_STATUSES = frozenset(JobStatus)
 _warned: set[str] = set()
@@ -168,8 +161,7 @@ def list_call(application_id: str, status: JobStatus | None, offset: int, limit:
 
 
 def create_call(application_id: str, inputs: list[JobInput]) -> Call:
-    body = CreateJobRequest(inputs=inputs)
-    kwargs = create_job._get_kwargs(application_id, body=body)
+    kwargs = create_job._get_kwargs(application_id, body=CreateJobRequest(inputs=inputs))
     return Call("create_job", kwargs, _parse_job, Safety.ONLY_IF_UNPROCESSED)
 
 
@@ -188,31 +180,23 @@ def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure
     method = call.method
     if isinstance(outcome, httpx.Response):
         error = status_error(outcome, method=method, url=url, attempts=attempt)
-        status = outcome.status_code
-        retryable = status in RETRYABLE_STATUSES
-        ambiguous = retryable and status not in UNPROCESSED_STATUSES
+        retryable = outcome.status_code in RETRYABLE_STATUSES
+        ambiguous = retryable and outcome.status_code not in UNPROCESSED_STATUSES
         return _Failure(error, retryable, ambiguous, error.retry_after)
     if isinstance(outcome, APIError):  # raised while reading (body over the size cap)
         return _Failure(outcome, retryable=False, ambiguous=True)
     if isinstance(outcome, httpx.DecodingError):
-        return _Failure(
-            ResponseValidationError(
-                f"{method} {url}: the response body could not be decoded: {outcome}",
-                method=method,
-                url=url,
-                response=None,
-            ),
-            retryable=False,
-            ambiguous=True,
-        )
+        text = f"{method} {url}: the response body could not be decoded: {outcome}"
+        invalid = ResponseValidationError(text, method=method, url=url, response=None)
+        return _Failure(invalid, retryable=False, ambiguous=True)
     if isinstance(outcome, httpx.TransportError):
         unsent = isinstance(outcome, UNSENT_ERRORS)
-        detail = str(outcome) or "no detail"
-        kind = "timed out" if isinstance(outcome, httpx.TimeoutException) else "connection failed"
-        cls = APITimeoutError if isinstance(outcome, httpx.TimeoutException) else APIConnectionError
-        text = f"{method} {url}: {kind} ({type(outcome).__name__}: {detail})"
+        timed_out = isinstance(outcome, httpx.TimeoutException)
+        kind = "timed out" if timed_out else "connection failed"
+        text = f"{method} {url}: {kind} ({type(outcome).__name__}: {str(outcome) or 'no detail'})"
         if unsent:
             text += "; the request was not sent"
+        cls = APITimeoutError if timed_out else APIConnectionError
         err = cls(
             text, method=method, url=url, may_have_been_processed=not unsent, attempts=attempt
         )
@@ -221,14 +205,6 @@ def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure
     if isinstance(outcome, Exception):
         raise outcome
     raise RuntimeError(f"unexpected outcome {outcome!r}")  # pragma: no cover - a driver bug
-
-
-def _may_repeat(call: Call, failure: _Failure) -> bool:
-    if not failure.retryable:
-        return False
-    if call.safety is Safety.ONLY_IF_UNPROCESSED:
-        return not failure.ambiguous
-    return True
 
 
 class Backoff:
@@ -244,10 +220,9 @@ class Backoff:
         return random.uniform(0, ceiling)
 
 
-def _with_note(error: APIError, note: str) -> APIError:
+def _with_note(error: APIError, note: str) -> None:
     error.message = f"{error.message}; {note}"
     error.args = (error.message,)
-    return error
 
 
 def _retryable_error(error: APIError) -> bool:
@@ -256,13 +231,15 @@ def _retryable_error(error: APIError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-def _give_up_or_delay(
-    call: Call, failure: _Failure, attempt: int, config: ClientConfig, backoff: Backoff | None
+def _delay_or_raise(
+    call: Call, failure: _Failure, attempt: int, config: ClientConfig, until: float | None
 ) -> float:
     """How long to wait before the next attempt; raises the typed error when there is none."""
     error = failure.error
-    if not _may_repeat(call, failure) or attempt > config.max_retries:
-        if call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous:
+    # No idempotency key: a POST that may have created a job is never repeated.
+    unsafe = call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous
+    if not failure.retryable or unsafe or attempt > config.max_retries:
+        if unsafe:
             _with_note(
                 error,
                 "the job may have been created: list the application's jobs "
@@ -276,17 +253,29 @@ def _give_up_or_delay(
             _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
         error.attempts = attempt
         raise error
-    if failure.retry_after is not None:
-        if failure.retry_after > config.max_retry_after:
-            _with_note(
-                error,
-                f"not waiting: the server asked for {failure.retry_after:.0f} s, "
-                f"more than max_retry_after={config.max_retry_after:g} s",
-            )
-            raise error
-        return failure.retry_after
-    assert backoff is not None
-    return backoff.delay(attempt)
+    if failure.retry_after is None:
+        delay = Backoff(config.backoff_initial, config.backoff_max).delay(attempt)
+    elif failure.retry_after > config.max_retry_after:
+        _with_note(
+            error,
+            f"not waiting: the server asked for {failure.retry_after:.0f} s, "
+            f"more than max_retry_after={config.max_retry_after:g} s",
+        )
+        raise error
+    else:
+        delay = failure.retry_after
+    if until is not None and time.monotonic() + delay >= until:
+        _with_note(
+            error,
+            f"gave up after {attempt} attempts: another would end past the call's deadline "
+            f"of {config.deadline:g} s",
+        )
+        if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
+            what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+            _with_note(error, f"the job may have been {what}")
+        error.attempts = attempt
+        raise error
+    return delay
 
 
 def execute(
@@ -298,20 +287,19 @@ def execute(
     until: float | None = None,
 ) -> Flow[Any]:
     """Send ``call``, retrying as its safety allows; return the parsed 2xx body. The
-    whole call, attempts and waits, ends by ``until`` (default: ``config.deadline``
-    from now): no attempt starts, and no wait is begun, that would end past it.
+    whole call ends by ``until`` (default: ``config.deadline`` from now): no attempt
+    or wait starts that would end past it.
 
-    ``before_repeat(sent_at)`` runs before an attempt that follows an ambiguous one
-    (``sent_at``: when the earliest request that may have taken effect was sent, on
-    ``time.monotonic``). When it returns a value, that value is the result and the
-    request is not sent again; None proves no earlier request took effect. If it
-    fails, the attempt counts as failed and the next one checks again.
+    ``before_repeat(sent_at, until)`` runs before an attempt that follows an ambiguous
+    one (``sent_at``: when the earliest request that may have taken effect was sent, on
+    ``time.monotonic``). A value it returns is the result, and nothing is sent again;
+    None proves no earlier request took effect. If it fails, the attempt counts as
+    failed and the next one checks again.
     """
     url = config.base_url + call.path  # errors and logs name the full URL
     method = call.method
     if until is None and config.deadline is not None:
         until = time.monotonic() + config.deadline
-    backoff: Backoff | None = None
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
@@ -343,11 +331,7 @@ def execute(
             failure = _classify(call, outcome, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        if failure.retry_after is None and backoff is None and failure.retryable:
-            backoff = Backoff(config.backoff_initial, config.backoff_max)
-        delay = _give_up_or_delay(call, failure, attempt, config, backoff)
-        if until is not None and time.monotonic() + delay >= until:
-            _give_up_at_deadline(call, failure, attempt, config)
+        delay = _delay_or_raise(call, failure, attempt, config, until)
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             method,
@@ -360,40 +344,17 @@ def execute(
         yield Sleep(delay, failure.error)
 
 
-def _give_up_at_deadline(call: Call, failure: _Failure, attempt: int, config: ClientConfig) -> None:
-    error = failure.error
-    _with_note(
-        error,
-        f"gave up after {attempt} attempts: another would end past the call's deadline "
-        f"of {config.deadline:g} s",
-    )
-    if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
-        what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
-        _with_note(error, f"the job may have been {what}")
-    error.attempts = attempt
-    raise error
-
-
 def _reason(error: APIError) -> str:
     if isinstance(error, APIStatusError):
         return f"status {error.status_code}"
     return type(error).__name__
 
 
-#: How far the server's ``Date`` header and the clock that stamps its jobs may
-#: disagree (a front end and a database behind one API): judging "updated before our
-#: POST" errs by this much towards "cannot tell", never towards posting again. Only
-#: a job that failed this recently and whose retry's answer was lost pays for it.
+#: How far the server's ``Date`` header and the clock that stamps its jobs may disagree
+#: (a front end and a database behind one API): "updated before our POST" errs by this
+#: much towards "cannot tell", never towards posting again. Only a job that failed this
+#: recently and whose retry's answer was lost pays for it.
 CLOCK_MARGIN = 30.0
-
-
-def granularity(epoch_seconds: float) -> float:
-    """How coarse a server timestamp may be: a value on a whole hour, minute or second
-    may have been truncated to it (a server storing whole seconds); 0.0 otherwise."""
-    for step in (3600.0, 60.0, 1.0):
-        if epoch_seconds % step == 0:
-            return step
-    return 0.0
 
 
 def retriggered_since(
@@ -403,13 +364,14 @@ def retriggered_since(
     may have reached the server? False: provably not (posting again is safe); True:
     provably yes; None: the server's timestamps cannot tell.
 
-    ``known_updated_at`` is the job's updated_at before that POST (from a listing): a
-    change proves a re-trigger; the same value proves none only when it has sub-second
+    ``known_updated_at``, the job's updated_at before that POST (from a listing): a
+    change proves a re-trigger; the same value proves none only with sub-second
     precision (a re-trigger and a failure within one stored second look the same).
     ``posted_at_least`` bounds the server's clock when the POST was sent, from below:
     a job updated (rounded up to its precision) more than CLOCK_MARGIN before it was
     not touched by that POST."""
-    coarse = granularity(updated)
+    # A value on a whole hour, minute or second may have been truncated to it.
+    coarse = next((step for step in (3600.0, 60.0, 1.0) if updated % step == 0), 0.0)
     if known_updated_at is not None:
         if abs(updated - known_updated_at) > 1e-6:
             return True
@@ -465,34 +427,31 @@ def verify_retry_took_effect(
     GET's ``Date`` header minus the time elapsed since sending it bounds from below.
     Returns None (POSTing again is safe) or raises RetryOutcomeUnknownError.
     """
+    # One GET per check: a failing GET fails this attempt, and the next one checks again.
+    single = attrs.evolve(config, max_retries=0)
+    call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
+    url = config.base_url + retry_call(job_id).path
 
     def check(sent_at: float, until: float | None) -> Flow[Job | None]:
-        # One GET per check: a failing GET fails this attempt, and the next one checks again.
-        single = attrs.evolve(config, max_retries=0)
-        call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
         details, date = yield from execute(call, single, timeout, until=until)
         elapsed = time.monotonic() - sent_at  # measured late: errs towards "cannot tell"
         if details.status is not JobStatus.FAILED:
             return Job(id=details.id, status=details.status, created_at=details.created_at)
         updated = epoch(details.updated_at)
-        url = config.base_url + retry_call(job_id).path
+        posted_at_least = None if date is None else date - elapsed
+        verdict: bool | None = None
         if updated is None:
             why = "it is failed and its body has no updated_at to compare"
         else:
-            posted_at_least = None if date is None else date - elapsed
             verdict = retriggered_since(updated, known_updated_at, posted_at_least)
             if verdict is False:
                 return None
             if verdict:
-                raise _outcome_unknown(
-                    job_id,
-                    details,
-                    url,
-                    retriggered=True,
-                    why=f"it is failed again, updated at {_iso(updated)} after "
-                    f"{_iso(known_updated_at or 0.0)}: it was re-triggered since and failed again",
+                why = (
+                    f"it is failed again, updated at {_iso(updated)} after "
+                    f"{_iso(known_updated_at or 0.0)}: it was re-triggered since and failed again"
                 )
-            if posted_at_least is None:
+            elif posted_at_least is None:
                 why = (
                     "it is failed and the server sent no Date header to compare its updated_at with"
                 )
@@ -503,27 +462,21 @@ def verify_retry_took_effect(
                     f"{_iso(posted_at_least)}, allowing {CLOCK_MARGIN:g} s for its clocks "
                     "to disagree): it may have been re-triggered and failed again"
                 )
-        raise _outcome_unknown(job_id, details, url, retriggered=False, why=why)
+        raise RetryOutcomeUnknownError(
+            f"POST {url}: the answer to an earlier attempt was lost, and {why}; "
+            f"not sending another POST, so job {job_id} is never triggered twice "
+            "(check it with get() before retrying it yourself)",
+            method="POST",
+            url=url,
+            job=details,
+            retriggered=bool(verdict),
+        )
 
     return check
 
 
 def _iso(epoch_seconds: float) -> str:
     return datetime.datetime.fromtimestamp(epoch_seconds, datetime.UTC).isoformat()
-
-
-def _outcome_unknown(
-    job_id: UUID, details: JobDetails, url: str, *, retriggered: bool, why: str
-) -> RetryOutcomeUnknownError:
-    return RetryOutcomeUnknownError(
-        f"POST {url}: the answer to an earlier attempt was lost, and {why}; "
-        f"not sending another POST, so job {job_id} is never triggered twice "
-        "(check it with get() before retrying it yourself)",
-        method="POST",
-        url=url,
-        job=details,
-        retriggered=retriggered,
-    )
 
 
 def retry_flow(
@@ -548,20 +501,16 @@ def wait_flow(
     timeout: httpx.Timeout | None,
     *,
     deadline_seconds: float | None,
-    poll_initial: float = 1.0,
-    poll_max: float = 10.0,
-    clock: Callable[[], float] = time.monotonic,
 ) -> Flow[JobDetails]:
     """Poll the job, 1 s growing to 10 s apart, until it is completed or failed
     (a status the spec does not list is not terminal: polling goes on)."""
-    deadline = None if deadline_seconds is None else clock() + deadline_seconds
-    interval = poll_initial
-    last: JobDetails | None = None
+    deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
+    interval = 1.0
     while True:
-        last = yield from execute(get_call(job_id), config, timeout)
+        last: JobDetails = yield from execute(get_call(job_id), config, timeout)
         if last.status in TERMINAL_STATUSES:
             return last
-        remaining = None if deadline is None else deadline - clock()
+        remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError(
                 f"job {job_id} was still {last.status.value} when wait() reached its "
@@ -569,17 +518,17 @@ def wait_flow(
                 last_job=last,
             )
         yield Sleep(interval if remaining is None else min(interval, remaining))
-        interval = min(interval * 1.5, poll_max)
+        interval = min(interval * 1.5, 10.0)
 
 
 class Pager:
     """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held.
 
     With ``overlap``, each page after the first starts at the previous page's last job
-    (the anchor). Seeing the anchor again proves no job above it left the list while
-    paging (which shifts the rest up, past the next offset, unseen); the anchor
-    missing sets ``shifted``: this pass may have missed jobs, list again. Pages then
-    repeat jobs (the anchor at least): the caller drops those it has seen.
+    (the anchor). Seeing it again first proves no job above it left the list while
+    paging (shifting the rest up, past the next offset, unseen); otherwise ``shifted``
+    is set: this pass may have missed jobs, list again. The caller drops the jobs
+    pages repeat (the anchor at least).
     """
 
     def __init__(
@@ -593,10 +542,10 @@ class Pager:
         self.application_id = application_id
         self.status = status
         self.page_size = page_size
+        self.overlap = overlap
         self.offset = 0
         self.done = False
         self.path = ""
-        self.overlap = overlap
         #: The list changed under this pass in a way that may have hidden a job.
         self.shifted = False
         #: Pages too small to overlap: whether the list moved cannot be told.
@@ -633,27 +582,25 @@ class Pager:
             if ids == [anchor]:  # only the anchor: the list ends there
                 self.done = True
                 return []
-            # Missing: jobs above it left the list, the rest moved up past this offset.
-            # Further down: jobs entered above, unseen by this pass (one that failed
-            # again, possibly after moving up from below this offset). Either way the
-            # pass may have missed a job.
+            # Missing: jobs above it left, the rest moved up past this offset. Further
+            # down: jobs entered above, unseen (one that failed again, possibly after
+            # moving up from below). Either way the pass may have missed a job.
             if ids[:1] != [anchor]:
                 self.shifted = True
         total = page.total_count if isinstance(page.total_count, int) else None
-        returned = len(page.result)
-        end = self.offset + returned
+        end = self.offset + len(items)
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
-        # without totalCount only an empty page ends the list. With ``overlap`` the
-        # totalCount is not trusted either (it can lag the list): the page holding only
-        # the anchor ends it, one request more a pass.
-        if not returned or (total is not None and end >= total and not self.overlap):
+        # without totalCount only an empty page ends the list. With ``overlap``,
+        # totalCount (which can lag the list) is not trusted either: the page holding
+        # only the anchor ends it, one request more a pass.
+        if not items or (total is not None and end >= total and not self.overlap):
             self.done = True
-        elif self.overlap and returned > 1:
+        elif self.overlap and len(items) > 1:
             self.offset = end - 1
-            self._anchor = page.result[-1].id
+            self._anchor = ids[-1]
         else:
-            # One job a page (a server capping limit at 1) leaves no room for an
-            # anchor: nothing proves the list held still.
+            # One job a page (limit capped at 1) leaves no room for an anchor: nothing
+            # proves the list held still.
             self.unverified = self.unverified or self.overlap
             self.offset = end
         return items

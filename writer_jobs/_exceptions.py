@@ -67,10 +67,8 @@ class ClientClosedError(WriterJobsError, RuntimeError):
 
 
 class WaitTimeoutError(WriterJobsError, TimeoutError):
-    """``wait()`` reached its deadline before the job finished.
-
-    ``last_job`` is the last state seen (``None`` if no poll completed).
-    """
+    """``wait()`` reached its deadline before the job finished; ``last_job`` is the last
+    state seen (``None`` if no poll completed)."""
 
     def __init__(self, message: str, *, last_job: JobDetails | None) -> None:
         super().__init__(message)
@@ -78,10 +76,8 @@ class WaitTimeoutError(WriterJobsError, TimeoutError):
 
 
 class APIError(WriterJobsError):
-    """Something went wrong talking to the API.
-
-    ``method`` and ``url`` name the request; ``attempts`` is how many were made.
-    """
+    """Something went wrong talking to the API: ``method`` and ``url`` name the request,
+    ``attempts`` is how many were made."""
 
     def __init__(self, message: str, *, method: str, url: str, attempts: int = 1) -> None:
         super().__init__(message)
@@ -95,12 +91,9 @@ class APIError(WriterJobsError):
 
 
 class APIStatusError(APIError):
-    """The API answered with a non-2xx status.
-
-    Carries ``status_code``, ``response``, Writer's error body as ``error_type``
-    (its ``tpe``), ``error_key`` and ``error_descriptions``, ``request_id`` when the
-    server sent one, and ``retry_after`` (seconds) when the server asked for it.
-    """
+    """The API answered with a non-2xx status: ``status_code``, ``response``, Writer's
+    error body as ``error_type`` (its ``tpe``), ``error_key``, ``error_descriptions``
+    (``error_body`` raw), and ``request_id`` and ``retry_after`` (seconds) when sent."""
 
     def __init__(
         self,
@@ -162,9 +155,7 @@ class InternalServerError(APIStatusError):
 
 class APIConnectionError(APIError):
     """No complete answer: connection refused, reset, closed or cut mid-body.
-
-    ``may_have_been_processed`` is True when the request may have reached the server.
-    """
+    ``may_have_been_processed``: the request may have reached the server."""
 
     def __init__(
         self,
@@ -184,14 +175,11 @@ class APITimeoutError(APIConnectionError):
 
 
 class RetryOutcomeUnknownError(APIError):
-    """``retry()`` cannot tell whether an earlier POST took effect: its answer was
-    lost, and the job is ``failed`` again, possibly because the POST re-triggered it
-    and it failed again since. Rather than risk triggering it twice, no POST is sent.
-
-    ``job`` is the job as the check GET saw it; ``retriggered`` is True when the
-    server's own timestamps show the job was re-triggered (by this client or
-    another) after the reference point, False when the client cannot tell.
-    """
+    """``retry()`` cannot tell whether an earlier POST, whose answer was lost, took
+    effect: the job is ``failed``, perhaps re-triggered by it and failed again since.
+    Rather than risk triggering it twice, no POST is sent. ``job``: the job as the check
+    GET saw it; ``retriggered``: True when the server's own timestamps show a re-trigger
+    (by this client or another) after the reference point, False when it cannot tell."""
 
     def __init__(
         self,
@@ -220,13 +208,9 @@ class RunInProgressError(WriterJobsError, RuntimeError):
 
 
 class ResponseValidationError(APIError):
-    """A response that breaks the spec: bad JSON, a missing field, a wrong type, or
-    a body over the size limit (an enum value the spec does not list is kept, not
-    refused: a server newer than this client).
-
-    ``response`` is the raw response; ``field`` and ``value`` say what was wrong
-    where they can be told.
-    """
+    """A response that breaks the spec: bad JSON, a missing field, a wrong type, a body
+    over the size limit (an enum value the spec does not list is kept: a newer server).
+    ``response`` is the raw response; ``field`` and ``value`` say what was wrong, if known."""
 
     def __init__(
         self,

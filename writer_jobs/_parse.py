@@ -9,6 +9,7 @@ bare KeyError/ValueError. Enums are open and unknown fields are kept.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import json
@@ -103,20 +104,16 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     (seconds or an HTTP-date). None when absent or unreadable."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms is not None:
-        try:
+        with contextlib.suppress(ValueError):
             ms = float(raw_ms)
             if ms >= 0 and math.isfinite(ms):
                 return ms / 1000.0
-        except ValueError:
-            pass
     raw = headers.get("retry-after")
     if raw is None:
         return None
-    try:
+    with contextlib.suppress(ValueError):
         seconds = float(raw)
         return seconds if 0 <= seconds < float("inf") else None
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
@@ -143,10 +140,8 @@ def status_error(
     error_type = error_key = None
     descriptions: tuple[str, ...] = ()
     body: Any = None
-    try:
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
         body = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
     if isinstance(body, dict):
         try:
             parsed = ErrorBody.from_dict(body)

@@ -1,18 +1,16 @@
 """Carrying out the engine's ``Send``: one ``send()`` per HTTP backend.
 
-Every backend applies the same per-request policy, whoever built the HTTP client:
-this client's base URL, key, timeouts, no redirects; the body read within the size
-cap; and one deadline per attempt (connect + read timeout, from connecting to the
-last byte, headers included) however slowly a server trickles bytes. Failures come
-back as the httpx exception that says whether the request may have arrived.
+Every backend applies the same policy, whoever built the HTTP client: this client's
+base URL, key, timeouts, no redirects; the body read within the size cap; one deadline
+per attempt (connect + read timeout, from connecting to the last byte) however slowly
+a server trickles bytes. Failures come back as the httpx exception that says whether
+the request may have arrived.
 
-- ``SyncHttpx``: an ``httpx.Client`` (ours, or the user's ``http_client``). httpx's
-  timeouts bound each socket operation, so the connections are clamped to the
-  deadline through httpcore's network backend.
+- ``SyncHttpx``: an ``httpx.Client`` (ours or the user's). httpx's timeouts bound each
+  socket operation, so connections are clamped to the deadline via httpcore's backend.
 - ``AsyncHttpx``: an ``httpx.AsyncClient``, bounded by ``asyncio.timeout``.
-- ``AsyncAiohttp``: aiohttp, opted into with ``http_backend="aiohttp"``: several
-  times the requests per second at high concurrency, invisible to httpx's mocks,
-  event hooks and instrumentation.
+- ``AsyncAiohttp`` (``http_backend="aiohttp"``): several times the requests per second
+  at high concurrency, invisible to httpx's mocks, event hooks and instrumentation.
 """
 
 from __future__ import annotations
@@ -23,14 +21,16 @@ import ssl
 import time
 import typing
 import urllib.request
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
 
 from ._config import ClientConfig
 from ._engine import Send
-from ._exceptions import APIError, ResponseValidationError
+from ._exceptions import APIError, ConfigurationError, ResponseValidationError
+
+R = TypeVar("R")
 
 _DEADLINE_TEXT = "the response did not arrive in full within the attempt's deadline"
 
@@ -105,14 +105,13 @@ def _request(
     http: httpx.Client | httpx.AsyncClient, config: ClientConfig, action: Send
 ) -> httpx.Request:
     kwargs = action.kwargs
-    timeout = action.timeout if action.timeout is not None else config.timeout
     return http.build_request(
         kwargs["method"],
         config.base_url + kwargs["url"],
         params=kwargs.get("params"),
         json=kwargs.get("json"),
         headers=config.headers,
-        timeout=timeout,
+        timeout=action.timeout or config.timeout,
     )
 
 
@@ -130,8 +129,8 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
 
 
 def _bounded(
-    operation: typing.Callable[[float | None], Any], timeout: float | None, error: type[Exception]
-) -> Any:
+    operation: typing.Callable[[float | None], R], timeout: float | None, error: type[Exception]
+) -> R:
     clamped = _clamp(timeout, error)
     try:
         return operation(clamped)
@@ -146,14 +145,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = _bounded(
-            lambda t: self._stream.read(max_bytes, t), timeout, httpcore.ReadTimeout
-        )
-        return data
+        return _bounded(lambda t: self._stream.read(max_bytes, t), timeout, httpcore.ReadTimeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        before_write = _BEFORE_WRITE.get()
-        if before_write is not None:
+        if (before_write := _BEFORE_WRITE.get()) is not None:
             before_write()
         _bounded(lambda t: self._stream.write(buffer, t), timeout, httpcore.WriteTimeout)
 
@@ -342,8 +337,6 @@ class AsyncAiohttp:
             import aiohttp
             import yarl
         except ImportError:
-            from ._exceptions import ConfigurationError
-
             raise ConfigurationError(
                 "http_backend='aiohttp' needs the aiohttp extra: pip install 'writer-jobs[aiohttp]'"
             ) from None
@@ -355,8 +348,7 @@ class AsyncAiohttp:
             if isinstance(verify, ssl.SSLContext) or verify is False
             else httpx.create_ssl_context(verify=True)
         )
-        # The environment's proxy (HTTP(S)_PROXY, NO_PROXY), as httpx reads it, resolved
-        # once: aiohttp's trust_env would look it (and ~/.netrc) up on every request.
+        # Resolved once: aiohttp's trust_env would look it (and ~/.netrc) up every request.
         self._proxy = proxy if proxy is not None else _environment_proxy(config.base_url)
         self._max_connections = max_connections
         self._timeouts: dict[tuple[float | None, ...], Any] = {}
@@ -381,8 +373,7 @@ class AsyncAiohttp:
         if self._session is None:
             connector = self._aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
             self._session = self._aiohttp.ClientSession(
-                headers=self.config.headers,
-                connector=connector,
+                headers=self.config.headers, connector=connector
             )
         return self._session
 

@@ -18,8 +18,6 @@ from ._exceptions import InvalidArgumentError
 
 MAX_APPLICATION_ID_LENGTH = 256
 MAX_INPUT_NAME_LENGTH = 256
-
-
 T = TypeVar("T")
 
 
@@ -76,7 +74,7 @@ def number(value: object, *, name: str) -> float:
         raise InvalidArgumentError(
             f"{name} must be a number, received {type(value).__name__}: {shorten(value)}"
         )
-    if math.isnan(value) or value < 0 or math.isinf(value):
+    if not math.isfinite(value) or value < 0:
         raise InvalidArgumentError(f"{name} must be a finite number >= 0, received {value!r}")
     return float(value)
 
