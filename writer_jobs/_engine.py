@@ -9,7 +9,6 @@ to retry, how long to wait, when a POST must not be repeated) is made here, once
 from __future__ import annotations
 
 import datetime
-import email.utils
 import enum
 import logging
 import random
@@ -36,7 +35,7 @@ from ._exceptions import (
     RetryOutcomeUnknownError,
     WaitTimeoutError,
 )
-from ._parse import parse_model, status_error
+from ._parse import http_date, parse_model, status_error
 
 logger = logging.getLogger("writer_jobs")
 
@@ -393,16 +392,7 @@ def epoch(value: datetime.datetime | Unset | None) -> float | None:
 
 def server_date(response: httpx.Response) -> float | None:
     """The server's clock from its ``Date`` header (epoch seconds), None if absent or bad."""
-    raw = response.headers.get("date")
-    if not raw:
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:  # asctime form ("Sun Nov 29 05:00:00 2026"): GMT by RFC 9110
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
+    return http_date(response.headers.get("date"))
 
 
 def _parse_dated_details(

@@ -114,13 +114,21 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     with contextlib.suppress(ValueError):
         seconds = float(raw)
         return seconds if 0 <= seconds < float("inf") else None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    when = http_date(raw)
+    return None if when is None else max(0.0, when - time.time())
+
+
+def http_date(raw: str | None) -> float | None:
+    """An HTTP-date (epoch seconds); None if absent or unreadable (a year past 9999)."""
+    if not raw:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - time.time())
+    try:
+        moment = email.utils.parsedate_to_datetime(raw)
+        if moment.tzinfo is None:  # asctime form ("Sun Nov 29 05:00:00 2026"): GMT by RFC 9110
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return moment.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def request_id(headers: httpx.Headers) -> str | None:

@@ -107,6 +107,23 @@ def test_retry_after_http_date_is_honoured(
     assert len(sleeps) == 1 and 1.5 <= sleeps[0] <= 3.0
 
 
+@pytest.mark.parametrize(
+    "bad",
+    ["Sun, 06 Nov 99999999999999999999 08:49:37 GMT", "Sun, 06 Nov 1994 25:61:99 GMT", "soon"],
+)
+def test_an_unreadable_retry_after_or_date_falls_back_to_backoff(
+    make_client: Callable[..., JobsClient], sleeps: list[float], bad: str
+) -> None:
+    recorder = Recorder(
+        sequence(
+            respond(429, {}, **{"Retry-After": bad, "Date": bad}),
+            respond(200, details_body(), Date=bad),
+        )
+    )
+    assert make_client(recorder).get(JOB_ID).id
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.5  # the first backoff step, no crash
+
+
 def test_retry_after_over_the_cap_raises_at_once(
     make_client: Callable[..., JobsClient], sleeps: list[float]
 ) -> None:
