@@ -513,11 +513,10 @@ class BulkRun:
             "at": datetime.datetime.now(datetime.UTC).isoformat(),
         }
         server_at_least = self.server_clock.at_least()
-        if resume is not None:  # keep the earliest known state
-            if resume.listed_updated_at is not None:
-                listed_updated_at = resume.listed_updated_at
-            if resume.server_at_least is not None:
-                server_at_least = resume.server_at_least
+        if resume is not None:
+            # Keep what the first run knew, even nothing: a later listing or clock may
+            # already show that run's POST, and would then "prove" it never landed.
+            listed_updated_at, server_at_least = resume.listed_updated_at, resume.server_at_least
         if listed_updated_at is not None:
             entry["listed_updated_at"] = listed_updated_at
         if server_at_least is not None:

@@ -427,6 +427,29 @@ def test_resume_without_listed_updated_at_and_a_server_clock_behind_triggers_non
     assert second.outcomes == {"error": 20}  # cannot be proved either way: left alone
 
 
+def test_a_resume_never_records_a_listing_newer_than_the_first_runs(tmp_path: Path) -> None:
+    """The first run's listing had no updated_at; a resume's listing has one, taken
+    after the first run's POSTs landed. Recording it as "the listed updated_at" would
+    let a second resume prove, wrongly, that nothing landed, and POST again."""
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(
+        seed_failed=10,
+        fail_again_after=0.001,
+        omit_updated_at=frozenset({"list_jobs"}),
+        seed_failed_age=OLDER_THAN_THE_MARGIN,
+    ) as api:
+        api.fail_next("retry_job", "drop_after", times=10)
+        with JobsClient(api.api_key, base_url=api.base_url, backoff_initial=0.05) as client:
+            first = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+            time.sleep(0.2)  # every job has failed again by now
+            api._fake.omit_updated_at = frozenset()  # the server now sends updated_at
+            client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+            third = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+        per_job = _ours(api)
+    assert first.outcomes.get("error") and not third.outcomes.get("retried")
+    assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
+
+
 def test_resume_without_listed_updated_at_retries_jobs_that_were_never_posted(
     tmp_path: Path,
 ) -> None:
