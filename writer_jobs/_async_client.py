@@ -37,6 +37,8 @@ class AsyncJobsClient(ClientBase):
         http_backend: str,
     ) -> None:
         self._transport: AsyncHttpx | AsyncAiohttp
+        #: Tasks of stopped runs still finishing a request: aclose() waits for them.
+        self._held: set[asyncio.Task[Any]] = set()
         #: What sends the requests: "httpx" (the default) or "aiohttp" (when asked).
         self.backend = http_backend
         if http_backend == "aiohttp":
@@ -279,6 +281,8 @@ class AsyncJobsClient(ClientBase):
             for task in tasks:
                 if task in run.sending and not task.done():
                     run.hold_until_done(task)
+                    self._held.add(task)
+                    task.add_done_callback(self._held.discard)
         for task in tasks:
             if task.done() and not task.cancelled() and (error := task.exception()) is not None:
                 raise error
@@ -289,6 +293,11 @@ class AsyncJobsClient(ClientBase):
         one is yours to close). Calling it again does nothing."""
         if not self._closed:
             self._closed = True
+            if self._held:
+                # Requests a stopped run left to finish: their answers must come back
+                # before the pool closes (the server may still carry them out), so the
+                # process (asyncio.run, the CLI) cannot end under them.
+                await asyncio.wait(set(self._held))
             await self._transport.aclose()
 
     async def __aenter__(self) -> Self:

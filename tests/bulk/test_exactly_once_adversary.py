@@ -465,6 +465,45 @@ def test_a_cancelled_async_run_keeps_the_lock_until_its_requests_are_answered(
     assert max(ours.values()) == 1, "no job processed twice"
 
 
+def test_leaving_the_client_after_a_cancelled_run_waits_for_its_requests(
+    tmp_path: Path,
+) -> None:
+    """As the CLI does on Ctrl-C: the run is cancelled and the program ends at once
+    (``async with`` exits, then asyncio.run cancels what is left). The POSTs still out
+    must be answered first: a resume started right after would check their jobs before
+    the server carries them out (0.4 s after arrival) and POST them again."""
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(
+        seed_failed=40,
+        fail_again_after=0.0,
+        faults=Faults(
+            rate=1.0, kinds=("latency",), latency=0.4, operations=frozenset({"retry_job"})
+        ),
+    ) as api:
+
+        async def main() -> None:
+            async with AsyncJobsClient(api.api_key, base_url=api.base_url) as client:
+                run = asyncio.create_task(
+                    client.retry_failed(
+                        api.application_id, concurrency=8, journal=journal, rate_limit=None
+                    )
+                )
+                while not any(e.operation == "list_jobs" for e in api.log):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.3)  # 8 POSTs out, none carried out yet
+                run.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await run
+
+        asyncio.run(main())
+        RunLock(api.base_url, api.application_id, None).release()  # free at once
+        api.picker.faults = Faults()
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+        ours = _ours(api)
+    assert set(ours) == set(api.seeded) and max(ours.values()) == 1, "no job processed twice"
+
+
 def test_a_total_count_that_lags_the_list_hides_no_failed_job() -> None:
     """totalCount 10 short of the list (a count cached a moment ago), pages capped at
     10, newest first, the run's jobs failing again at once (the list stays long)."""
