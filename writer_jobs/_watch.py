@@ -51,14 +51,20 @@ class Watcher:
             self.pending.pop(job_id, None)
             self._missed.pop(job_id, None)
 
-    def _ended(self, job: JobDetails) -> bool:
+    def _ended(self, job: JobDetails, *, fetched: bool = False) -> bool:
         """Did this listing or GET show the watched job's end, after its trigger?"""
         if job.status not in FINISHED:
             return False
         since = self.pending.get(job.id)
         updated = epoch(job.updated_at)
         if job.status is JobStatus.FAILED and since is not None:
-            return updated is not None and updated > since + 1e-6
+            if updated is None:
+                return False
+            # A whole-second value equal to ``since`` may be a failure within the same
+            # second: a list cannot tell it from the old one, a GET (read after the
+            # trigger was accepted) can.
+            coarse = fetched and updated % 1.0 == 0 and updated >= since - 1e-6
+            return updated > since + 1e-6 or coarse
         return True
 
     def round(self, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[list[JobDetails]]:
@@ -82,7 +88,7 @@ class Watcher:
             if provable and self._missed[job_id] < 2:
                 continue  # most likely missed by a shifting list: the next round sees it
             details = yield from self._get(job_id, config, timeout)
-            if self._ended(details):
+            if self._ended(details, fetched=True):
                 ended[job_id] = details
         self.drop(ended)
         self.last_round_cost = self.requests - before

@@ -73,3 +73,16 @@ def test_a_job_already_finished_is_yielded_at_once() -> None:
         done = list(client.wait_many(api.seeded))
     assert [j.status for j in done] == [JobStatus.FAILED, JobStatus.FAILED]
     assert [e.operation for e in api.log] == ["get_job", "get_job"]
+
+
+def test_a_job_failing_again_within_the_same_stored_minute_is_reported_ended() -> None:
+    """Timestamps stored to the minute: a job re-triggered and failing again 0.05 s
+    later shows the updated_at it had before. Lists cannot tell the two failures
+    apart; the GET after the trigger can, so the wait ends instead of running on."""
+    api = FakeWriterAPI(seed_failed=3, fail_again_after=0.05, timestamp_resolution=60.0)
+    with api, JobsClient(api.api_key, base_url=api.base_url) as client:
+        summary = client.retry_failed(api.application_id, wait=True, wait_timeout=20)
+        job_id = client.retry(api.seeded[0]).id
+        ended = list(client.wait_many([job_id], deadline=20))
+    assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}
+    assert [j.status for j in ended] == [JobStatus.FAILED]
