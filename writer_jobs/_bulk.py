@@ -31,6 +31,7 @@ from ._exceptions import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    ResponseValidationError,
     RetryOutcomeUnknownError,
 )
 from ._journal import Journal, Resume, RunLock
@@ -275,6 +276,11 @@ def job_flow(
         if details.status is JobStatus.FAILED:
             return _error(Outcome.ERROR, job_id, exc, details.status, resumed)
         return JobOutcome(job_id, Outcome.NOT_FAILED, details.status, resumed=resumed)
+    except ResponseValidationError as exc:
+        if exc.method == "POST" and exc.response is not None and exc.response.is_success:
+            # The server accepted the retry; only its answer is unreadable: never a failure.
+            return _error(Outcome.RETRIED, job_id, exc, resumed=resumed)
+        return _error(Outcome.ERROR, job_id, exc, status, resumed)
     except APIError as exc:
         return _error(Outcome.ERROR, job_id, exc, status, resumed)
     return JobOutcome(job_id, Outcome.RETRIED, status, resumed=resumed)

@@ -262,3 +262,18 @@ async def test_on_total_is_told_the_number_of_jobs_before_they_start() -> None:
                 api.application_id, rate_limit=None, on_total=on_total, on_outcome=seen.append
             )
     assert totals == [9] and outcomes_when_told == [0] and len(seen) == 9
+
+
+@pytest.mark.parametrize("fault", ["malformed", "spec_breaking"])
+def test_an_accepted_retry_with_an_unreadable_answer_is_retried_not_an_error(fault: str) -> None:
+    """The server processed the POST and answered 202 with a body that breaks the spec:
+    a 2xx is never reported as a failure (the outcome says what was wrong)."""
+    with FakeWriterAPI(seed_failed=3, delay=30) as api:
+        api.fail_next("retry_job", fault, times=3)
+        seen: list[JobOutcome] = []
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            summary = client.retry_failed(api.application_id, on_outcome=seen.append)
+        per_job = api.retries_per_job()
+    assert summary.outcomes == {"retried": 3} and summary.ok
+    assert all(o.error_type == "ResponseValidationError" for o in seen)
+    assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
