@@ -356,6 +356,12 @@ def _reason(error: APIError) -> str:
 CLOCK_MARGIN = 30.0
 
 
+def granularity(updated: float) -> float:
+    """How coarse a server timestamp may be: a value on a whole hour, minute or second
+    may have been truncated to it (0.0: sub-second precision)."""
+    return next((step for step in (3600.0, 60.0, 1.0) if updated % step == 0), 0.0)
+
+
 def retriggered_since(
     updated: float, known_updated_at: float | None, posted_at_least: float | None
 ) -> bool | None:
@@ -369,8 +375,7 @@ def retriggered_since(
     ``posted_at_least`` bounds the server's clock when the POST was sent, from below:
     a job updated (rounded up to its precision) more than CLOCK_MARGIN before it was
     not touched by that POST."""
-    # A value on a whole hour, minute or second may have been truncated to it.
-    coarse = next((step for step in (3600.0, 60.0, 1.0) if updated % step == 0), 0.0)
+    coarse = granularity(updated)
     if known_updated_at is not None:
         if abs(updated - known_updated_at) > 1e-6:
             return True

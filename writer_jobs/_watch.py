@@ -23,7 +23,7 @@ import httpx
 from generated_client.models import JobDetails, JobList, JobStatus
 
 from ._config import ClientConfig
-from ._engine import Call, Flow, Pager, epoch, execute, get_call
+from ._engine import Call, Flow, Pager, epoch, execute, get_call, granularity
 
 #: Statuses that end a job. Anything else (in_progress, or a status this client does
 #: not know yet, e.g. "queued") is not an end.
@@ -63,7 +63,7 @@ class Watcher:
             # A whole-second value equal to ``since`` may be a failure within the same
             # second: a list cannot tell it from the old one, a GET (read after the
             # trigger was accepted) can.
-            coarse = fetched and updated % 1.0 == 0 and updated >= since - 1e-6
+            coarse = fetched and granularity(updated) > 0 and updated >= since - 1e-6
             return updated > since + 1e-6 or coarse
         return True
 
