@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 from . import _engine
 from ._base import _UNSET_TIMEOUT, ClientBase
 from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
-from ._transports import AsyncAiohttp, AsyncHttpx
+from ._transports import AsyncAiohttp, AsyncHttpx, AsyncTransport
 from ._watch import Watcher, interval
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ class AsyncJobsClient(ClientBase):
         proxy: str | None,
         http_backend: str,
     ) -> None:
-        self._transport: AsyncHttpx | AsyncAiohttp
+        self._transport: AsyncTransport
         #: Tasks of stopped runs still finishing a request: aclose() waits for them.
         self._held: set[asyncio.Task[Any]] = set()
         #: What sends the requests: "httpx" (the default) or "aiohttp" (when asked).
