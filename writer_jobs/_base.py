@@ -33,8 +33,10 @@ from ._config import (
     resolve_timeout,
     tls_verify,
 )
+from ._exactly_once import retry_flow
 from ._exceptions import ClientClosedError, ConfigurationError, WaitTimeoutError
-from ._watch import FINISHED, Watcher, interval
+from ._parse import epoch
+from ._watch import Watcher, interval
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -202,7 +204,7 @@ class ClientBase:
 
     def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
         jid = _validation.job_id(job_id)
-        return _engine.retry_flow(jid, self._config, self._timeout(timeout))
+        return retry_flow(jid, self._config, self._timeout(timeout))
 
     def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
         call = _engine.get_call(_validation.job_id(job_id))
@@ -300,10 +302,10 @@ class ClientBase:
     @staticmethod
     def _watch_or_done(watchers: dict[str, Watcher], details: JobDetails) -> bool:
         """True if the job has ended; else start watching it with its application."""
-        if details.status in FINISHED:
+        if details.status in _engine.FINISHED:
             return True
         app = details.application_id
-        watchers.setdefault(app, Watcher(app)).add(details.id, _engine.epoch(details.updated_at))
+        watchers.setdefault(app, Watcher(app)).add(details.id, epoch(details.updated_at))
         return False
 
     def _failed_pager(self, run: BulkRun) -> _engine.Pager:

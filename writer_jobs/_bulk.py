@@ -25,6 +25,7 @@ from generated_client.models import JobDetails, JobStatus
 from . import _engine
 from ._budget import Budget
 from ._config import ClientConfig
+from ._exactly_once import ServerClock, retriggered_since, retry_flow
 from ._exceptions import (
     APIError,
     BadRequestError,
@@ -35,7 +36,8 @@ from ._exceptions import (
     RetryOutcomeUnknownError,
 )
 from ._journal import Journal, Resume, RunLock
-from ._watch import FINISHED, Watcher
+from ._parse import as_utc, epoch
+from ._watch import Watcher
 
 _log = logging.getLogger("writer_jobs")
 
@@ -156,10 +158,10 @@ class Selection:
                 )
 
     def matches(self, job: JobDetails) -> bool:
-        updated = _engine.epoch(job.updated_at)
+        updated = epoch(job.updated_at)
         for bound, after in ((self.failed_since, True), (self.failed_before, False)):
             if bound is not None:
-                limit = _engine.epoch(bound)
+                limit = epoch(bound)
                 if updated is None or limit is None or (updated < limit) == after:
                     return False
         if self.error_matches is None:
@@ -184,9 +186,7 @@ class Selection:
 
 def _iso_value(_: Any, __: Any, value: Any) -> Any:
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
-        return value.isoformat()
+        return as_utc(value).isoformat()
     return value
 
 
@@ -198,26 +198,6 @@ def _error(
     resumed: bool = False,
 ) -> JobOutcome:
     return JobOutcome(job_id, outcome, status, type(exc).__name__, str(exc), resumed)
-
-
-class ServerClock:
-    """A lower bound of the server's clock, from the ``Date`` headers of the run's
-    responses: the client's own clock is never compared with the server's."""
-
-    def __init__(self) -> None:
-        # max(Date - monotonic time of reading it): read late, so it errs low.
-        self._offset: float | None = None
-
-    def observe(self, response: httpx.Response) -> None:
-        date = _engine.server_date(response)
-        if date is not None:
-            offset = date - time.monotonic()
-            if self._offset is None or offset > self._offset:
-                self._offset = offset
-
-    def at_least(self) -> float | None:
-        """The server's clock now is at least this (epoch seconds); None if unknown."""
-        return None if self._offset is None else time.monotonic() + self._offset
 
 
 def job_flow(
@@ -239,10 +219,10 @@ def job_flow(
             details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
             status = details.status
             if status is JobStatus.FAILED:
-                known = _engine.epoch(details.updated_at)
+                known = epoch(details.updated_at)
                 verdict = None
                 if known is not None:
-                    verdict = _engine.retriggered_since(
+                    verdict = retriggered_since(
                         known, resume.listed_updated_at, resume.server_at_least
                     )
                 if verdict is None:
@@ -259,7 +239,7 @@ def job_flow(
                     )
                 retry = not verdict
         if retry:
-            job = yield from _engine.retry_flow(job_id, config, timeout, known_updated_at=known)
+            job = yield from retry_flow(job_id, config, timeout, updated_before=known)
             status = job.status
     except RetryOutcomeUnknownError as exc:
         if exc.retriggered:  # re-triggered (the server's timestamps say so), failed again
@@ -443,7 +423,7 @@ class BulkRun:
                 if self.dry_run:
                     self.preview.append(job)
                 self.listed.append(job.id)
-                updated = _engine.epoch(job.updated_at)
+                updated = epoch(job.updated_at)
                 self.listed_updated.append(math.nan if updated is None else updated)
 
     def todo(self, shifted: bool = False, unverified: bool = False) -> list[Todo] | None:
@@ -540,7 +520,7 @@ class BulkRun:
         if self.watcher is None or outcome.outcome is not Outcome.RETRIED:
             self.record(outcome)
             return
-        if outcome.status in FINISHED:
+        if outcome.status in _engine.FINISHED:
             self.record(outcome)
             return
         _, listed, resume = item

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 from typing import Any
 
@@ -55,13 +56,31 @@ class ClientConfig:
         }
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+#: Writer's default account limit, requests a minute.
+ACCOUNT_LIMIT = 400.0
+#: How ``api_host`` spells every loopback host.
+LOOPBACK = "loopback"
+
+
+def api_host(host: str) -> str:
+    """A URL's host spelled one way: ``LOOPBACK`` for every spelling of this machine
+    (localhost, localhost., 127.0.0.0/8 in any numeric form such as 127.1 or 0x7f.1,
+    ::1, ::ffff:127.0.0.1, 0.0.0.0), an IP address in its canonical form, else the
+    lower-case name. The run lock and rate_limit="auto" both ask this."""
+    host = host.lower().strip("[]")
+    try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
+        numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
+        address = ipaddress.ip_address(str(numeric).split("%")[0])
+    except (OSError, ValueError, IndexError):
+        name = host.rstrip(".")
+        return LOOPBACK if name == "localhost" or name.endswith(".localhost") else host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return LOOPBACK if address.is_loopback or address.is_unspecified else str(address)
+
+
+def is_loopback(host: str) -> bool:
+    return api_host(host) == LOOPBACK
 
 
 def _resolve_api_key(api_key: str | None) -> str:
@@ -97,7 +116,7 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
         raise ConfigurationError("base_url must not carry credentials; pass api_key= instead")
     if url.query or url.fragment:
         raise ConfigurationError(f"base_url must not have a query or fragment, received {raw!r}")
-    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+    if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted. "
             "Use https://, or pass allow_insecure_http=True if you really mean it"
@@ -196,7 +215,7 @@ def resolve_rate_limit(rate_limit: object, base_url: str) -> float | None:
     """Requests a minute for the client's budget: "auto" is Writer's account limit (400),
     or none for a loopback server (the fake: tests are not paced unless they ask)."""
     if rate_limit == "auto":
-        return None if _is_loopback(httpx.URL(base_url).host) else 400.0
+        return None if is_loopback(httpx.URL(base_url).host) else ACCOUNT_LIMIT
     if rate_limit is None:
         return None
     rate = number(rate_limit, name="rate_limit (requests a minute, None or 'auto')")

@@ -23,11 +23,9 @@ import httpx
 from generated_client.models import JobDetails, JobList, JobStatus
 
 from ._config import ClientConfig
-from ._engine import Call, Flow, Pager, epoch, execute, get_call, granularity
-
-#: Statuses that end a job. Anything else (in_progress, or a status this client does
-#: not know yet, e.g. "queued") is not an end.
-FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+from ._engine import FINISHED, Call, Flow, Pager, execute, get_call
+from ._exactly_once import granularity
+from ._parse import epoch
 
 
 class Watcher:
