@@ -1,22 +1,19 @@
 """What the sync and async clients share besides the engine: settings, argument
-checks before any I/O, and repr."""
+checks before any I/O, repr, and what a bulk run lends the flows it has them carry out."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import httpx
 
 from generated_client import AuthenticatedClient
-from generated_client.models import JobDetails, JobStatus
+from generated_client.models import JobStatus
 
 from . import _engine, _validation
 from ._budget import Budget
-from ._bulk import BulkRun, JobOutcome, Selection
 from ._config import (
     DEFAULT_BACKOFF_INITIAL,
     DEFAULT_BACKOFF_MAX,
@@ -34,15 +31,28 @@ from ._config import (
     tls_verify,
 )
 from ._exactly_once import retry_flow
-from ._exceptions import ClientClosedError, ConfigurationError, WaitTimeoutError
-from ._parse import epoch
-from ._watch import Watcher, interval
+from ._exceptions import ClientClosedError, ConfigurationError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
 HttpBackend = Literal["httpx", "aiohttp"]
+
+
+class RunControl(Protocol):
+    """What a bulk run lends the flows a client carries out for it (the core knows no
+    more of the bulk layer): its own pace on top of the client's budget, its view of
+    every answer, and its gate, which raises once the run has stopped."""
+
+    #: Async tasks of the run whose request is out (left to finish it if the run stops).
+    sending: set[Any]
+
+    def reserve(self) -> float: ...
+    def observe(self, outcome: _engine.Received) -> None: ...
+    def retrying(self, action: _engine.Sleep) -> None: ...
+    def check(self) -> None: ...
+    def pause(self, seconds: float) -> None: ...
 
 
 class ClientBase:
@@ -236,81 +246,6 @@ class ClientBase:
             self._config.page_size
             if page_size is None
             else _validation.positive_int(page_size, name="page_size", maximum=10_000),
-        )
-
-    def _bulk_run(
-        self,
-        application_id: str,
-        *,
-        concurrency: int,
-        wait: bool,
-        wait_timeout: float | None,
-        journal: str | os.PathLike[str] | None,
-        rate_limit: float | None,
-        on_outcome: Callable[[JobOutcome], None] | None,
-        timeout: object,
-        select: Selection | None = None,
-        dry_run: bool = False,
-    ) -> BulkRun:
-        app = _validation.application_id(application_id)
-        _validation.positive_int(concurrency, name="concurrency", maximum=1024)
-        deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
-        if rate_limit is not None:
-            resolve_rate_limit(rate_limit, self._config.base_url)
-        return BulkRun(
-            self._config,
-            self._timeout(timeout),
-            application_id=app,
-            journal=journal,
-            wait=wait,
-            wait_timeout=deadline,
-            rate_limit=rate_limit,
-            on_outcome=on_outcome,
-            selection=_validation.instance(select, Selection, name="select"),
-            dry_run=bool(dry_run),
-        )
-
-    def _wait_ids(
-        self, job_ids: Iterable[UUID | str], deadline: object
-    ) -> tuple[list[UUID], float | None]:
-        ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
-        seconds = _validation.timeout_seconds(deadline, name="deadline")
-        return ids, None if seconds is None else time.monotonic() + seconds
-
-    def _next_round(
-        self, watchers: dict[str, Watcher], deadline: float | None
-    ) -> tuple[Watcher, float] | None:
-        """The next watcher with jobs to watch and how long to wait for its round;
-        None when none is left. Past the deadline: WaitTimeoutError naming the rest."""
-        busy = [w for w in watchers.values() if w.pending]
-        if not busy:
-            return None
-        remaining = [j for w in busy for j in w.pending]
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WaitTimeoutError(
-                f"{len(remaining)} jobs were still running when wait_many() reached its "
-                f"deadline: {', '.join(map(str, remaining[:20]))}"
-                + (" ..." if len(remaining) > 20 else ""),
-                last_job=None,
-            )
-        watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, self._budget.per_minute, triggering=False)
-        if deadline is not None:
-            pause = min(pause, max(deadline - time.monotonic(), 0.0))
-        return watcher, pause
-
-    @staticmethod
-    def _watch_or_done(watchers: dict[str, Watcher], details: JobDetails) -> bool:
-        """True if the job has ended; else start watching it with its application."""
-        if details.status in _engine.FINISHED:
-            return True
-        app = details.application_id
-        watchers.setdefault(app, Watcher(app)).add(details.id, epoch(details.updated_at))
-        return False
-
-    def _failed_pager(self, run: BulkRun) -> _engine.Pager:
-        return _engine.Pager(
-            run.application_id, JobStatus.FAILED, self._config.page_size, overlap=True
         )
 
 

@@ -23,8 +23,8 @@ from uuid import UUID
 import attrs
 import httpx
 
-from ._config import api_host
-from ._exceptions import InvalidArgumentError, RunInProgressError
+from .._config import api_host
+from .._exceptions import InvalidArgumentError, RunInProgressError
 
 JOURNAL_FORMAT = 1
 
@@ -33,8 +33,9 @@ JOURNAL_FORMAT = 1
 class Resume:
     """What the journal says of a job an earlier run started but did not finish."""
 
-    #: The job's updated_at (server clock, epoch seconds) when a run listed it.
-    listed_updated_at: float | None
+    #: The job's updated_at before that run's trigger (server clock, epoch seconds;
+    #: ``listed_updated_at`` in the journal).
+    updated_before: float | None
     #: A lower bound of the server's clock when the started line was written.
     server_at_least: float | None
 

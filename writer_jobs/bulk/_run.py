@@ -1,15 +1,12 @@
-"""Retrying every failed job of an application: the journal, the pacing, the per-job
-decisions and the summary, with no I/O of their own (the clients drive them)."""
+"""One retry_failed run's state: lock and journal, listing passes, pace, gate, records."""
 
 from __future__ import annotations
 
 import array
 import datetime
-import enum
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,250 +17,22 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.models import JobDetails, JobStatus
+from generated_client.models import JobDetails
 
-from . import _engine
-from ._budget import Budget
-from ._config import ClientConfig
-from ._exactly_once import ServerClock, retriggered_since, retry_flow
-from ._exceptions import (
-    APIError,
-    BadRequestError,
-    ConflictError,
-    InvalidArgumentError,
-    NotFoundError,
-    ResponseValidationError,
-    RetryOutcomeUnknownError,
-)
+from .. import _engine
+from .._budget import Budget
+from .._config import ClientConfig
+from .._engine import FINISHED
+from .._exactly_once import ServerClock
+from .._exceptions import InvalidArgumentError
+from .._parse import epoch
+from ._job import job_flow
 from ._journal import Journal, Resume, RunLock
-from ._parse import as_utc, epoch
-from ._watch import Watcher
+from ._outcome import BulkSummary, JobOutcome, Outcome
+from ._selection import Selection
+from ._watcher import Watcher
 
 _log = logging.getLogger("writer_jobs")
-
-
-class Outcome(enum.StrEnum):
-    """What happened to one job."""
-
-    #: The job was re-triggered (by this run, or by an earlier run of the same journal).
-    RETRIED = "retried"
-    #: The job was no longer failed, so it was not re-triggered.
-    NOT_FAILED = "not_failed"
-    #: The API does not know the job.
-    NOT_FOUND = "not_found"
-    #: Something went wrong; the next run with the same journal checks the job again.
-    ERROR = "error"
-    #: A dry run: the job would be retried (nothing was sent).
-    WOULD_RETRY = "would_retry"
-
-
-FINAL_OUTCOMES = frozenset({Outcome.RETRIED, Outcome.NOT_FAILED, Outcome.NOT_FOUND})
-
-
-@attrs.frozen
-class JobOutcome:
-    """One job's outcome: ``status`` is the last status seen (the final one with wait)."""
-
-    job_id: UUID
-    outcome: Outcome
-    status: JobStatus | None = None
-    error_type: str | None = None
-    message: str | None = None
-    resumed: bool = False
-
-    @property
-    def final(self) -> bool:
-        return self.outcome in FINAL_OUTCOMES
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "event": "outcome",
-            "job_id": str(self.job_id),
-            "outcome": self.outcome.value,
-            "final": self.final,
-            "status": self.status.value if self.status else None,
-        }
-        if self.error_type:
-            data["error_type"] = self.error_type
-        if self.message is not None:
-            data["message"] = self.message
-        if self.resumed:
-            data["resumed"] = True
-        return data
-
-
-@attrs.frozen
-class BulkSummary:
-    """What a retry_failed run did."""
-
-    #: Failed jobs found, plus jobs an earlier run left unsettled.
-    total: int
-    #: Jobs skipped because the journal already had their final outcome.
-    skipped: int
-    #: Outcomes of this run, by outcome name.
-    outcomes: dict[str, int]
-    #: Last status seen of the jobs this run handled, by status name.
-    statuses: dict[str, int]
-    elapsed: float
-    #: Responses with status 429 seen by this run.
-    rate_limited: int
-    #: Failed attempts that were retried (408/429/5xx, connection errors).
-    transient_failures: int
-    #: Requests this run sent.
-    requests: int
-    #: Failed jobs the selection left out (outside its times or error, over its limit).
-    unselected: int = 0
-    #: False if the list of failed jobs was still changing when the run stopped listing
-    #: (another client retrying them): a job may have been missed; run again.
-    listing_settled: bool = True
-
-    @property
-    def ok(self) -> bool:
-        """True when no job ended in an error."""
-        return not self.outcomes.get(Outcome.ERROR.value)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": "summary", **attrs.asdict(self), "ok": self.ok}
-
-
-@attrs.frozen
-class Selection:
-    """Which failed jobs a run retries: failed (``updated_at``) at or after
-    ``failed_since`` and before ``failed_before``, with an error matching the regular
-    expression ``error_matches`` (searched), at most ``limit`` of them (counting the
-    jobs an earlier run of the same journal took). A job whose listing lacks what a
-    criterion needs is not selected. Recorded in the journal: a resume keeps it."""
-
-    failed_since: datetime.datetime | None = None
-    failed_before: datetime.datetime | None = None
-    error_matches: str | None = None
-    limit: int | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if self.error_matches is not None:
-            try:
-                re.compile(self.error_matches)
-            except re.error as exc:
-                raise InvalidArgumentError(
-                    f"error_matches is not a regular expression ({exc}), "
-                    f"received {self.error_matches!r}"
-                ) from None
-        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
-            raise InvalidArgumentError(f"limit must be >= 1, received {self.limit!r}")
-        for name in ("failed_since", "failed_before"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, datetime.datetime):
-                raise InvalidArgumentError(
-                    f"{name} must be a datetime, received {type(value).__name__}: {value!r}"
-                )
-
-    def matches(self, job: JobDetails) -> bool:
-        updated = epoch(job.updated_at)
-        for bound, after in ((self.failed_since, True), (self.failed_before, False)):
-            if bound is not None:
-                limit = epoch(bound)
-                if updated is None or limit is None or (updated < limit) == after:
-                    return False
-        if self.error_matches is None:
-            return True
-        return isinstance(job.error, str) and re.search(self.error_matches, job.error) is not None
-
-    def to_json(self) -> dict[str, Any]:
-        data = attrs.asdict(self, value_serializer=_iso_value)
-        return {k: v for k, v in data.items() if v is not None}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Selection | None:
-        if not data:
-            return None
-        times = {
-            k: datetime.datetime.fromisoformat(data[k])
-            for k in ("failed_since", "failed_before")
-            if data.get(k)
-        }
-        return cls(**{**data, **times})
-
-
-def _iso_value(_: Any, __: Any, value: Any) -> Any:
-    if isinstance(value, datetime.datetime):
-        return as_utc(value).isoformat()
-    return value
-
-
-def _error(
-    outcome: Outcome,
-    job_id: UUID,
-    exc: Exception,
-    status: JobStatus | None = None,
-    resumed: bool = False,
-) -> JobOutcome:
-    return JobOutcome(job_id, outcome, status, type(exc).__name__, str(exc), resumed)
-
-
-def job_flow(
-    job_id: UUID,
-    config: ClientConfig,
-    timeout: httpx.Timeout | None,
-    *,
-    listed_updated_at: float | None,
-    resume: Resume | None,
-) -> _engine.Flow[JobOutcome]:
-    """Retry one failed job safely and say what happened; never raises APIError."""
-    resumed = resume is not None
-    status: JobStatus | None = None
-    try:
-        retry = resume is None
-        known = listed_updated_at
-        if resume is not None:
-            # An earlier run may have re-triggered it: look before touching it.
-            details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
-            status = details.status
-            if status is JobStatus.FAILED:
-                known = epoch(details.updated_at)
-                verdict = None
-                if known is not None:
-                    verdict = retriggered_since(
-                        known, resume.listed_updated_at, resume.server_at_least
-                    )
-                if verdict is None:
-                    return JobOutcome(
-                        job_id,
-                        Outcome.ERROR,
-                        status,
-                        "RetryOutcomeUnknownError",
-                        f"job {job_id} is failed and an earlier run started it, but its "
-                        "updated_at cannot prove whether that run re-triggered it: not "
-                        "retried, so it is never triggered twice; check it and retry it "
-                        "yourself if it was not",
-                        resumed,
-                    )
-                retry = not verdict
-        if retry:
-            job = yield from retry_flow(job_id, config, timeout, updated_before=known)
-            status = job.status
-    except RetryOutcomeUnknownError as exc:
-        if exc.retriggered:  # re-triggered (the server's timestamps say so), failed again
-            return JobOutcome(job_id, Outcome.RETRIED, exc.job.status, resumed=resumed)
-        return _error(Outcome.ERROR, job_id, exc, exc.job.status, resumed)
-    except NotFoundError as exc:
-        return _error(Outcome.NOT_FOUND, job_id, exc, resumed=resumed)
-    except (ConflictError, BadRequestError) as exc:
-        # Refused: most likely no longer failed. Say so only once a GET shows it.
-        try:
-            details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
-        except APIError:
-            return _error(Outcome.ERROR, job_id, exc, resumed=resumed)
-        if details.status is JobStatus.FAILED:
-            return _error(Outcome.ERROR, job_id, exc, details.status, resumed)
-        return JobOutcome(job_id, Outcome.NOT_FAILED, details.status, resumed=resumed)
-    except ResponseValidationError as exc:
-        if exc.method == "POST" and exc.response is not None and exc.response.is_success:
-            # The server accepted the retry; only its answer is unreadable: never a failure.
-            return _error(Outcome.RETRIED, job_id, exc, resumed=resumed)
-        return _error(Outcome.ERROR, job_id, exc, status, resumed)
-    except APIError as exc:
-        return _error(Outcome.ERROR, job_id, exc, status, resumed)
-    return JobOutcome(job_id, Outcome.RETRIED, status, resumed=resumed)
 
 
 class Stopped(Exception):
@@ -271,8 +40,10 @@ class Stopped(Exception):
 
 
 class Gate:
-    """Shut once a run stops: the sync client's threads ask it before each request and
-    sleep, so none starts after (one under way may finish); async tasks are cancelled."""
+    """Shut once a run stops. Asked before each request, each write of a request's
+    bytes and each sleep, so nothing starts after: a sync thread or an async task that
+    has begun sending is left to finish that request (cancelling would abandon only the
+    answer, not the request); async tasks that have not are cancelled."""
 
     def __init__(self) -> None:
         self._stopped = threading.Event()
@@ -301,16 +72,15 @@ MAX_PASSES = 20
 #: this run's jobs failing again move the list for a while; waiting lets it settle.
 SETTLE_PAUSE = 1.0
 
-#: One job to handle: its id, its updated_at when listed, what the journal says of it.
+#: One job to handle: its id, its updated_at before the trigger (when listed), what the
+#: journal says of it.
 Todo = tuple[UUID, float | None, Resume | None]
 
 
 class BulkRun:
-    """The state of one retry_failed run, shared by the sync and async drivers.
-
-    The drivers list every failed job (a pass), hand this run's new ones to workers,
-    then list again until a pass finds no failed job the run has not handled: pages
-    that shift while statuses change can hide a job from one pass, not from all.
+    """The state of one retry_failed run, shared by the sync and async drivers: its
+    lock and journal, the jobs of each listing pass, its pace and gate, what it recorded.
+    The plan (``_plan``) says what to do next; the drivers do it.
     """
 
     def __init__(
@@ -321,7 +91,7 @@ class BulkRun:
         application_id: str,
         journal: str | os.PathLike[str] | None,
         wait: bool,
-        wait_timeout: float | None,
+        wait_deadline: float | None,
         rate_limit: float | None,
         on_outcome: Callable[[JobOutcome], None] | None,
         selection: Selection | None = None,
@@ -330,7 +100,8 @@ class BulkRun:
         self.config = config
         self.timeout = timeout
         self.application_id = application_id
-        self.wait_timeout = wait_timeout
+        #: Seconds each re-triggered job is watched at most (``wait_timeout``).
+        self.wait_deadline = wait_deadline
         self.on_outcome = on_outcome
         path = None if journal is None else Path(journal)
         if dry_run and path is not None:
@@ -386,7 +157,7 @@ class BulkRun:
         self.sending: set[Any] = set()
         self._closed = False
 
-    # --- pacing and the server's clock: every request of the run goes through these --
+    # --- the client's RunControl: every request of the run goes through these -------
     def reserve(self) -> float:
         with self._lock:
             self.requests += 1
@@ -397,7 +168,13 @@ class BulkRun:
         if isinstance(outcome, httpx.Response):
             self.server_clock.observe(outcome)
 
-    def sleep_for(self, action: _engine.Sleep) -> None:
+    def check(self) -> None:
+        self.gate.check()
+
+    def pause(self, seconds: float) -> None:
+        self.gate.sleep(seconds)
+
+    def retrying(self, action: _engine.Sleep) -> None:
         """Count a failure the engine decided to retry (not every failure: a 4xx or a
         refused repeat is not retried)."""
         if action.retry_of is not None:
@@ -489,10 +266,10 @@ class BulkRun:
         """How long to wait before listing again after a pass whose pages shifted."""
         return float(SETTLE_PAUSE * 2.0 ** max(self._shifted_passes - 1, 0))
 
-    def flow(
-        self, job_id: UUID, listed_updated_at: float | None, resume: Resume | None
+    def start_job(
+        self, job_id: UUID, updated_before: float | None, resume: Resume | None
     ) -> _engine.Flow[JobOutcome]:
-        """The job's flow, after writing (and flushing) that it is about to start."""
+        """Write (and flush) the job's ``started`` line, then return its flow."""
         entry: dict[str, Any] = {
             "event": "started",
             "job_id": str(job_id),
@@ -502,16 +279,16 @@ class BulkRun:
         if resume is not None:
             # Keep what the first run knew, even nothing: a later listing or clock may
             # already show that run's POST, and would then "prove" it never landed.
-            listed_updated_at, server_at_least = resume.listed_updated_at, resume.server_at_least
-        if listed_updated_at is not None:
-            entry["listed_updated_at"] = listed_updated_at
+            updated_before, server_at_least = resume.updated_before, resume.server_at_least
+        if updated_before is not None:
+            entry["listed_updated_at"] = updated_before
         if server_at_least is not None:
             entry["server_at_least"] = server_at_least
         with self._lock:
             self.gate.check()  # stopped: no started line, no request
             self.journal.write(entry)
         return job_flow(
-            job_id, self.config, self.timeout, listed_updated_at=listed_updated_at, resume=resume
+            job_id, self.config, self.timeout, updated_before=updated_before, resume=resume
         )
 
     def finish(self, outcome: JobOutcome, item: Todo) -> None:
@@ -520,15 +297,15 @@ class BulkRun:
         if self.watcher is None or outcome.outcome is not Outcome.RETRIED:
             self.record(outcome)
             return
-        if outcome.status in _engine.FINISHED:
+        if outcome.status in FINISHED:
             self.record(outcome)
             return
         _, listed, resume = item
-        since = listed if listed is not None else (resume.listed_updated_at if resume else None)
-        expiry = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
+        before = listed if listed is not None else (resume.updated_before if resume else None)
+        deadline = None if self.wait_deadline is None else time.monotonic() + self.wait_deadline
         with self._lock:
-            self._watching[outcome.job_id] = (outcome, expiry)
-            self.watcher.add(outcome.job_id, since)
+            self._watching[outcome.job_id] = (outcome, deadline)
+            self.watcher.add(outcome.job_id, before)
 
     def ended(self, jobs: Iterable[JobDetails]) -> None:
         """The watcher saw these jobs end: record each with its final status."""
@@ -538,19 +315,19 @@ class BulkRun:
             self.record(attrs.evolve(outcome, status=job.status))
 
     def expire(self) -> None:
-        """Jobs watched past wait_timeout: recorded as re-triggered, still running."""
+        """Jobs watched past their deadline: recorded as re-triggered, still running."""
         if self.watcher is None:
             return
         now = time.monotonic()
         with self._lock:
-            late = [j for j, (_, expiry) in self._watching.items() if expiry and expiry <= now]
+            late = [j for j, (_, end) in self._watching.items() if end and end <= now]
             outcomes = [self._watching.pop(j)[0] for j in late]
             self.watcher.drop(late)
         for outcome in outcomes:
             status = "unknown" if outcome.status is None else outcome.status.value
             message = (
                 f"job {outcome.job_id} was still {status} when wait_timeout "
-                f"({self.wait_timeout:g} s) passed; it was re-triggered"
+                f"({self.wait_deadline:g} s) passed; it was re-triggered"
             )
             self.record(attrs.evolve(outcome, error_type="WaitTimeoutError", message=message))
 
