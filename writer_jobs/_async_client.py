@@ -84,13 +84,24 @@ class AsyncSingleCallClient(ClientBase):
             return result
 
     async def _send_in(self, run: RunControl, action: _engine.Send) -> httpx.Response | Exception:
-        """Send within a run: never once it has stopped; while sending, the task is
-        one the run does not cancel (see the bulk layer's task driver)."""
+        """Send within a run: never once it has stopped. From its first write of the
+        request's bytes (or from now, where the transport cannot tell) the task is one
+        the run lets finish rather than cancel; until then, waiting for a pooled
+        connection, it has sent nothing, and a stopped run cancels it or the gate
+        refuses its write."""
         run.check()
         task = asyncio.current_task()
-        run.sending.add(task)
+
+        def first_write() -> None:
+            if task not in run.sending:
+                run.check()
+                run.sending.add(task)
+
+        if not self._transport.gates_writes:
+            first_write()
+        self._check_open()
         try:
-            return await self._send(action)
+            return await self._transport.send(action, first_write)
         finally:
             run.sending.discard(task)
 

@@ -16,6 +16,7 @@ still connecting or waiting for a pooled connection sends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx
@@ -31,6 +32,12 @@ __all__ = ["AsyncAiohttp", "AsyncHttpx", "AsyncTransport", "SyncHttpx"]
 class AsyncTransport(Protocol):
     """What the async client sends through (``SyncHttpx`` is the sync one's only kind)."""
 
-    async def send(self, action: Send) -> httpx.Response | Exception: ...
+    #: Whether ``before_write`` runs before the request's bytes go out (False for a
+    #: transport with no such hook, or a user's client: the caller gates earlier).
+    gates_writes: bool
+
+    async def send(
+        self, action: Send, before_write: Callable[[], None] | None = None
+    ) -> httpx.Response | Exception: ...
 
     async def aclose(self) -> None: ...

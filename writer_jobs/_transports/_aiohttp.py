@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -89,7 +90,12 @@ class AsyncAiohttp:
             )
         return self._session
 
-    async def send(self, action: Send) -> httpx.Response | Exception:
+    #: aiohttp has no hook before a request's bytes go out: the caller gates earlier.
+    gates_writes = False
+
+    async def send(
+        self, action: Send, before_write: Callable[[], None] | None = None
+    ) -> httpx.Response | Exception:
         seconds, deadline = attempt_deadline(self.config, action)
         timeout = action.timeout or self.config.timeout
         whole = None if timeout.read is None else timeout.read + (timeout.connect or 0.0)
