@@ -4,7 +4,7 @@ checks before any I/O, repr, and what a bulk run lends the flows it has them car
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Unpack
 from uuid import UUID
 
 import httpx
@@ -15,15 +15,8 @@ from generated_client.models import JobStatus
 from . import _engine, _validation
 from ._budget import Budget
 from ._config import (
-    DEFAULT_BACKOFF_INITIAL,
-    DEFAULT_BACKOFF_MAX,
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER,
-    DEFAULT_PAGE_SIZE,
-    DEFAULT_TIMEOUT,
     ClientConfig,
+    ClientSettings,
     log_from_env,
     resolve_config,
     resolve_rate_limit,
@@ -63,44 +56,19 @@ class ClientBase:
     _generated: AuthenticatedClient | None = None
     _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        deadline: float | None = DEFAULT_DEADLINE,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
-        backoff_max: float = DEFAULT_BACKOFF_MAX,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        allow_insecure_http: bool = False,
-        rate_limit: float | Literal["auto"] | None = "auto",
-        verify: Any = True,
-        proxy: str | None = None,
-        http_client: httpx.Client | httpx.AsyncClient | None = None,
-        http_backend: HttpBackend = "httpx",
-    ) -> None:
-        """Settings come from the keywords, else WRITER_API_KEY / WRITER_BASE_URL, else
-        the defaults. ``rate_limit`` is the account's budget in requests a minute,
-        shared by every request of this client ("auto": Writer's 400, none for a
-        loopback server). ``verify`` and ``proxy`` configure the HTTP client this
-        client builds; pass ``http_client`` to use your own instead (see the README)."""
+    def __init__(self, api_key: str | None = None, **settings: Unpack[ClientSettings]) -> None:
+        """Settings come from the keywords (``ClientSettings``), else WRITER_API_KEY /
+        WRITER_BASE_URL, else the defaults. ``rate_limit`` is the account's budget in
+        requests a minute, shared by every request of this client ("auto": Writer's 400,
+        none for a loopback server). ``verify`` and ``proxy`` configure the HTTP client
+        this client builds; pass ``http_client`` to use your own instead (see the README)."""
         log_from_env()
-        self._config = resolve_config(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            allow_insecure_http=allow_insecure_http,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            max_response_bytes=max_response_bytes,
-            page_size=page_size,
+        self._config = resolve_config(api_key, **settings)
+        rate_limit = settings.get("rate_limit", "auto")
+        verify, proxy = settings.get("verify", True), settings.get("proxy")
+        http_client, http_backend = (
+            settings.get("http_client"),
+            settings.get("http_backend", "httpx"),
         )
         self._closed = False
         #: The account's budget, shared by every request of this client.

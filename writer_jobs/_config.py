@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import ssl
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -149,37 +149,64 @@ def _positive_timeout(value: object, name: str) -> float | None:
     return seconds
 
 
-def resolve_config(
-    *,
-    api_key: str | None,
-    base_url: str | None,
-    timeout: Any,
-    max_retries: Any,
-    allow_insecure_http: bool,
-    deadline: Any = DEFAULT_DEADLINE,
-    backoff_initial: Any = DEFAULT_BACKOFF_INITIAL,
-    backoff_max: Any = DEFAULT_BACKOFF_MAX,
-    max_retry_after: Any = DEFAULT_MAX_RETRY_AFTER,
-    max_response_bytes: Any = DEFAULT_MAX_RESPONSE_BYTES,
-    page_size: Any = DEFAULT_PAGE_SIZE,
-) -> ClientConfig:
+class ClientSettings(TypedDict, total=False):
+    """The keywords of ``JobsClient`` and ``AsyncJobsClient`` after ``api_key``, spelled
+    once (the README's "Configuration" says what each does; defaults in brackets):
+    base_url [WRITER_BASE_URL, else DEFAULT_BASE_URL], timeout [60 s, connect 5 s],
+    deadline [120 s], max_retries [5], backoff_initial [0.5], backoff_max [30],
+    max_retry_after [60], max_response_bytes [4 MiB], page_size [100],
+    allow_insecure_http [False], rate_limit ["auto"], verify [True], proxy [None],
+    http_client [None: built by the client], http_backend ["httpx"]."""
+
+    base_url: str | None
+    timeout: float | httpx.Timeout | None
+    deadline: float | None
+    max_retries: int
+    backoff_initial: float
+    backoff_max: float
+    max_retry_after: float
+    max_response_bytes: int
+    page_size: int
+    allow_insecure_http: bool
+    rate_limit: float | Literal["auto"] | None
+    verify: Any
+    proxy: str | None
+    http_client: httpx.Client | httpx.AsyncClient | None
+    http_backend: Literal["httpx", "aiohttp"]
+
+
+def resolve_config(api_key: str | None = None, **settings: Unpack[ClientSettings]) -> ClientConfig:
     """Validate every setting; raise a ConfigurationError/InvalidArgumentError on a bad one."""
-    initial = timeout_seconds(backoff_initial, name="backoff_initial")
-    cap = timeout_seconds(backoff_max, name="backoff_max")
-    retry_after_cap = timeout_seconds(max_retry_after, name="max_retry_after")
+    unknown = settings.keys() - ClientSettings.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    get: Any = settings.get
+    initial = timeout_seconds(
+        get("backoff_initial", DEFAULT_BACKOFF_INITIAL), name="backoff_initial"
+    )
+    cap = timeout_seconds(get("backoff_max", DEFAULT_BACKOFF_MAX), name="backoff_max")
+    retry_after_cap = timeout_seconds(
+        get("max_retry_after", DEFAULT_MAX_RETRY_AFTER), name="max_retry_after"
+    )
     if initial is None or cap is None or retry_after_cap is None:
         raise InvalidArgumentError("backoff_initial, backoff_max and max_retry_after must be set")
     return ClientConfig(
         api_key=_resolve_api_key(api_key),
-        base_url=_resolve_base_url(base_url, allow_insecure_http),
-        timeout=resolve_timeout(timeout),
-        max_retries=positive_int(max_retries, name="max_retries", minimum=0),
-        deadline=_positive_timeout(deadline, "deadline"),
+        base_url=_resolve_base_url(get("base_url"), bool(get("allow_insecure_http", False))),
+        timeout=resolve_timeout(get("timeout", DEFAULT_TIMEOUT)),
+        max_retries=positive_int(
+            get("max_retries", DEFAULT_MAX_RETRIES), name="max_retries", minimum=0
+        ),
+        deadline=_positive_timeout(get("deadline", DEFAULT_DEADLINE), "deadline"),
         backoff_initial=initial,
         backoff_max=cap,
         max_retry_after=retry_after_cap,
-        max_response_bytes=positive_int(max_response_bytes, name="max_response_bytes"),
-        page_size=positive_int(page_size, name="page_size", maximum=10_000),
+        max_response_bytes=positive_int(
+            get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES), name="max_response_bytes"
+        ),
+        page_size=positive_int(
+            get("page_size", DEFAULT_PAGE_SIZE), name="page_size", maximum=10_000
+        ),
     )
 
 
