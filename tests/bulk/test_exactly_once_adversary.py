@@ -29,7 +29,7 @@ from writer_jobs import (
     RetryOutcomeUnknownError,
     RunInProgressError,
 )
-from writer_jobs.bulk import _run as _bulk
+from writer_jobs.bulk import _selection as _bulk
 from writer_jobs.bulk._journal import RunLock
 from writer_jobs.bulk._plan import start_run
 from writer_jobs.testing import FakeWriterAPI, Faults
@@ -405,9 +405,9 @@ def test_a_run_waits_longer_each_time_its_pages_shift() -> None:
         try:
             pauses = []
             for _ in range(_bulk.MAX_SHIFTED_PASSES):
-                assert run.todo(shifted=True) == []
-                pauses.append(run.settle_pause())
-            assert run.todo(shifted=True) is None and not run.listing_settled
+                assert run.passes.todo(shifted=True) == []
+                pauses.append(run.passes.settle_pause())
+            assert run.passes.todo(shifted=True) is None and not run.passes.listing_settled
         finally:
             run.close()
     assert pauses == [0.01 * 2**n for n in range(_bulk.MAX_SHIFTED_PASSES)]

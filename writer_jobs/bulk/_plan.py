@@ -31,8 +31,8 @@ from .._engine import FINISHED, Flow, Pager, execute
 from .._exceptions import WaitTimeoutError
 from .._parse import epoch
 from ._outcome import JobOutcome
-from ._run import BulkRun, Todo
-from ._selection import Selection
+from ._run import BulkRun
+from ._selection import Selection, Todo
 from ._watcher import Watcher, interval
 
 
@@ -127,17 +127,17 @@ def retry_failed_plan(
         pager = Pager(run.application_id, JobStatus.FAILED, run.config.page_size, overlap=True)
         while (call := pager.next_call()) is not None:
             page = yield execute(call, run.config, run.timeout)
-            run.add_listed(pager.accept(page))
-        jobs = run.todo(pager.shifted, pager.unverified)
+            run.passes.add(pager.accept(page))
+        jobs = run.passes.todo(pager.shifted, pager.unverified)
         if jobs is None:
             run.record_preview()  # a dry run's preview (nothing otherwise)
             return
         if jobs and on_total is not None:
-            on_total(run.todo_count)
+            on_total(run.passes.todo_count)
         if jobs and not run.dry_run:
             yield Work(jobs, concurrency)
         elif not jobs:
-            yield Pause(run.settle_pause())
+            yield Pause(run.passes.settle_pause())
 
 
 def watch_plan(

@@ -1,11 +1,9 @@
-"""One retry_failed run's state: lock and journal, listing passes, pace, gate, records."""
+"""One retry_failed run's state: lock and journal, pace and gate, what it recorded."""
 
 from __future__ import annotations
 
-import array
 import datetime
 import logging
-import math
 import os
 import threading
 import time
@@ -25,11 +23,10 @@ from .._config import ClientConfig
 from .._engine import FINISHED
 from .._exactly_once import ServerClock
 from .._exceptions import InvalidArgumentError
-from .._parse import epoch
 from ._job import job_flow
 from ._journal import Journal, Resume, RunLock
 from ._outcome import BulkSummary, JobOutcome, Outcome
-from ._selection import Selection
+from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
 
 _log = logging.getLogger("writer_jobs")
@@ -61,26 +58,10 @@ class Gate:
             raise Stopped
 
 
-#: Passes in a row that found nothing new but whose pages shifted, before a run stops
-#: listing (and warns): a list another client keeps changing must not hold it forever.
-MAX_SHIFTED_PASSES = 5
-#: Listing passes a run makes at most: new failures arriving in every pass (a busy
-#: application) must not keep it going forever; it ends with listing_settled False.
-MAX_PASSES = 20
-
-#: Seconds before listing again after such a pass, doubling each time (1, 2, 4, 8, 16 s):
-#: this run's jobs failing again move the list for a while; waiting lets it settle.
-SETTLE_PAUSE = 1.0
-
-#: One job to handle: its id, its updated_at before the trigger (when listed), what the
-#: journal says of it.
-Todo = tuple[UUID, float | None, Resume | None]
-
-
 class BulkRun:
     """The state of one retry_failed run, shared by the sync and async drivers: its
-    lock and journal, the jobs of each listing pass, its pace and gate, what it recorded.
-    The plan (``_plan``) says what to do next; the drivers do it.
+    lock and journal, its listing passes, its pace and gate (the client's RunControl),
+    what it recorded. The plan (``_plan``) says what to do next; the drivers do it.
     """
 
     def __init__(
@@ -109,8 +90,6 @@ class BulkRun:
                 "a dry run sends nothing and writes no journal: leave journal out"
             )
         self.dry_run = dry_run
-        #: With a dry run, the jobs that would be retried (their error texts for the preview).
-        self.preview: list[JobDetails] = []
         # Lock first: a second run is told which run holds the application (a dry run takes none).
         self.lock = None if dry_run else RunLock(config.base_url, application_id, path)
         try:
@@ -124,10 +103,8 @@ class BulkRun:
             if self.lock is not None:
                 self.lock.release()
             raise
-        self.selection = Selection.from_json(self.journal.selection)
-        #: Jobs not selected (outside the times, error or limit), by this run.
-        self.unselected = 0
-        self._selected = len(self.journal.final | self.journal.unsettled.keys())
+        #: The listing passes: which failed jobs the run hands to its workers.
+        self.passes = Passes(application_id, self.journal, dry_run=dry_run)
         #: This run's own cap (``rate_limit``), on top of the client's budget.
         self.pacer = Budget(rate_limit, burst=1)
         self.requests = 0
@@ -138,18 +115,8 @@ class BulkRun:
         self.server_clock = ServerClock()
         self.gate = Gate()
         self.started = time.monotonic()
-        self.passes = 0
-        self.listed: list[UUID] = []
-        # updated_at of each listed job (NaN: unknown), aligned with ``listed``: 8 bytes a job.
-        self.listed_updated = array.array("d")
-        self._seen: set[UUID] = set()
-        self.skipped = 0
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
-        self.todo_count = 0
-        self._shifted_passes = 0
-        #: False when the run stopped listing while the list still moved (see todo()).
-        self.listing_settled = True
         self._lock = threading.Lock()
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
@@ -180,91 +147,6 @@ class BulkRun:
         if action.retry_of is not None:
             with self._lock:
                 self.transient_failures += 1
-
-    def add_listed(self, jobs: Iterable[JobDetails]) -> None:
-        """Record a page of failed jobs; jobs this run already handled are left out
-        (one that failed again after this run re-triggered it is not retried again)."""
-        for job in jobs:
-            if job.id not in self._seen:
-                self._seen.add(job.id)
-                # An unsettled job was selected (and counted) by the run that started it.
-                journaled = job.id in self.journal.final or job.id in self.journal.unsettled
-                if self.selection is not None and not journaled:
-                    limit = self.selection.limit
-                    if not self.selection.matches(job) or (
-                        limit is not None and self._selected >= limit
-                    ):
-                        self.unselected += 1
-                        continue
-                    self._selected += 1
-                if self.dry_run:
-                    self.preview.append(job)
-                self.listed.append(job.id)
-                updated = epoch(job.updated_at)
-                self.listed_updated.append(math.nan if updated is None else updated)
-
-    def todo(self, shifted: bool = False, unverified: bool = False) -> list[Todo] | None:
-        """This pass's jobs to handle: listed ones not yet final, then (first pass only)
-        unsettled ones from the journal that the listing does not show (they may be in
-        progress). None when the run is complete: the pass found nothing new and its
-        pages did not shift (``shifted``: the pager lost its anchor, so a job may have
-        been skipped); an empty list: nothing new, but list again."""
-        self.passes += 1
-        final, unsettled = self.journal.final, self.journal.unsettled
-        jobs: list[Todo] = []
-        for job_id, updated in zip(self.listed, self.listed_updated, strict=True):
-            if job_id in final:
-                self.skipped += 1
-            else:
-                listed = None if math.isnan(updated) else updated
-                jobs.append((job_id, listed, unsettled.get(job_id)))
-        if self.passes == 1:
-            for job_id, resume in unsettled.items():
-                if job_id not in self._seen and job_id not in final:
-                    self._seen.add(job_id)
-                    jobs.append((job_id, None, resume))
-        self.listed = []
-        self.listed_updated = array.array("d")
-        if jobs and self.passes >= MAX_PASSES:
-            # New failed jobs in every pass (a busy application): never list forever.
-            self.listing_settled = False
-            _log.warning(
-                "new failed jobs of %s kept appearing (%d listing passes): the run stops "
-                "here; run again for the %d found in the last pass",
-                self.application_id,
-                self.passes,
-                len(jobs),
-            )
-            return None
-        self.todo_count += len(jobs)
-        if jobs:
-            self._shifted_passes = 0
-            return jobs
-        if not shifted:
-            if unverified:  # a server paging one job at a time: say it was not proved
-                self.listing_settled = False
-                _log.warning(
-                    "the server sent the failed jobs of %s one a page: whether the list "
-                    "moved while it was paged cannot be told; a job may not have been seen",
-                    self.application_id,
-                )
-            return None
-        self._shifted_passes += 1
-        if self._shifted_passes > MAX_SHIFTED_PASSES:
-            # Never hang on a list that never holds still: say so, and stop.
-            self.listing_settled = False
-            _log.warning(
-                "the failed jobs of %s kept moving while they were listed (%d passes in a "
-                "row): a job that failed meanwhile may not have been seen; run again",
-                self.application_id,
-                self._shifted_passes,
-            )
-            return None
-        return []
-
-    def settle_pause(self) -> float:
-        """How long to wait before listing again after a pass whose pages shifted."""
-        return float(SETTLE_PAUSE * 2.0 ** max(self._shifted_passes - 1, 0))
 
     def start_job(
         self, job_id: UUID, updated_before: float | None, resume: Resume | None
@@ -345,22 +227,23 @@ class BulkRun:
             self.on_outcome(outcome)
 
     def summary(self) -> BulkSummary:
+        passes = self.passes
         return BulkSummary(
-            total=self.todo_count + self.skipped,
-            skipped=self.skipped,
+            total=passes.todo_count + passes.skipped,
+            skipped=passes.skipped,
             outcomes=dict(self.outcomes),
             statuses=dict(self.statuses),
             elapsed=time.monotonic() - self.started,
             rate_limited=self.pacer.rate_limited,
             transient_failures=self.transient_failures,
             requests=self.requests,
-            unselected=self.unselected,
-            listing_settled=self.listing_settled,
+            unselected=passes.unselected,
+            listing_settled=passes.listing_settled,
         )
 
     def record_preview(self) -> None:
         """A dry run: each selected job, as ``would_retry`` with its error text."""
-        for job in self.preview:  # empty unless a dry run
+        for job in self.passes.preview:  # empty unless a dry run
             error = job.error if isinstance(job.error, str) else None
             self.record(JobOutcome(job.id, Outcome.WOULD_RETRY, job.status, message=error))
 
