@@ -23,8 +23,7 @@ import httpx
 
 from .._engine import Send
 from ._aiohttp import AsyncAiohttp
-from ._async_httpx import AsyncHttpx
-from ._sync_httpx import SyncHttpx
+from ._httpx import AsyncHttpx, SyncHttpx
 
 __all__ = ["AsyncAiohttp", "AsyncHttpx", "AsyncTransport", "SyncHttpx"]
 

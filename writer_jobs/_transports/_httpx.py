@@ -1,5 +1,7 @@
-"""The sync backend: an ``httpx.Client``, its httpcore streams bounded by the attempt's
-deadline and gated before each write."""
+"""The httpx backend, sync (``SyncHttpx``) and async (``AsyncHttpx``): the user's client
+or ours, its httpcore connections wrapped so that ``before_write`` runs before each write
+of a request's bytes and, sync, so that the attempt's deadline bounds every socket
+operation (async, ``asyncio.timeout`` bounds the attempt)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,32 @@ from ._attempt import (
     BodyReader,
     attempt_deadline,
     build_request,
+    within,
 )
 
 R = TypeVar("R")
+
+
+def _wrap_backends(
+    http: httpx.Client | httpx.AsyncClient, kind: type[Any], wrapper: type[Any]
+) -> bool:
+    """Wrap the network backend of httpx's own transports (the client's and its proxy
+    mounts). httpx has no public way to hand httpcore a backend; outside this client's
+    calls the wrapper changes nothing. False when a transport cannot be wrapped (a
+    custom one, left as is)."""
+    wrapped = True
+    for transport in [http._transport, *http._mounts.values()]:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, kind):
+            if not isinstance(backend, wrapper):
+                pool._network_backend = wrapper(backend)  # type: ignore[union-attr]
+        elif transport is not None:
+            wrapped = False
+    return wrapped
+
+
+# --- sync ------------------------------------------------------------------------------
 
 
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
@@ -105,19 +130,6 @@ class _BoundedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def _clamp_connections(http: httpx.Client) -> None:
-    """Wrap the network backend of httpx's own transports (the client's and its proxy
-    mounts). httpx has no public way to hand httpcore a backend; outside this
-    client's calls the wrapper changes nothing. A custom transport is left as is."""
-    for transport in [http._transport, *http._mounts.values()]:
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
-            backend, _BoundedBackend
-        ):
-            pool._network_backend = _BoundedBackend(backend)  # type: ignore[union-attr]
-
-
 class SyncHttpx:
     """Sends through an httpx.Client: this client's own, or one the user passed.
     httpx's timeouts bound each socket operation, so its connections are wrapped to
@@ -127,7 +139,7 @@ class SyncHttpx:
         self.config = config
         self.http = http
         self.owned = owned
-        _clamp_connections(http)
+        _wrap_backends(http, httpcore.NetworkBackend, _BoundedBackend)
 
     def send(
         self, action: Send, before_write: typing.Callable[[], None] | None = None
@@ -164,3 +176,106 @@ class SyncHttpx:
     def close(self) -> None:
         if self.owned:
             self.http.close()
+
+
+# --- async -----------------------------------------------------------------------------
+
+
+class _GatedStream(httpcore.AsyncNetworkStream):
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if (before_write := BEFORE_WRITE.get()) is not None:
+            before_write()
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _GatedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _GatedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _GatedStream(
+            await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _GatedStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class AsyncHttpx:
+    """Sends through an httpx.AsyncClient: this client's own, or the user's."""
+
+    def __init__(self, config: ClientConfig, http: httpx.AsyncClient, *, owned: bool) -> None:
+        self.config = config
+        self.http = http
+        self.owned = owned
+        # A user's client may hold connections opened before the wrap: not gated.
+        self.gates_writes = owned and _wrap_backends(
+            http, httpcore.AsyncNetworkBackend, _GatedBackend
+        )
+
+    async def send(
+        self, action: Send, before_write: typing.Callable[[], None] | None = None
+    ) -> httpx.Response | Exception:
+        seconds, deadline = attempt_deadline(self.config, action)
+        token = BEFORE_WRITE.set(before_write)
+        try:
+            return await within(seconds, self._exchange(action, deadline))
+        finally:
+            BEFORE_WRITE.reset(token)
+
+    async def _exchange(self, action: Send, deadline: float | None) -> httpx.Response | Exception:
+        request = build_request(self.http, self.config, action)
+        try:
+            response = await self.http.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            return exc
+        try:
+            body = BodyReader(self.config, action, response.status_code, deadline)
+            async for chunk in response.aiter_bytes():
+                body.add(chunk)
+            response._content = body.body()  # as httpx's own aread() does
+            return response
+        except (httpx.HTTPError, APIError) as exc:
+            return exc
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        if self.owned:
+            await self.http.aclose()
