@@ -110,15 +110,13 @@ class AsyncSingleCallClient(ClientBase):
         self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
     ) -> Job:
         """Re-trigger a failed job; see :meth:`JobsClient.retry`."""
-        result: Job = await self._run(self._retry_flow(job_id, timeout))
-        return result
+        return await self._run(self._retry_flow(job_id, timeout))
 
     async def get(
         self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
     ) -> JobDetails:
         """One job; see :meth:`JobsClient.get`."""
-        result: JobDetails = await self._run(self._get_flow(job_id, timeout))
-        return result
+        return await self._run(self._get_flow(job_id, timeout))
 
     async def create(
         self,
@@ -128,8 +126,7 @@ class AsyncSingleCallClient(ClientBase):
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
     ) -> Job:
         """Start a job; see :meth:`JobsClient.create`."""
-        result: Job = await self._run(self._create_flow(application_id, inputs, timeout))
-        return result
+        return await self._run(self._create_flow(application_id, inputs, timeout))
 
     async def wait(
         self,
@@ -139,8 +136,7 @@ class AsyncSingleCallClient(ClientBase):
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
     ) -> JobDetails:
         """Poll until the job finishes; see :meth:`JobsClient.wait`."""
-        result: JobDetails = await self._run(self._wait_flow(job_id, deadline, timeout))
-        return result
+        return await self._run(self._wait_flow(job_id, deadline, timeout))
 
     def list(
         self,

@@ -10,7 +10,7 @@ from uuid import UUID
 import httpx
 
 from generated_client import AuthenticatedClient
-from generated_client.models import JobStatus
+from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
 from ._budget import Budget
@@ -180,17 +180,17 @@ class ClientBase:
     def _timeout(timeout: object) -> httpx.Timeout | None:
         return None if timeout is _UNSET_TIMEOUT else resolve_timeout(timeout)
 
-    def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+    def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Job]:
         jid = _validation.job_id(job_id)
         return retry_flow(jid, self._config, self._timeout(timeout))
 
-    def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+    def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[JobDetails]:
         call = _engine.get_call(_validation.job_id(job_id))
         return _engine.execute(call, self._config, self._timeout(timeout))
 
     def _create_flow(
         self, application_id: str, inputs: Mapping[str, str | Sequence[str]], timeout: object
-    ) -> _engine.Flow[Any]:
+    ) -> _engine.Flow[Job]:
         call = _engine.create_call(
             _validation.application_id(application_id), _validation.inputs(inputs)
         )
@@ -198,7 +198,7 @@ class ClientBase:
 
     def _wait_flow(
         self, job_id: UUID | str, deadline: object, timeout: object
-    ) -> _engine.Flow[Any]:
+    ) -> _engine.Flow[JobDetails]:
         jid = _validation.job_id(job_id)
         seconds = _validation.timeout_seconds(deadline, name="deadline")
         return _engine.wait_flow(

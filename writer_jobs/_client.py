@@ -100,15 +100,13 @@ class SingleCallClient(ClientBase):
         another POST, and when it is no longer ``failed`` its state is returned.
         Raises InvalidArgumentError (before any I/O) if ``job_id`` is not a UUID.
         """
-        result: Job = self._run(self._retry_flow(job_id, timeout))
-        return result
+        return self._run(self._retry_flow(job_id, timeout))
 
     def get(
         self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
     ) -> JobDetails:
         """One job, with its status, error, result data and timestamps."""
-        result: JobDetails = self._run(self._get_flow(job_id, timeout))
-        return result
+        return self._run(self._get_flow(job_id, timeout))
 
     def create(
         self,
@@ -118,8 +116,7 @@ class SingleCallClient(ClientBase):
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
     ) -> Job:
         """Start a job for an application: ``inputs`` maps input names to a value or values."""
-        result: Job = self._run(self._create_flow(application_id, inputs, timeout))
-        return result
+        return self._run(self._create_flow(application_id, inputs, timeout))
 
     def wait(
         self,
@@ -134,8 +131,7 @@ class SingleCallClient(ClientBase):
         seconds (None: no limit); past it, WaitTimeoutError carries the last state.
         ``timeout`` is per request, as on every method.
         """
-        result: JobDetails = self._run(self._wait_flow(job_id, deadline, timeout))
-        return result
+        return self._run(self._wait_flow(job_id, deadline, timeout))
 
     def list(
         self,
