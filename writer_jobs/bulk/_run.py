@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import threading
 import time
@@ -28,8 +27,6 @@ from ._journal import Journal, Resume, RunLock
 from ._outcome import BulkSummary, JobOutcome, Outcome
 from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
-
-_log = logging.getLogger("writer_jobs")
 
 
 class Stopped(Exception):
