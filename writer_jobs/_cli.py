@@ -157,6 +157,10 @@ def _input_arg(value: str) -> tuple[str, str]:
     return name, text
 
 
+APP_ID_HELP = "the id of the application the jobs belong to (demo-app on writer-jobs serve)"
+JOB_IDS_HELP = "job ids (UUIDs); - reads them from stdin, one a line or --json lines"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (global options go before or after the command)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -224,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     p = command("retry", "Re-trigger failed jobs (safe to retry: never triggers a job twice).")
-    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID", help=JOB_IDS_HELP)
     p.add_argument("--wait", action="store_true", help="then wait for each job to finish")
     p.add_argument(
         "--wait-timeout",
@@ -235,11 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("get", "Show one job.")
-    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID", help="the job's id (a UUID)")
 
     p = command("list", "List an application's jobs.")
-    p.add_argument("application_id", metavar="APP_ID")
-    p.add_argument("--status", choices=["in_progress", "failed", "completed"])
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
+    p.add_argument(
+        "--status",
+        choices=["in_progress", "failed", "completed"],
+        help="only jobs with this status (default: all)",
+    )
     p.add_argument(
         "--limit",
         type=_positive_int,
@@ -249,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("create", "Start a job for an application.")
-    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
     p.add_argument(
         "--input",
         dest="inputs",
@@ -273,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Wait for jobs to finish, each printed as it ends (list pages per application, "
         "not a GET per job per poll).",
     )
-    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID", help=JOB_IDS_HELP)
     p.add_argument(
         "--wait-timeout",
         type=_non_negative,
@@ -284,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("retry-failed", "Retry every failed job of an application, resumably.")
-    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -349,19 +357,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="the key the fake accepts (default: fake-writer-key; $WRITER_API_KEY is ignored)",
     )
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON lines")
-    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the address as a JSON line",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log to stderr"
+    )
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument(
-        "--seed-failed", type=int, default=0, metavar="N", help="start with N failed jobs"
+        "--seed-failed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start with N failed jobs (default 0)",
     )
-    p.add_argument("--app", default="demo-app", help="application id for seeded jobs")
+    p.add_argument(
+        "--app",
+        default="demo-app",
+        metavar="APP_ID",
+        help="application id of the seeded jobs (default demo-app)",
+    )
     p.add_argument(
         "--fault-rate",
         type=_ratio,
         default=0.0,
         metavar="R",
-        help="share of requests answered with an injected 429 or 503",
+        help="share of requests answered with an injected 429 or 503 (default 0)",
     )
     p.add_argument(
         "--delay",
@@ -375,28 +399,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="the account's limit: N requests a minute, then 429 without Retry-After",
+        help="the account's limit: N requests a minute, then 429 without Retry-After "
+        "(default: no limit)",
     )
     p.add_argument(
         "--seed-completed",
         type=int,
         default=0,
         metavar="N",
-        help="start with N completed jobs of history (minutes to days old)",
+        help="start with N completed jobs of history, minutes to days old (default 0)",
     )
     p.add_argument(
         "--newest-first",
         action="store_true",
-        help="list jobs newest updated_at first, as the real API (pages shift)",
+        help="list jobs newest updated_at first, as the real API, with or without --status "
+        "(pages shift; default: oldest created first)",
     )
     p.add_argument(
         "--failure-ratio",
         type=_ratio,
         default=0.0,
         metavar="R",
-        help="share of jobs that fail when they finish",
+        help="share of jobs that fail when they finish (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (faults, ids, failures)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of faults, ids, failures (default 0)"
+    )
     return parser
 
 
