@@ -32,6 +32,7 @@ _LAZY = {
     "JobsClient": "writer_jobs._client",
     "AsyncJobsClient": "writer_jobs._async_client",
     "BulkSummary": "writer_jobs._bulk",
+    "BulkProgress": "writer_jobs._bulk",
     "JobOutcome": "writer_jobs._bulk",
     "Outcome": "writer_jobs._bulk",
     "Selection": "writer_jobs._bulk",
