@@ -34,7 +34,7 @@ def test_exit_3_when_a_job_waited_for_ended_failed() -> None:
     assert retried.returncode == 3 and lines(retried.stdout)[0]["status"] == "failed"
     assert waited.returncode == 3
     assert bulk.returncode == 3
-    listed = bulk.stderr.split("failed again (4): ")[1].split()
+    listed = bulk.stderr.split("4 jobs failed again: ")[1].splitlines()[0].split()
     assert sorted(listed) == sorted(ids), "every failed-again id, on one line"
 
 
@@ -109,8 +109,8 @@ def test_progress_lines_on_stderr_when_not_a_terminal() -> None:
         # 30 jobs at 120 a minute: about 15 s, so at least two progress lines.
         result = run(api, "retry-failed", api.application_id, "--rate-limit", "120")
     assert result.returncode == 0, result.stderr
-    progress = [line for line in result.stderr.splitlines() if " done, " in line]
-    assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: 30/30 done")
+    progress = [line for line in result.stderr.splitlines() if " finished " in line]
+    assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: finished 30/30")
 
 
 def test_tables_never_cut_ids_or_statuses_and_get_shows_the_result() -> None:
