@@ -655,18 +655,22 @@ class _Progress:
             return
         from rich.progress import (
             BarColumn,
-            MofNCompleteColumn,
             Progress,
             TextColumn,
             TimeElapsedColumn,
         )
 
-        columns: list[Any] = [TextColumn(self.label), BarColumn(bar_width=24)]
+        counts = "{task.completed:.0f}/{task.total:.0f}"
         if self.show_sent:
-            columns.append(TextColumn("sent {task.fields[sent]}, finished"))
-        columns += [MofNCompleteColumn(), TimeElapsedColumn()]
+            counts = "sent {task.fields[sent]}, finished " + counts
+        columns = [
+            TextColumn(self.label),
+            BarColumn(bar_width=24),
+            TextColumn(counts),
+            TimeElapsedColumn(),
+        ]
         self._bar = Progress(*columns, console=self.output.err, transient=False)
-        self._task = self._bar.add_task(self.label, total=self.total, sent=self.sent)
+        self._task = self._bar.add_task(self.label, total=self.total or 0, sent=self.sent)
         self._bar.start()
 
     def update(self, total: int | None, sent: int, finished: int) -> None:
