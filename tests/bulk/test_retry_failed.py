@@ -268,9 +268,11 @@ async def test_on_progress_is_told_the_number_of_jobs_before_they_start() -> Non
 
 def test_with_wait_progress_tells_sent_jobs_before_they_finish() -> None:
     told: list[BulkProgress] = []
-    with FakeWriterAPI(seed_failed=8, delay=0.5) as api:
-        with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
-            client.retry_failed(api.application_id, wait=True, on_progress=told.append)
+    with (
+        FakeWriterAPI(seed_failed=8, delay=0.5) as api,
+        JobsClient(api.api_key, base_url=api.base_url, **FAST) as client,
+    ):
+        client.retry_failed(api.application_id, wait=True, on_progress=told.append)
     # Every job was sent before the first one finished (they run 0.5 s): the progress
     # showed 8 sent, 0 finished, which a count of outcomes alone cannot show.
     assert BulkProgress(total=8, resumed=0, sent=8, finished=0) in told

@@ -12,6 +12,7 @@ from pathlib import Path
 from writer_jobs import JobDetails, Unset
 from writer_jobs.testing import FakeWriterAPI
 
+from ..conftest import Processes
 from .test_cli import SCRIPT, SENTINEL, lines, run
 
 
@@ -245,7 +246,9 @@ def test_retry_failed_asks_at_a_terminal_above_the_threshold() -> None:
     assert api.processed("retry_job") == 25
 
 
-def test_a_killed_selective_run_resumes_with_the_same_selection(tmp_path: Path) -> None:
+def test_a_killed_selective_run_resumes_with_the_same_selection(
+    tmp_path: Path, processes: Processes
+) -> None:
     import json
     import signal
     import time
@@ -258,7 +261,7 @@ def test_a_killed_selective_run_resumes_with_the_same_selection(tmp_path: Path) 
         env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
         env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
         args = ["retry-failed", api.application_id, "--journal", str(journal)]
-        first = subprocess.Popen(
+        first = processes.start(
             [SCRIPT, *args, "--limit", "10", "--concurrency", "1"],
             env=env,
             stdout=subprocess.DEVNULL,

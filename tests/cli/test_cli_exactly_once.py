@@ -11,6 +11,7 @@ from pathlib import Path
 
 from writer_jobs.testing import FakeWriterAPI
 
+from ..conftest import Processes
 from .test_cli import SCRIPT, SENTINEL, lines, no_key, run
 
 
@@ -62,13 +63,15 @@ def test_timeout_zero_is_a_usage_error() -> None:
     assert result.returncode == 2 and "> 0" in result.stderr
 
 
-def test_a_second_retry_failed_process_is_refused_naming_the_first(tmp_path: Path) -> None:
+def test_a_second_retry_failed_process_is_refused_naming_the_first(
+    tmp_path: Path, processes: Processes
+) -> None:
     with FakeWriterAPI(api_key=SENTINEL, seed_failed=60, delay=30) as api:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
         environment |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
         a = str(tmp_path / "a.jsonl")
         # 60 jobs at 120/min: the first run lasts ~30 s and lists only at its start.
-        first = subprocess.Popen(
+        first = processes.start(
             [SCRIPT, "retry-failed", api.application_id, "--rate-limit", "120", "--journal", a],
             env=environment,
             stdout=subprocess.DEVNULL,
