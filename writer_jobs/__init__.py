@@ -16,8 +16,9 @@ costs almost nothing, and a script or CLI pays for httpx only when it makes a cl
 
 Modules, each importing only from those before it: _exceptions -> _validation ->
 _config -> _parse -> _engine (sans-I/O calls and retries) -> _watch -> _budget ->
-_journal -> _bulk (sans-I/O bulk runs); _fields (reading optional fields) -> _transports (one send() per HTTP backend)
--> _base -> _client, _async_client -> _cli.
+_journal -> _bulk (sans-I/O bulk runs) -> _transports (one send() per HTTP backend)
+-> _base -> _client, _async_client -> _cli; _fields (reading optional fields) stands
+apart.
 """
 
 from __future__ import annotations
