@@ -968,14 +968,17 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         more = len(failed_again) - SHOW_IDS
         if more > 0:
             shown += f" and {more} more (--json and the journal list them all)"
+        noun = _jobs_noun(summary.failed_again)
+        # Words wrap at the terminal's width (an id is never split); the command stays
+        # one line, whole, to copy.
         output.err.print(
-            f"{summary.failed_again} {_jobs_noun(summary.failed_again)} failed again: {shown}\n"
+            f"{summary.failed_again} {noun} failed again: {shown}\n"
             "A run never retries a job twice, nor does a rerun with its journal. To retry "
-            f"every job failed now, in a new run:\n  {_again_command(args)}",
+            "every job failed now, in a new run:",
             highlight=False,
             markup=False,
-            soft_wrap=True,
         )
+        output.err.print(f"  {_again_command(args)}", highlight=False, markup=False, soft_wrap=True)
     if not summary.listing_settled:
         output.err.print(
             "writer-jobs: the failed jobs kept moving while they were listed (another client "
