@@ -241,9 +241,10 @@ def _changelog() -> Any:
         "api_changelog", ROOT / "scripts/api_changelog.py"
     )
     assert loaded is not None and loaded.loader is not None
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
+    if "api_changelog" not in sys.modules:  # its dataclasses look their module up there
+        sys.modules["api_changelog"] = importlib.util.module_from_spec(loaded)
+        loaded.loader.exec_module(sys.modules["api_changelog"])
+    return sys.modules["api_changelog"]
 
 
 def _schema_class(schema: str) -> str:
