@@ -9,10 +9,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ._project import copy_project, run
 from ._spec import ROOT
+
+pytestmark = pytest.mark.scripts
 
 
 def _env() -> dict[str, str]:
