@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ._spec import ROOT, reference_retry_spec
+from ._spec import REFERENCE_RETRY, ROOT, reached_schemas, reference_retry_spec
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 RETRY = "/v1/applications/jobs/{job_id}/retry"
@@ -198,6 +198,25 @@ def with_additive_changes(document: dict[str, Any]) -> dict[str, Any]:
 
 def later_version() -> dict[str, Any]:
     return with_additive_changes(whole_api(from_reference_pages()))
+
+
+def retry_page(document: dict[str, Any], path: Path) -> Path:
+    """The published retry page as Writer would show it for ``document``: the page's
+    text around the slice of ``document`` for the retry operation."""
+    retry = document["paths"][RETRY]["post"]
+    reached = reached_schemas(retry, document)
+    page_slice = {key: document[key] for key in ("openapi", "info", "servers", "security")}
+    page_slice["paths"] = {RETRY: {"post": retry}}
+    schemas = {name: s for name, s in document["components"]["schemas"].items() if name in reached}
+    security = document["components"]["securitySchemes"]
+    page_slice["components"] = {"schemas": schemas, "securitySchemes": security}
+    text = REFERENCE_RETRY.read_text()
+    head, rest = text.split("````yaml", 1)
+    fence = rest.partition("\n")[0]  # " post /v1/applications/jobs/{job_id}/retry"
+    tail = rest.split("````", 1)[1]
+    block = yaml.safe_dump(page_slice, sort_keys=False)
+    path.write_text(f"{head}````yaml{fence}\n{block}````{tail}")
+    return path
 
 
 def write(document: dict[str, Any], path: Path) -> Path:

@@ -40,7 +40,14 @@ def _object_schemas() -> list[tuple[str, dict[str, Any]]]:
 
 
 OBJECT_SCHEMAS = _object_schemas()
-ENUM_SCHEMAS = [
+# An inline enum of a parameter becomes a class named after the operation and parameter.
+PARAMETER_ENUMS = [
+    (pascal(str(op.get("operationId"))) + pascal(str(p.get("name"))), p["schema"])
+    for _, _, op in operations(spec())
+    for p in op.get("parameters") or []
+    if isinstance(p, dict) and isinstance(p.get("schema"), dict) and "enum" in p["schema"]
+]
+ENUM_SCHEMAS = PARAMETER_ENUMS + [
     (class_name(n), s) for n, s in SCHEMAS.items() if isinstance(s, dict) and "enum" in s
 ]
 

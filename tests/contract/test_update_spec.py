@@ -22,7 +22,6 @@ from ._project import copy_project, run
 pytestmark = pytest.mark.scripts
 
 
-PAGE = published.REFERENCE / "writer-retry-job.md"
 JOB_MODULES = ["__init__.py", "create_job.py", "get_job.py", "list_jobs.py", "retry_job.py"]
 ADDITIVE = [
     "additive  parameter list_jobs query order: added, optional",
@@ -58,12 +57,14 @@ def _update(
     root = factory.mktemp("update")
     project = copy_project(root / "project")
     new_spec = published.write(document, root / name)
+    # Writer's retry page shows the same version of the spec.
+    page = published.retry_page(document, root / "writer-retry-job.md")
     result = run(
         project,
         "bash",
         "scripts/update-spec.sh",
         str(new_spec),
-        str(PAGE),
+        str(page),
         UPDATE_SPEC_TESTS="1" if tests else "0",
     )
     return Update(project, result)
@@ -107,7 +108,7 @@ def test_the_changelog_lists_exactly_the_three_additive_changes(later: Update) -
     changelog = later.out.split("API changelog", 1)[1].split("Python surface", 1)[0]
     lines = [line.strip() for line in changelog.splitlines()[1:] if line.strip()]
     assert sorted(lines) == sorted(ADDITIVE), changelog
-    assert "breaking" not in later.out
+    assert "  breaking  " not in later.out and "writer_jobs/ uses what broke" not in later.out
 
 
 def test_generate_lists_the_changed_files_and_the_next_steps(later: Update) -> None:
