@@ -42,7 +42,7 @@ else:
     STATUSES = list(JobStatus)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")  # module: before Prism starts
 def _generated_names() -> None:
     if MISSING is not None:
         pytest.fail(f"the generated client lacks a name these tests call: {MISSING}")

@@ -12,7 +12,14 @@ from hypothesis_jsonschema import from_schema
 
 from generated_client import models
 
-from ._spec import class_name, json_schema, operations, spec, unresolved_refs
+from ._spec import (
+    class_name,
+    json_schema,
+    operations,
+    reached_schemas,
+    spec,
+    unresolved_refs,
+)
 
 
 def _response_schemas() -> list[tuple[str, dict[str, Any]]]:
@@ -57,8 +64,9 @@ def test_instances_parse_and_round_trip(name: str, schema: dict[str, Any]) -> No
         "component: its generated class is named after the operation, not a stable name "
         "(give it a component in spec/overlay.yaml)"
     )
-    missing = unresolved_refs(schema, spec())
-    assert not missing, f"response schema {name} points at no component: {missing}"
+    reached = [schema, *reached_schemas(schema, spec()).values()]
+    missing = [ref for node in reached for ref in unresolved_refs(node, spec())]
+    assert not missing, f"response schema {name} reaches a $ref to no component: {missing}"
     cls = getattr(models, class_name(name), None)
     assert cls is not None, f"generated_client.models has no {class_name(name)} (for {name})"
 

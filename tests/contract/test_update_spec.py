@@ -240,3 +240,38 @@ def test_a_schema_the_overlay_targets_renamed_is_named(tmp_path: Path) -> None:
     assert "overlay action 'error may be null:" in update.err
     assert "get_async_application_job_response.properties.error" in update.err
     assert "writer_jobs/ uses JobDetails" in update.err
+
+
+def test_the_contract_tests_fail_on_a_broken_spec_shape_without_crashing(tmp_path: Path) -> None:
+    """An inline response schema, an operation gone, a component gone and a generated
+    module gone: collection succeeds and failing tests say what is wrong."""
+    project = copy_project(tmp_path / "project")
+    spec_path = project / "openapi.yaml"
+    document = yaml.safe_load(spec_path.read_text())
+    del document["paths"][published.RETRY]
+    job = document["paths"][published.JOB]["get"]["responses"]["200"]
+    job["content"]["application/json"]["schema"] = {"type": "object"}
+    del document["components"]["schemas"]["api_job_status"]
+    spec_path.write_text(yaml.safe_dump(document, sort_keys=False))
+    (project / "generated_client" / "api" / "template" / "retry_job.py").unlink()
+
+    pytest_args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not scripts"]
+    collected = run(project, *pytest_args, "--collect-only", "-q", "tests/contract")
+    assert collected.returncode == 0, collected.stdout[-3000:]
+    assert "ERROR" not in collected.stdout and "errors" not in collected.stdout.splitlines()[-1]
+
+    done = run(
+        project,
+        *pytest_args,
+        "-q",
+        "tests/contract/test_spec.py",
+        "tests/contract/test_roundtrip.py",
+        "tests/contract/test_prism.py",
+    )
+    assert done.returncode == 1, done.stdout[-3000:]  # tests failed; 2 would be a crash
+    out = done.stdout
+    assert f"openapi.yaml has no POST {published.RETRY}" in out
+    assert f"response GET {published.JOB} 200 has an inline schema" in out
+    assert "#/components/schemas/api_job_status" in out
+    assert "the generated client lacks a name these tests call" in out
+    assert "retry_job" in out
