@@ -5,6 +5,7 @@
     with JobsClient() as client:          # WRITER_API_KEY, WRITER_BASE_URL
         job = client.retry("182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
         done = client.wait(job.id, deadline=600)
+        print(done.status, result_text(done))   # or_none(done.error) for a failed one
 
 ``Job``, ``JobDetails`` and ``JobStatus`` are the classes generated from
 openapi.yaml, under readable names. Every error is a ``WriterJobsError`` (the tree
@@ -16,9 +17,10 @@ costs almost nothing, and a script or CLI pays for httpx only when it makes a cl
 Two layers (README, "How it is built"). The core: _exceptions -> _validation ->
 _config -> _parse -> _budget -> _engine (calls, retries, polling, paging; no I/O) ->
 _exactly_once (the timestamp proof) -> _transports (one module per HTTP backend) ->
-_base -> _client, _async_client (single calls). Above it, bulk/ (retry_failed,
-wait_many, the journal and the run lock; JobsClient and AsyncJobsClient are defined
-there, the single-call clients plus those two methods). Above both, _cli.
+_base -> _client, _async_client (single calls); _fields (reading optional fields)
+stands apart. Above it, bulk/ (retry_failed, wait_many, the journal and the run lock;
+JobsClient and AsyncJobsClient are defined there, the single-call clients plus those
+two methods). Above both, _cli.
 """
 
 from __future__ import annotations
@@ -32,14 +34,24 @@ from ._version import __version__
 
 _LAZY = {
     **dict.fromkeys(
-        ("JobsClient", "AsyncJobsClient", "BulkSummary", "JobOutcome", "Outcome", "Selection"),
+        (
+            "JobsClient",
+            "AsyncJobsClient",
+            "BulkSummary",
+            "BulkProgress",
+            "JobOutcome",
+            "Outcome",
+            "Selection",
+        ),
         "writer_jobs.bulk",
     ),
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
-    # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset).
+    # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset),
+    # or read them with or_none() (UNSET and null both as None).
     **dict.fromkeys(("UNSET", "Unset"), "generated_client.types"),
+    **dict.fromkeys(("or_none", "result_text"), "writer_jobs._fields"),
 }
 
 __all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - names resolved on first use
@@ -68,7 +80,10 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from generated_client.types import UNSET as UNSET
     from generated_client.types import Unset as Unset
 
+    from ._fields import or_none as or_none
+    from ._fields import result_text as result_text
     from .bulk import AsyncJobsClient as AsyncJobsClient
+    from .bulk import BulkProgress as BulkProgress
     from .bulk import BulkSummary as BulkSummary
     from .bulk import JobOutcome as JobOutcome
     from .bulk import JobsClient as JobsClient

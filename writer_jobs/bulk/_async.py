@@ -42,6 +42,11 @@ class AsyncJobsClient(AsyncSingleCallClient):
         ``journal`` (a path), is appended to it as a JSON line, flushed per line.
         Rerun with the same journal to resume: final outcomes are skipped, and jobs
         an interrupted run may have touched are checked with a GET before any retry.
+        A job this run (or its journal's earlier runs) re-triggered is never retried
+        again by it, even if it failed again: to retry those, start a new run (a new
+        journal). ``on_progress`` is told a :class:`BulkProgress` when the jobs to
+        handle are known (before any is sent: a place to ask for confirmation), and
+        as each is sent and finishes.
 
         Every request draws on the client's budget (its ``rate_limit``); this
         ``rate_limit`` (requests a minute) is an extra cap for this run only.

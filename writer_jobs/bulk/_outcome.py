@@ -63,7 +63,7 @@ class JobOutcome:
 
 @attrs.frozen
 class BulkSummary:
-    """What a retry_failed run did."""
+    """What a retry_failed run did. ``ok`` is the one-word answer: nothing is left to do."""
 
     #: Failed jobs found, plus jobs an earlier run left unsettled.
     total: int
@@ -85,14 +85,41 @@ class BulkSummary:
     #: False if the list of failed jobs was still changing when the run stopped listing
     #: (another client retrying them): a job may have been missed; run again.
     listing_settled: bool = True
+    #: Jobs an earlier run of the same journal started but did not finish, which this
+    #: run checked with a GET before anything else (part of ``total``; none is sent twice).
+    resumed: int = 0
+    #: Jobs this run re-triggered that were seen ``failed`` again (with ``wait=True``,
+    #: their final status). The same journal never retries them again: a new run
+    #: (another journal, or none) does.
+    failed_again: int = 0
+
+    @property
+    def errors(self) -> int:
+        """Jobs whose outcome is ``error`` (the next run with the same journal checks them)."""
+        return self.outcomes.get(Outcome.ERROR.value, 0)
 
     @property
     def ok(self) -> bool:
-        """True when no job ended in an error."""
-        return not self.outcomes.get(Outcome.ERROR.value)
+        """True when every job was handled without error, none failed again and the
+        listing held still: nothing is left to retry. (The CLI exits 0 exactly then.)"""
+        return not self.errors and not self.failed_again and self.listing_settled
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "summary", **attrs.asdict(self), "ok": self.ok}
+        return {"event": "summary", **attrs.asdict(self), "errors": self.errors, "ok": self.ok}
+
+
+@attrs.frozen
+class BulkProgress:
+    """Where a retry_failed run stands, told to ``on_progress`` as it moves."""
+
+    #: Jobs to handle so far (this pass and earlier ones), ``resumed`` included.
+    total: int
+    #: Of ``total``, jobs an earlier run of the same journal started (checked first).
+    resumed: int
+    #: Jobs whose retry was sent and answered (with ``wait=True``, still running).
+    sent: int
+    #: Jobs with their outcome recorded (with ``wait=True``, once they ended).
+    finished: int
 
 
 def error_outcome(

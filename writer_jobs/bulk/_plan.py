@@ -30,7 +30,7 @@ from .._config import resolve_rate_limit
 from .._engine import FINISHED, Flow, Pager, execute
 from .._exceptions import WaitTimeoutError
 from .._parse import epoch
-from ._outcome import JobOutcome
+from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
 from ._selection import Selection, Todo
 from ._watcher import Watcher, interval
@@ -67,7 +67,9 @@ class RetryFailedOptions(TypedDict, total=False):
     - ``rate_limit`` (None): this run's own cap, requests a minute, on top of the
       client's budget.
     - ``on_outcome``: called with each ``JobOutcome`` as it happens.
-    - ``on_total``: called with the number of jobs to handle, after each listing pass.
+    - ``on_progress``: called with a ``BulkProgress`` when the jobs to handle are known
+      (before any is sent: a place to ask for confirmation), and as each is sent and
+      finishes.
     - ``timeout`` (the client's): per request.
     - ``select`` (None: every failed job): a ``Selection``.
     - ``dry_run`` (False): list what would be retried (``would_retry``), send no POST.
@@ -79,7 +81,7 @@ class RetryFailedOptions(TypedDict, total=False):
     journal: str | os.PathLike[str] | None
     rate_limit: float | None
     on_outcome: Callable[[JobOutcome], None] | None
-    on_total: Callable[[int], None] | None
+    on_progress: Callable[[BulkProgress], None] | None
     timeout: float | httpx.Timeout | None
     select: Selection | None
     dry_run: bool
@@ -111,15 +113,14 @@ def start_run(
         wait_deadline=wait_deadline,
         rate_limit=rate_limit,
         on_outcome=options.get("on_outcome"),
+        on_progress=options.get("on_progress"),
         selection=selection,
         dry_run=bool(options.get("dry_run", False)),
     )
-    return run, retry_failed_plan(run, concurrency, options.get("on_total"))
+    return run, retry_failed_plan(run, concurrency)
 
 
-def retry_failed_plan(
-    run: BulkRun, concurrency: int, on_total: Callable[[int], None] | None
-) -> Plan:
+def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
     """List every failed job (a pass), hand the run's new ones to workers, then list
     again until a pass finds no failed job the run has not handled: pages that shift
     while statuses change can hide a job from one pass, not from all."""
@@ -132,8 +133,8 @@ def retry_failed_plan(
         if jobs is None:
             run.record_preview()  # a dry run's preview (nothing otherwise)
             return
-        if jobs and on_total is not None:
-            on_total(run.passes.todo_count)
+        if jobs:
+            run.tell_progress()
         if jobs and not run.dry_run:
             yield Work(jobs, concurrency)
         elif not jobs:

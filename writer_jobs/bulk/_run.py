@@ -14,7 +14,7 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.models import JobDetails
+from generated_client.models import JobDetails, JobStatus
 
 from .. import _engine
 from .._budget import Budget
@@ -24,7 +24,7 @@ from .._exactly_once import ServerClock
 from .._exceptions import InvalidArgumentError
 from ._job import job_flow
 from ._journal import Journal, Resume, RunLock
-from ._outcome import BulkSummary, JobOutcome, Outcome
+from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome
 from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
 
@@ -72,6 +72,7 @@ class BulkRun:
         wait_deadline: float | None,
         rate_limit: float | None,
         on_outcome: Callable[[JobOutcome], None] | None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
         selection: Selection | None = None,
         dry_run: bool = False,
     ) -> None:
@@ -81,6 +82,7 @@ class BulkRun:
         #: Seconds each re-triggered job is watched at most (``wait_timeout``).
         self.wait_deadline = wait_deadline
         self.on_outcome = on_outcome
+        self.on_progress = on_progress
         path = None if journal is None else Path(journal)
         if dry_run and path is not None:
             raise InvalidArgumentError(
@@ -114,6 +116,9 @@ class BulkRun:
         self.started = time.monotonic()
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
+        self.failed_again = 0
+        self.sent = 0
+        self.finished = 0
         self._lock = threading.Lock()
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
@@ -170,9 +175,21 @@ class BulkRun:
             job_id, self.config, self.timeout, updated_before=updated_before, resume=resume
         )
 
+    def progress(self) -> BulkProgress:
+        passes = self.passes
+        return BulkProgress(passes.todo_count, passes.resumed, self.sent, self.finished)
+
+    def tell_progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+
     def finish(self, outcome: JobOutcome, item: Todo) -> None:
         """A job's flow ended: record its outcome, or, with wait=True and the job
         running, hand it to the watcher (its outcome is recorded when it ends)."""
+        with self._lock:
+            self.gate.check()
+            self.sent += 1
+        self.tell_progress()
         if self.watcher is None or outcome.outcome is not Outcome.RETRIED:
             self.record(outcome)
             return
@@ -220,8 +237,12 @@ class BulkRun:
             if outcome.status is not None:
                 key = outcome.status.value
                 self.statuses[key] = self.statuses.get(key, 0) + 1
+            if outcome.outcome is Outcome.RETRIED and outcome.status is JobStatus.FAILED:
+                self.failed_again += 1
+            self.finished += 1
         if self.on_outcome is not None:
             self.on_outcome(outcome)
+        self.tell_progress()
 
     def summary(self) -> BulkSummary:
         passes = self.passes
@@ -236,6 +257,8 @@ class BulkRun:
             requests=self.requests,
             unselected=passes.unselected,
             listing_settled=passes.listing_settled,
+            resumed=passes.resumed,
+            failed_again=self.failed_again,
         )
 
     def record_preview(self) -> None:

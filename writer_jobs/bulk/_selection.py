@@ -125,6 +125,8 @@ class Passes:
         self._seen: set[UUID] = set()
         self.skipped = 0
         self.todo_count = 0
+        #: Of those, jobs an earlier run of the same journal started (checked first).
+        self.resumed = 0
         self._shifted_passes = 0
         #: False when the run stopped listing while the list still moved (see todo()).
         self.listing_settled = True
@@ -185,6 +187,7 @@ class Passes:
             )
             return None
         self.todo_count += len(jobs)
+        self.resumed += sum(1 for _, _, resume in jobs if resume is not None)
         if jobs:
             self._shifted_passes = 0
             return jobs
