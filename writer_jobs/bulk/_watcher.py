@@ -10,7 +10,7 @@ failure that was retried). Where the lists cannot prove an end (no ``updated_at`
 server not listing newest first, a job missing from every list twice), a GET confirms
 it. No status is reported that the server did not show for that job after its trigger.
 
-No I/O: ``round()`` is a flow of the engine's kind; the clients run it.
+No I/O: ``round()`` is a flow of the engine's kind; the drivers run it.
 """
 
 from __future__ import annotations
