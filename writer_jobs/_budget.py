@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 import httpx
 
-#: Writer's default account limit, requests a minute.
-ACCOUNT_LIMIT = 400.0
 BURST = 20
 
 

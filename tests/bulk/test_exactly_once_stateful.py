@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from writer_jobs import JobOutcome, JobsClient
-from writer_jobs._journal import Journal
+from writer_jobs.bulk._journal import Journal
 from writer_jobs.testing import FakeWriterAPI
 
 FAST: dict[str, Any] = {"backoff_initial": 0.001, "backoff_max": 0.01, "max_retries": 2}
