@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -43,6 +44,9 @@ class SingleCallClient(ClientBase):
             raise ConfigurationError(
                 "JobsClient sends through httpx; http_backend='aiohttp' is for AsyncJobsClient"
             )
+        #: The ends (set when each is over) of threads a stopped run left finishing a
+        #: request: close() waits for them.
+        self._held: set[threading.Event] = set()
         owned = http_client is None
         if http_client is None:
             http_client = self._own_http_client(verify, proxy, keepalive=20)
@@ -154,9 +158,16 @@ class SingleCallClient(ClientBase):
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
         """Close the connection pool, unless it is an http_client you passed in (that
-        one is yours to close). Calling it again does nothing."""
+        one is yours to close), once the requests a stopped ``retry_failed`` left to
+        finish are answered. Calling it again does nothing."""
         if not self._closed:
             self._closed = True
+            # Requests a stopped run left to finish (each bounded by its timeout): their
+            # answers must come back before the pool closes and before the program can
+            # end (the run lock goes with it), or a rerun checks their jobs too early.
+            for end in list(self._held):
+                end.wait()
+            self._held.clear()
             self._transport.close()
 
     def __enter__(self) -> Self:

@@ -382,6 +382,12 @@ def wait_flow(
         interval = min(interval * 1.5, 10.0)
 
 
+#: Equal pages in a row that prove a server ignores offset. Two can be an honest list
+#: shifted down by jobs entering above between the requests; a third would need the
+#: same exact shift again.
+IDENTICAL_PAGES = 3
+
+
 class Pager:
     """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held.
 
@@ -390,6 +396,13 @@ class Pager:
     paging (shifting the rest up, past the next offset, unseen); otherwise ``shifted``
     is set: this pass may have missed jobs, list again. The caller drops the jobs
     pages repeat (the anchor at least).
+
+    A page equal to the one before it is what a server ignoring offset sends, but also
+    what an honest newest-first list sends when as many jobs entered above it as the
+    offset moved (one job failing or created between two one-job pages is enough). So
+    the repeat is skipped (its jobs were all seen; ``shifted`` is set) and paging goes
+    on; only ``IDENTICAL_PAGES`` equal pages in a row, which no single shift explains,
+    prove that the server ignores offset.
     """
 
     def __init__(
@@ -412,7 +425,8 @@ class Pager:
         #: Pages too small to overlap: whether the list moved cannot be told.
         self.unverified = False
         self._previous_ids: list[UUID] | None = None
-        self._previous_offset = 0
+        #: The offsets of the run of equal pages ending with the previous one.
+        self._same_page_offsets: list[int] = []
         self._anchor: UUID | None = None
 
     def next_call(self) -> Call | None:
@@ -425,21 +439,30 @@ class Pager:
     def accept(self, page: JobList) -> list[JobDetails]:
         items = list(page.result)
         ids = [job.id for job in items]
-        if items and ids == self._previous_ids:
-            self.done = True
-            raise ResponseValidationError(
-                f"GET {self.path} returned the same page for "
-                f"offset {self._previous_offset} and offset {self.offset}: "
-                "the server ignores offset, so paging stops here",
-                method="GET",
-                url=self.path,
-                response=None,
-                field="offset",
-                value=self.offset,
-            )
-        self._previous_ids, self._previous_offset = ids, self.offset
+        repeated = bool(items) and ids == self._previous_ids
+        if repeated:
+            self._same_page_offsets.append(self.offset)
+            if len(self._same_page_offsets) >= IDENTICAL_PAGES:
+                self.done = True
+                offsets = ", ".join(map(str, self._same_page_offsets))
+                raise ResponseValidationError(
+                    f"GET {self.path} returned the same page for offsets {offsets}: "
+                    "the server ignores offset, so paging stops here",
+                    method="GET",
+                    url=self.path,
+                    response=None,
+                    field="offset",
+                    value=self.offset,
+                )
+        else:
+            self._same_page_offsets = [self.offset]
+        self._previous_ids = ids
         anchor, self._anchor = self._anchor, None
-        if anchor is not None:
+        if repeated:
+            # Jobs entered above and moved the page down onto this offset: every job
+            # on it was on the previous page; one may have been skipped past it.
+            self.shifted = True
+        elif anchor is not None:
             if ids == [anchor]:  # only the anchor: the list ends there
                 self.done = True
                 return []
@@ -453,8 +476,10 @@ class Pager:
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
         # without totalCount only an empty page ends the list. With ``overlap``,
         # totalCount (which can lag the list) is not trusted either: the page holding
-        # only the anchor ends it, one request more a pass.
-        if not items or (total is not None and end >= total and not self.overlap):
+        # only the anchor ends it, one request more a pass. After a repeated page it
+        # is not trusted at all: the next page tells a shift from ignored offsets.
+        trust_total = not self.overlap and not repeated
+        if not items or (trust_total and total is not None and end >= total):
             self.done = True
         elif self.overlap and len(items) > 1:
             self.offset = end - 1
@@ -464,4 +489,4 @@ class Pager:
             # proves the list held still.
             self.unverified = self.unverified or self.overlap
             self.offset = end
-        return items
+        return [] if repeated else items

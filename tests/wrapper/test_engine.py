@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from generated_client.models import JobDetails, JobList
-from writer_jobs import APITimeoutError, InternalServerError, JobStatus, RetryOutcomeUnknownError
+from writer_jobs import (
+    APITimeoutError,
+    InternalServerError,
+    JobStatus,
+    ResponseValidationError,
+    RetryOutcomeUnknownError,
+)
 from writer_jobs._config import ClientConfig, resolve_config
 from writer_jobs._engine import (
     Flow,
@@ -238,3 +244,27 @@ def test_an_asctime_date_header_is_read_as_gmt_whatever_the_local_zone(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_page_repeated_once_is_a_shift_and_is_skipped() -> None:
+    """Jobs entering above between two requests move the page onto the next offset:
+    its jobs were all seen; paging goes on (totalCount cannot end it there)."""
+    pager = Pager("app", JobStatus.FAILED, 2)
+    pager.next_call()
+    assert [job.id for job in pager.accept(_page([1, 2], 4))] == [UUID(int=1), UUID(int=2)]
+    pager.next_call()
+    assert pager.accept(_page([1, 2], 4)) == [] and pager.shifted
+    assert pager.next_call() is not None and pager.offset == 4
+    assert [job.id for job in pager.accept(_page([3], 5))] == [UUID(int=3)]
+    assert pager.next_call() is None
+
+
+def test_three_equal_pages_in_a_row_mean_the_server_ignores_offset() -> None:
+    pager = Pager("app", JobStatus.FAILED, 2, overlap=True)
+    for _ in range(2):
+        pager.next_call()
+        pager.accept(_page([1, 2], 100))
+    pager.next_call()
+    with pytest.raises(ResponseValidationError, match="offsets 0, 1, 2: the server ignores"):
+        pager.accept(_page([1, 2], 100))
+    assert pager.next_call() is None

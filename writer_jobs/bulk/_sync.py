@@ -86,7 +86,16 @@ class JobsClient(SingleCallClient):
         lock = threading.Lock()
         errors: list[BaseException] = []
 
+        # Each thread's end, set once it has left the run (so after the run lock may be
+        # released). Waited on instead of Thread.join: a join interrupted by Ctrl-C
+        # (seen on CPython 3.11) marks the thread stopped while it still runs, and the
+        # interpreter would then not wait for it at exit.
+        ends: list[threading.Event] = []
+
         def guarded(body: Callable[[], None]) -> Callable[[], None]:
+            end = threading.Event()
+            ends.append(end)
+
             def run_body() -> None:
                 try:
                     body()
@@ -97,6 +106,7 @@ class JobsClient(SingleCallClient):
                     run.gate.stop()
                 finally:
                     run.leave()  # the last thread out releases the run lock of a closed run
+                    end.set()
 
             run.enter()
             return run_body
@@ -110,16 +120,19 @@ class JobsClient(SingleCallClient):
                 run.check()
                 run.finish(self._run(run.start_job(*item), run), item)
 
-        workers = [
-            threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=True)
+        # Not daemons: a worker left finishing a request when the run stopped must keep
+        # the program alive (and the run lock held) until that request is answered, even
+        # when a script simply ends on the KeyboardInterrupt without closing the client.
+        threads = [
+            threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=False)
             for n in range(min(work.concurrency, len(work.jobs)))
         ]
-        threads = list(workers)
         if run.watcher is not None:
+            worker_ends = list(ends)
             plan = watch_plan(
                 run,
                 run.watcher,
-                lambda: any(w.is_alive() for w in workers),
+                lambda: not all(end.is_set() for end in worker_ends),
                 self._budget.per_minute,
             )
 
@@ -127,28 +140,32 @@ class JobsClient(SingleCallClient):
                 for _ in self._drive(plan, run):  # the watch plan reports nothing
                     pass
 
-            threads.append(threading.Thread(target=guarded(watch), name="writer-jobs-watch"))
+            threads.append(
+                threading.Thread(target=guarded(watch), name="writer-jobs-watch", daemon=False)
+            )
         for thread in threads:
             thread.start()
         try:
-            while not errors and any(t.is_alive() for t in threads):
-                # A bounded join: Ctrl-C reaches this thread, and an error stops the run
+            while not errors and (running := next((e for e in ends if not e.is_set()), None)):
+                # A bounded wait: Ctrl-C reaches this thread, and an error stops the run
                 # at once rather than when the slowest request ends.
-                next(t for t in threads if t.is_alive()).join(0.25)
+                running.wait(0.25)
         except BaseException:
-            _stop(run, threads)
+            self._stop(run, ends)
             raise
         if errors:
-            _stop(run, threads)
+            self._stop(run, ends)
             raise errors[0]
 
-
-def _stop(run: BulkRun, threads: Sequence[threading.Thread]) -> None:
-    """Stop a run's threads: none sends a request's bytes after this (the gate is
-    checked before each write, so one stuck in connect sends nothing); one whose
-    request is out finishes it and records nothing, its job stays unsettled in the
-    journal. Waits a second at most: the run lock stays held until the last one ends."""
-    run.gate.stop()
-    give_up = time.monotonic() + 1.0
-    for thread in threads:
-        thread.join(max(0.0, give_up - time.monotonic()))
+    def _stop(self, run: BulkRun, ends: Sequence[threading.Event]) -> None:
+        """Stop a run's threads (``ends``: set as each ends): none sends a request's
+        bytes after this (the gate is checked before each write, so one stuck in
+        connect sends nothing); one whose request is out finishes it and records
+        nothing, its job stays unsettled in the journal. Waits a second at most; a
+        thread still out holds the run lock until it ends, and close() (leaving
+        ``with``) waits for it."""
+        run.gate.stop()
+        give_up = time.monotonic() + 1.0
+        for end in ends:
+            end.wait(max(0.0, give_up - time.monotonic()))
+        self._held.update(end for end in ends if not end.is_set())
