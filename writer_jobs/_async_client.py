@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -71,9 +72,10 @@ class AsyncJobsClient(ClientBase):
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
                 else:
-                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                    late = await self._queue(action, run)
+                    if late is not None:
+                        action = flow.send(_engine.NotSent(late))
+                        continue
                     if run is None:
                         outcome = await self._send(action)
                     else:
@@ -85,6 +87,32 @@ class AsyncJobsClient(ClientBase):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    async def _queue(self, action: _engine.Send, run: BulkRun | None) -> float | None:
+        """Wait for the request's place in the budget: a long wait is taken a slice
+        at a time, asking again after each (the pace may have changed), and a place
+        taken before a 429 came is given back. Returns None, or the wait that would
+        have ended past the call's deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        while True:
+            budget = self._budget
+            signals = budget.signals
+            delay = budget.reserve()
+            until = action.until if run is None else None
+            if until is not None and time.monotonic() + max(delay, pace) > until:
+                budget.release()
+                return max(delay, pace)
+            wait = min(delay, budget.recheck)
+            if max(wait, pace) > 0:
+                try:
+                    await asyncio.sleep(max(wait, pace))
+                except BaseException:  # cancelled while queueing: nothing was sent
+                    budget.release()
+                    raise
+            pace = 0.0
+            if wait == delay and budget.signals == signals:
+                return None
+            budget.release()
 
     async def _send_in(self, run: BulkRun, action: _engine.Send) -> httpx.Response | Exception:
         """Send within a run: never once it has stopped; while sending, the task is
@@ -142,13 +170,15 @@ class AsyncJobsClient(ClientBase):
         ids, until = self._wait_ids(job_ids, deadline)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
-            details = await self.get(job_id)
+            details = await self._run(
+                _engine.execute(_engine.get_call(job_id), self._bulk_config, None)
+            )
             if self._watch_or_done(watchers, details):
                 yield details
         while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             await asyncio.sleep(pause)
-            for details in await self._run(watcher.round(self._config, None)):
+            for details in await self._run(watcher.round(self._bulk_config, None)):
                 yield details
 
     def list(
@@ -219,7 +249,7 @@ class AsyncJobsClient(ClientBase):
             while True:
                 pager = self._failed_pager(run)
                 while (call := pager.next_call()) is not None:
-                    page = await self._run(_engine.execute(call, self._config, run.timeout), run)
+                    page = await self._run(_engine.execute(call, run.config, run.timeout), run)
                     run.add_listed(pager.accept(page))
                 jobs = run.todo(pager.shifted, pager.unverified)
                 if jobs is None:
@@ -255,12 +285,10 @@ class AsyncJobsClient(ClientBase):
                 triggering = not all(w.done() for w in workers)
                 if not triggering and not watcher.pending:
                     return
-                await asyncio.sleep(
-                    interval(watcher, self._budget.per_minute, triggering=triggering)
-                )
+                await asyncio.sleep(interval(watcher, self._budget.pace(), triggering=triggering))
                 run.expire()
                 if watcher.pending:
-                    run.ended(await self._run(watcher.round(self._config, run.timeout), run))
+                    run.ended(await self._run(watcher.round(run.config, run.timeout), run))
 
         if run.watcher is not None:
             tasks.append(asyncio.create_task(watch(run.watcher)))

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
+import attrs
 import httpx
 
 from generated_client import AuthenticatedClient
@@ -91,6 +92,9 @@ class ClientBase:
             page_size=page_size,
         )
         self._closed = False
+        #: Bulk work's settings: a 429 holds a request back rather than failing it, and
+        #: no call deadline (the run's own bounds apply: wait_timeout, wait_many's deadline).
+        self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
         if http_backend not in ("httpx", "aiohttp"):
@@ -292,7 +296,7 @@ class ClientBase:
                 last_job=None,
             )
         watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, self._budget.per_minute, triggering=False)
+        pause = interval(watcher, self._budget.pace(), triggering=False)
         if deadline is not None:
             pause = min(pause, max(deadline - time.monotonic(), 0.0))
         return watcher, pause

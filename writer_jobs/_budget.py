@@ -17,9 +17,10 @@ the budget estimates what is left for it:
   at that pace: no burst after a 429, and no request before its older ones age out
   of the window. Several 429s in a row (requests that were already out) count once.
 - **Probing upward.** A full window after the last 429 (``window``) with no new
-  one, and while the client uses what it has (``PRESSING``), the share grows
-  ``GROWTH`` a second: budget the other program stopped using is taken back; the
-  next 429 measures the account again. It never grows past the ceiling.
+  one, the share grows back quickly to the best one learned (``RECOVER``: a storm
+  passed), then, while the client uses what it has (``PRESSING``), slowly past it
+  (``PROBE``): budget the other program stopped using is taken back; the next 429
+  measures the account again. It never grows past the ceiling.
 
 The same with or without a ceiling and whatever the host: a client told nothing
 starts unpaced and learns from the 429s as any other. No I/O: the clients ask
@@ -37,8 +38,6 @@ from collections.abc import Callable
 
 import httpx
 
-#: Writer's default account limit, requests a minute.
-ACCOUNT_LIMIT = 400.0
 #: Writer's window, seconds: the limit counts the requests of the last minute.
 WINDOW = 60.0
 #: Requests a ceiling lets through at once before spacing the rest.
@@ -46,13 +45,22 @@ BURST = 20
 #: Share of the estimate the client holds to: just under, so the other program's
 #: jitter does not push every window over.
 HOLD = 0.95
-#: How fast the share grows once a window passed without a 429: per second.
-GROWTH = 0.01
-#: The share grows only while the client uses at least this much of it (a client
-#: waiting on its jobs proves nothing about what the account would admit).
+#: How fast the share grows past the best one learned, once a window passed without a
+#: 429: this factor a window (1 % a second of Writer's minute).
+PROBE = 1.01**60
+#: ... and back up to the best one learned (after a storm): this factor a window.
+RECOVER = 4.0
+#: The share grows past the best one only while the client uses at least this much of
+#: it (a client waiting on its jobs proves nothing about what the account would admit).
 PRESSING = 0.8
-#: 429s closer together than this (seconds) are one signal: requests already out.
-SIGNAL_SPACING = 1.0
+#: 429s closer together than this share of the window (1 s of Writer's minute) are
+#: one signal: requests already out.
+SIGNAL_SPACING = 1 / 60
+#: A 429 while holding under the last estimate: it was too high; cut it at least this.
+CUT = 0.85
+#: The least share learned (requests a window): a client that had sent little when the
+#: 429 came learns little from it, and must still get through to learn more.
+MIN_SHARE = 4.0
 #: The window is counted in this many slots.
 SLOTS = 240
 
@@ -91,6 +99,8 @@ class Budget:
         #: Requests a window the account leaves this client, learned from 429s
         #: (None: nothing learned yet; the ceiling, if any, paces).
         self.share: float | None = None
+        #: The most this client had admitted in a window: a level the account allowed.
+        self._best = 0.0
         #: This client's answered requests other than 429 (its part of the account's
         #: window), counted in slots of ``window / SLOTS`` seconds: [slot start, count],
         #: oldest first. Slots keep the memory fixed whatever the pace.
@@ -105,6 +115,9 @@ class Budget:
         self._lock = threading.Lock()
         #: 429s seen by this client.
         self.rate_limited = 0
+        #: 429s the budget learned from (several in a row are one): a request reserved
+        #: before one should reserve again rather than go out.
+        self.signals = 0
 
     # --- what the clients call ----------------------------------------------------
     def reserve(self) -> float:
@@ -134,7 +147,9 @@ class Budget:
             now = self._clock()
             if outcome.status_code == 429:
                 self.rate_limited += 1
-                if self._learn:
+                # A Retry-After says when to come back (the engine waits it out); only
+                # a bare 429 says the window is full and leaves the pace to be learned.
+                if self._learn and not _asks_to_wait(outcome):
                     self._signal(now)
             else:
                 self._age(now)
@@ -144,11 +159,21 @@ class Budget:
                 else:
                     self._admitted.append([start, 1.0])
                 self._admitted_count += 1
+                self._best = max(self._best, float(self._admitted_count))
+
+    @property
+    def recheck(self) -> float:
+        """A request told to wait longer than this waits this long, gives its place
+        back and asks again: the pace may have changed meanwhile (learned up after a
+        storm, or down after a 429)."""
+        return self.window * SIGNAL_SPACING
 
     def release(self) -> None:
-        """A reserved request was never sent (its run stopped while it waited)."""
+        """A reserved request was not sent (a 429 came while it waited, its run
+        stopped, its call's deadline would pass): its place goes back."""
         with self._lock:
             self._in_flight = max(self._in_flight - 1, 0)
+            self._tokens = min(self._capacity, self._tokens + 1.0)
 
     def pace(self) -> float | None:
         """The pace the budget holds to now, requests a minute (None: unpaced)."""
@@ -200,29 +225,43 @@ class Budget:
         self._tokens = min(self._tokens, 0.0)
         self._capacity = 1.0
         self._updated = now
-        if now - self._last_signal < SIGNAL_SPACING:
+        if now - self._last_signal < self.window * SIGNAL_SPACING:
             return  # requests that were out before the first 429 of this burst
         self._last_signal = now
+        self.signals += 1
         self._age(now)
         learned = float(self._admitted_count)
+        if self.share is not None and now <= self._held_until and learned < self._limit():
+            # Refused while holding under the last estimate, not probing: the other
+            # program spends more than it did; the count alone may not show how much.
+            learned = min(learned, self.share * CUT)
+        learned = max(learned, MIN_SHARE)
         if self._ceiling_count is not None:
             learned = min(learned, self._ceiling_count)
-        self.share = max(learned, 1.0)
+        self.share = learned
         self._held_until = now + self.window
         self._grown_at = self._held_until
 
     def _grow(self, now: float) -> None:
-        """Probe upward: a window after the last 429, while the share is used."""
+        """Probe upward, a window after the last 429: quickly back to the best share
+        learned before (a storm passed), slowly past it and only while it is used."""
         if self.share is None or now <= self._held_until:
             return
-        elapsed = now - max(self._grown_at, self._held_until)
+        elapsed = (now - max(self._grown_at, self._held_until)) / self.window
         self._grown_at = now
-        used = self._admitted_count + self._in_flight
-        if elapsed <= 0 or used < PRESSING * self._limit():
+        if elapsed <= 0:
             return
-        self.share *= (1.0 + GROWTH) ** elapsed
+        if self.share < self._best:
+            self.share = min(self.share * RECOVER**elapsed, self._best)
+        elif self._admitted_count + self._in_flight >= PRESSING * self._limit():
+            self.share *= PROBE**elapsed
         self._capacity = max(self._capacity, min(self._burst, self.share * HOLD / 2))
         if self._ceiling_count is not None and self.share >= self._ceiling_count:
             # Back at the ceiling: its token bucket alone keeps under it.
             self.share = None
             self._capacity = self._burst
+
+
+def _asks_to_wait(response: httpx.Response) -> bool:
+    headers = response.headers
+    return "retry-after" in headers or "retry-after-ms" in headers

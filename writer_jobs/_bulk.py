@@ -347,7 +347,8 @@ class BulkRun:
         selection: Selection | None = None,
         dry_run: bool = False,
     ) -> None:
-        self.config = config
+        #: Bulk work: a 429 holds a request back, no call deadline (wait_timeout bounds).
+        self.config = attrs.evolve(config, bulk=True, deadline=None)
         self.timeout = timeout
         self.application_id = application_id
         self.wait_timeout = wait_timeout
@@ -378,7 +379,7 @@ class BulkRun:
         self.unselected = 0
         self._selected = len(self.journal.final | self.journal.unsettled.keys())
         #: This run's own cap (``rate_limit``), on top of the client's budget.
-        self.pacer = Budget(rate_limit, burst=1)
+        self.pacer = Budget(rate_limit, burst=1, learn=False)
         self.requests = 0
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None

@@ -77,14 +77,10 @@ class JobsClient(ClientBase):
                         run.gate.sleep(action.seconds)
                     action = flow.send(None)
                 else:
-                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
-                    if run is None:
-                        if delay > 0:
-                            time.sleep(delay)
-                    else:
-                        if delay > 0:
-                            run.gate.sleep(delay)
-                        run.gate.check()
+                    late = self._queue(action, run)
+                    if late is not None:
+                        action = flow.send(_engine.NotSent(late))
+                        continue
                     outcome = self._send(action, None if run is None else run.gate.check)
                     self._budget.observe(outcome)
                     if run is not None:
@@ -93,6 +89,37 @@ class JobsClient(ClientBase):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    def _queue(self, action: _engine.Send, run: BulkRun | None) -> float | None:
+        """Wait for the request's place in the budget: a long wait is taken a slice
+        at a time, asking again after each (the pace may have changed), and a place
+        taken before a 429 came is given back. Returns None, or the wait that would
+        have ended past the call's deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        while True:
+            budget = self._budget
+            signals = budget.signals
+            delay = budget.reserve()
+            until = action.until if run is None else None
+            if until is not None and time.monotonic() + max(delay, pace) > until:
+                budget.release()
+                return max(delay, pace)
+            wait = min(delay, budget.recheck)
+            try:
+                if run is None:
+                    if max(wait, pace) > 0:
+                        time.sleep(max(wait, pace))
+                else:
+                    if max(wait, pace) > 0:
+                        run.gate.sleep(max(wait, pace))
+                    run.gate.check()
+            except BaseException:  # stopped or interrupted while queueing: nothing sent
+                budget.release()
+                raise
+            pace = 0.0
+            if wait == delay and budget.signals == signals:
+                return None
+            budget.release()
 
     # --- the API ----------------------------------------------------------------
     def retry(
@@ -155,13 +182,13 @@ class JobsClient(ClientBase):
         ids, until = self._wait_ids(job_ids, deadline)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
-            details = self.get(job_id)
+            details = self._run(_engine.execute(_engine.get_call(job_id), self._bulk_config, None))
             if self._watch_or_done(watchers, details):
                 yield details
         while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             time.sleep(pause)
-            yield from self._run(watcher.round(self._config, None))
+            yield from self._run(watcher.round(self._bulk_config, None))
 
     def list(
         self,
@@ -216,7 +243,7 @@ class JobsClient(ClientBase):
             while True:
                 pager = self._failed_pager(run)
                 while (call := pager.next_call()) is not None:
-                    page = self._run(_engine.execute(call, self._config, run.timeout), run)
+                    page = self._run(_engine.execute(call, run.config, run.timeout), run)
                     run.add_listed(pager.accept(page))
                 jobs = run.todo(pager.shifted, pager.unverified)
                 if jobs is None:
@@ -275,12 +302,10 @@ class JobsClient(ClientBase):
                     triggering = any(w.is_alive() for w in workers)
                     if not triggering and not watcher.pending:
                         return
-                    run.gate.sleep(
-                        interval(watcher, self._budget.per_minute, triggering=triggering)
-                    )
+                    run.gate.sleep(interval(watcher, self._budget.pace(), triggering=triggering))
                     run.expire()
                     if watcher.pending:
-                        run.ended(self._run(watcher.round(self._config, run.timeout), run))
+                        run.ended(self._run(watcher.round(run.config, run.timeout), run))
 
             threads.append(threading.Thread(target=guarded(watch), name="writer-jobs-watch"))
         for thread in threads:

@@ -26,6 +26,11 @@ DEFAULT_MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
 
+#: Writer's default account limit, requests a minute (on its own API: "auto").
+ACCOUNT_LIMIT = 400.0
+#: Writer's API host (and its subdomains): where "auto" knows the account limit.
+WRITER_HOST = "writer.com"
+
 API_KEY_ENV = "WRITER_API_KEY"
 BASE_URL_ENV = "WRITER_BASE_URL"
 
@@ -45,6 +50,9 @@ class ClientConfig:
     max_retry_after: float
     max_response_bytes: int
     page_size: int
+    #: Bulk work (retry_failed, wait_many, the watcher): a 429 holds the request back
+    #: (the budget paces it) and it goes again, counted against no retry limit.
+    bulk: bool = False
 
     @property
     def headers(self) -> dict[str, str]:
@@ -193,10 +201,12 @@ def log_from_env() -> None:
 
 
 def resolve_rate_limit(rate_limit: object, base_url: str) -> float | None:
-    """Requests a minute for the client's budget: "auto" is Writer's account limit (400),
-    or none for a loopback server (the fake: tests are not paced unless they ask)."""
+    """The ceiling of the client's budget, requests a minute: "auto" is Writer's account
+    limit (400) on Writer's own API, none elsewhere (a gateway, a proxy, the fake: their
+    limit is not known). Whatever the ceiling, the budget learns the pace from 429s."""
     if rate_limit == "auto":
-        return None if _is_loopback(httpx.URL(base_url).host) else 400.0
+        host = httpx.URL(base_url).host
+        return ACCOUNT_LIMIT if host == WRITER_HOST or host.endswith("." + WRITER_HOST) else None
     if rate_limit is None:
         return None
     rate = number(rate_limit, name="rate_limit (requests a minute, None or 'auto')")

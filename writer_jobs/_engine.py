@@ -74,8 +74,18 @@ class Sleep:
     retry_of: APIError | None = None
 
 
-#: What a Send produced: the response, or the exception sending raised.
-Received = httpx.Response | Exception | None
+class NotSent:
+    """What a driver answers a Send with when it did not send it: waiting ``queued``
+    seconds for the account's budget would have ended past the call's deadline."""
+
+    __slots__ = ("queued",)
+
+    def __init__(self, queued: float) -> None:
+        self.queued = queued
+
+
+#: What a Send produced: the response, the exception sending raised, or NotSent.
+Received = httpx.Response | Exception | NotSent | None
 Flow = Generator[Send | Sleep, Received, T]
 
 
@@ -177,6 +187,16 @@ class _Failure:
 
 def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure:
     method = call.method
+    if isinstance(outcome, NotSent):
+        text = (
+            f"{method} {url}: not sent: the account's budget (rate_limit, and what 429s "
+            f"taught it) asked to queue {outcome.queued:.1f} s more, past the call's "
+            "deadline; raise deadline= or lower the load on the account"
+        )
+        late = APITimeoutError(
+            text, method=method, url=url, may_have_been_processed=False, attempts=attempt
+        )
+        return _Failure(late, retryable=False, ambiguous=False)
     if isinstance(outcome, httpx.Response):
         error = status_error(outcome, method=method, url=url, attempts=attempt)
         retryable = outcome.status_code in RETRYABLE_STATUSES
@@ -302,6 +322,8 @@ def execute(
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
+    #: Attempts a bulk run held back (429s): counted against no retry limit.
+    held = 0
     while True:
         attempt += 1
         failure: _Failure | None = None
@@ -330,7 +352,19 @@ def execute(
             failure = _classify(call, outcome, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        delay = _delay_or_raise(call, failure, attempt, config, until)
+        if config.bulk and _held_back(failure.error):
+            # A pacing signal, not a failure: the budget learned from it and spaces the
+            # next attempt; a Retry-After, when sent, is waited out first.
+            held += 1
+            delay = min(failure.retry_after or 0.0, config.max_retry_after)
+            logger.info("%s %s: held back (%s); going again", method, url, _reason(failure.error))
+            yield Sleep(delay, failure.error)
+            continue
+        unsafe = call.safety is not Safety.IDEMPOTENT
+        if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:
+            what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+            _with_note(failure.error, f"an earlier attempt may have {what} the job")
+        delay = _delay_or_raise(call, failure, attempt - held, config, until)
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             method,
@@ -341,6 +375,11 @@ def execute(
             delay,
         )
         yield Sleep(delay, failure.error)
+
+
+def _held_back(error: APIError) -> bool:
+    """In bulk work, a failure that holds the request back rather than failing it."""
+    return isinstance(error, APIStatusError) and error.status_code == 429
 
 
 def _reason(error: APIError) -> str:

@@ -394,7 +394,8 @@ class FakeApp:
             if self.schedule.outage(at) is not None:
                 continue  # the service is away for everyone
             due = consumer.per_minute * max(60.0 / consumer.per_minute, 0.01) / 60.0
-            state[1] = min(state[1] + due, consumer.per_minute)  # a minute behind at most
+            # A refused request goes again at the next turn, then is given up.
+            state[1] = min(state[1] + due, 2 * max(due, 1.0))
             while admitted and admitted[0] <= at - self.rate_window:
                 admitted.popleft()
             while state[1] >= 1.0 and len(admitted) < self.rate_limit:

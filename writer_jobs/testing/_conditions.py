@@ -25,8 +25,7 @@ class OtherConsumer:
     """Another program on the same account: it spends ``per_minute`` requests a
     minute, evenly, in the same sliding window as the client, from ``start`` seconds
     after the server started, for ``duration`` seconds (None: until the end). A
-    request the window refuses is sent again at its next turn (up to a minute's
-    worth behind), as a program with its own retries would."""
+    request the window refuses is sent again at its next turn, then given up."""
 
     per_minute: float = attrs.field(validator=_non_negative)
     start: float = attrs.field(default=0.0, validator=_non_negative)
