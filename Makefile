@@ -32,20 +32,25 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
 
-# Regenerates, then prints what changed since HEAD: the API (each change additive or
-# breaking), the Python surface (griffe check) and where writer_jobs/ uses what broke.
+# Builds openapi.yaml from spec/ (upstream + selection + overlay) and regenerates, then
+# prints what changed since HEAD: the API (each change additive or breaking), the Python
+# surface (griffe check), where writer_jobs/ uses what broke, the changed files, next steps.
 generate: $(STAMP)
 	./generate.sh
 	$(BIN)/python scripts/api_changelog.py
+	./scripts/after-generate.sh
 
-# A new spec: copy it in, regenerate, refresh the published-page copy of the
-# contract tests, print the changelog, run the contract tests.
+# A new published spec, as is (YAML or JSON): check it in as spec/upstream.*, rebuild
+# openapi.yaml, regenerate, refresh the published-page copy of the contract tests, print
+# the changelog, run the contract tests. Exit 1 on a breaking change, a selected
+# operation gone or an overlay target that matches nothing.
 #   make update-spec SPEC=path/to/openapi.yaml [REFERENCE=path/to/writer-retry-job.md]
 update-spec: $(STAMP)
 	@test -n "$(SPEC)" || { echo "usage: make update-spec SPEC=path [REFERENCE=page.md]" >&2; exit 2; }
 	./scripts/update-spec.sh "$(SPEC)" "$(REFERENCE)"
 
-# Regenerates into a temp dir and fails, printing the diff, when generated_client/ drifted.
+# Rebuilds into a temp dir and fails, printing the diff, when openapi.yaml or
+# generated_client/ is not what spec/ gives.
 check-generated: $(STAMP)
 	./generate.sh --check
 

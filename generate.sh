@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Regenerate generated_client/ from openapi.yaml with the pinned generator.
-#   generate.sh            writes ./generated_client (the committed tree)
-#   generate.sh OUT_DIR    writes OUT_DIR/generated_client
-#   generate.sh --check    regenerates into a temp dir and fails, printing the diff,
-#                          when ./generated_client is not exactly what the spec gives
-# Deterministic: the same spec, config, templates/ (custom generator templates: open
+# Build the effective openapi.yaml from spec/ (scripts/build_spec.py: the published
+# spec, the selection of operations, the overlay), then regenerate generated_client/
+# from it with the pinned generator.
+#   generate.sh            writes ./openapi.yaml and ./generated_client (the committed tree)
+#   generate.sh OUT_DIR    writes OUT_DIR/openapi.yaml and OUT_DIR/generated_client
+#   generate.sh --check    builds both into a temp dir and fails, printing the diff,
+#                          when ./openapi.yaml or ./generated_client is not what spec/ gives
+# Deterministic: the same spec/, config, templates/ (custom generator templates: open
 # enums) and pinned tools give byte-identical files.
 set -euo pipefail
 
@@ -14,11 +16,14 @@ if [[ "${1:-}" == "--check" ]]; then
   check_dir="$(mktemp -d)"
   trap 'rm -rf "$check_dir"' EXIT
   bash "$root/generate.sh" "$check_dir" >/dev/null
-  if diff -ru "$root/generated_client" "$check_dir/generated_client"; then
-    echo "check-generated: generated_client/ matches openapi.yaml"
+  stale=0
+  diff -u "$root/openapi.yaml" "$check_dir/openapi.yaml" || stale=1
+  diff -ru "$root/generated_client" "$check_dir/generated_client" || stale=1
+  if [[ "$stale" == 0 ]]; then
+    echo "check-generated: openapi.yaml and generated_client/ match spec/"
     exit 0
   fi
-  echo "check-generated: generated_client/ is stale: run 'make generate' and commit both" >&2
+  echo "check-generated: openapi.yaml or generated_client/ is stale: run 'make generate' and commit spec/, openapi.yaml and generated_client/ together" >&2
   exit 1
 fi
 
@@ -26,6 +31,7 @@ out_parent="${1:-$root}"
 mkdir -p "$out_parent"
 out_parent="$(cd "$out_parent" && pwd)"
 out="$out_parent/generated_client"
+spec="$out_parent/openapi.yaml"
 
 # Tools come from the project's venv when it exists (make bootstraps it), else PATH.
 if [[ -x "$root/.venv/bin/openapi-python-client" ]]; then
@@ -39,12 +45,15 @@ want_gen="0.29.1"
 have_gen="$(openapi-python-client --version | awk '{print $NF}')"
 [[ "$have_gen" == "$want_gen" ]] || { echo "generate.sh: need openapi-python-client $want_gen, found $have_gen" >&2; exit 1; }
 
+python "$root/scripts/build_spec.py" --spec-dir "$root/spec" --out "$spec"
+
 # --overwrite only clears api/ and models/: remove the whole package so files the
 # spec no longer produces do not linger.
 rm -rf "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-cp "$root/openapi.yaml" "$root/openapi-python-client.yaml" "$tmp/"
+cp "$spec" "$tmp/openapi.yaml"
+cp "$root/openapi-python-client.yaml" "$tmp/"
 cp -r "$root/templates" "$tmp/templates"
 (
   cd "$tmp"

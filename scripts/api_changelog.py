@@ -1,9 +1,12 @@
 """What changed between two versions of openapi.yaml, each change marked additive
 or breaking, then the Python surface (griffe check) and where writer_jobs/ uses
-what broke. Run by `make generate` and `make update-spec`; it reports, it does not
-gate (`make check-generated` is the CI gate).
+what broke. Run by `make generate` and `make update-spec`; it reports, and exits 1 on
+a breaking API change only with --fail-on-breaking (`make update-spec` passes it;
+`make check-generated` is the CI gate). Both sides are effective specs (openapi.yaml),
+so this project's own additions (spec/overlay.yaml) never show as changes.
 
     python scripts/api_changelog.py [--old FILE] [--new FILE] [--against REF] [--no-python]
+                                    [--fail-on-breaking]
 
 --old defaults to openapi.yaml at --against (default HEAD), --new to ./openapi.yaml.
 For an old client reading a newer server: in responses a new field or enum value is
@@ -286,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=Path, default=ROOT / "openapi.yaml")
     parser.add_argument("--against", default="HEAD")
     parser.add_argument("--no-python", action="store_true", help="skip griffe")
+    parser.add_argument(
+        "--fail-on-breaking", action="store_true", help="exit 1 when an API change is breaking"
+    )
     args = parser.parse_args(argv)
     if args.old is not None:
         old_text = args.old.read_text()
@@ -320,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(places))
     elif any(c.kind == BREAKING for c in changes):
         print("writer_jobs/ mentions none of what broke.")
+    breaking = sum(c.kind == BREAKING for c in changes)
+    if breaking and args.fail_on_breaking:
+        print(f"api_changelog: {breaking} breaking change(s)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The one update path for a new version of the API (`make update-spec SPEC=path`):
-#   1. copies SPEC over openapi.yaml (keeping the old one to compare with),
-#   2. regenerates generated_client/ (generate.sh),
+# The one update path for a new version of the API (`make update-spec SPEC=path`), SPEC
+# being the spec as Writer publishes it (YAML or JSON, the whole API or part of it):
+#   1. checks SPEC in verbatim as spec/upstream.yaml or spec/upstream.json,
+#   2. rebuilds openapi.yaml (the selected operations of spec/selection.yaml, with the
+#      overlay spec/overlay.yaml) and regenerates generated_client/ (generate.sh);
+#      a selected operation SPEC lacks, or an overlay target that matches nothing,
+#      stops here, named, and puts spec/ back as it was,
 #   3. refreshes tests/contract/reference/writer-retry-job.md, the copy of the
 #      published retry page the contract tests compare openapi.yaml with, from
 #      REFERENCE (default: ../shared/reference/writer-retry-job.md),
-#   4. prints the changelog (API and Python surface, and where writer_jobs/ uses
-#      what broke),
-#   5. runs the contract tests (skipped with UPDATE_SPEC_TESTS=0).
-# Then: fix what the changelog and the tests point at, `make test`, commit.
+#   4. prints the changelog between the previous and the new openapi.yaml (so this
+#      project's own additions never show), each change additive or breaking, and
+#      where writer_jobs/ uses what broke,
+#   5. runs the contract tests (skipped with UPDATE_SPEC_TESTS=0),
+#   6. lists the changed files and the next steps.
+# Exit status: 0 when every change is additive and the contract tests pass; 1 otherwise.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,20 +25,51 @@ reference="${2:-}"
 python="$root/.venv/bin/python"
 [[ -x "$python" ]] || python="$(command -v python)"
 
-old="$(mktemp)"
-trap 'rm -f "$old"' EXIT
-cp "$root/openapi.yaml" "$old"
-if [[ "$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")" != "$root/openapi.yaml" ]]; then
-  cp "$spec" "$root/openapi.yaml"
+# The same format it came in: JSON stays JSON.
+if "$python" -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$spec" 2>/dev/null; then
+  upstream="$root/spec/upstream.json"
+else
+  upstream="$root/spec/upstream.yaml"
 fi
-bash "$root/generate.sh"
+
+before="$(mktemp -d)"
+trap 'rm -rf "$before"' EXIT
+cp "$root/openapi.yaml" "$before/openapi.yaml"
+mkdir "$before/spec"
+cp "$root"/spec/upstream.* "$before/spec/" 2>/dev/null || true
+spec_abs="$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")"
+if [[ "$spec_abs" != "$upstream" ]]; then
+  rm -f "$root"/spec/upstream.yaml "$root"/spec/upstream.yml "$root"/spec/upstream.json
+  cp "$spec" "$upstream"
+fi
+echo "update-spec: $spec checked in as ${upstream#"$root/"}"
+
+if ! bash "$root/generate.sh"; then
+  rm -f "$root"/spec/upstream.yaml "$root"/spec/upstream.yml "$root"/spec/upstream.json
+  cp "$before"/spec/upstream.* "$root/spec/" 2>/dev/null || true
+  bash "$root/generate.sh" >/dev/null 2>&1 || true
+  echo "update-spec: $spec NOT taken (see above); spec/, openapi.yaml and generated_client/ are as before." >&2
+  exit 1
+fi
+
 if [[ -f "$reference" ]]; then
   cp "$reference" "$root/tests/contract/reference/writer-retry-job.md"
   echo "update-spec: refreshed tests/contract/reference/writer-retry-job.md from $reference"
 else
   echo "update-spec: no published retry page at $reference: the contract tests compare with the old copy" >&2
 fi
-"$python" "$root/scripts/api_changelog.py" --old "$old" --old-label "the previous openapi.yaml"
+
+status=0
+"$python" "$root/scripts/api_changelog.py" --old "$before/openapi.yaml" \
+  --old-label "the previous openapi.yaml" --fail-on-breaking || status=1
 if [[ "${UPDATE_SPEC_TESTS:-1}" != "0" ]]; then
-  (cd "$root" && "$python" -m pytest tests/contract -q -p no:cacheprovider)
+  (cd "$root" && "$python" -m pytest tests/contract -m "not scripts" -q -p no:cacheprovider) || {
+    echo "update-spec: the contract tests fail against the new spec (see above)" >&2
+    status=1
+  }
 fi
+bash "$root/scripts/after-generate.sh"
+if [[ "$status" != 0 ]]; then
+  echo "update-spec: the new spec breaks this client (see above): exit 1" >&2
+fi
+exit "$status"

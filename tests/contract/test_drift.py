@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import filecmp
 import os
-import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
+from ._project import copy_project, run
 from ._spec import ROOT
+
+pytestmark = pytest.mark.scripts
 
 
 def _env() -> dict[str, str]:
@@ -45,29 +48,16 @@ def test_regenerating_reproduces_the_committed_tree_byte_for_byte(tmp_path: Path
     assert not list(tmp_path.rglob(".ruff_cache")), "the generator left a cache behind"
 
 
-def _copy_project(dest: Path) -> None:
-    for name in ("openapi.yaml", "openapi-python-client.yaml", "generate.sh"):
-        shutil.copy2(ROOT / name, dest / name)
-    for name in ("generated_client", "templates", "scripts"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-
-
 def _check(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(project / "generate.sh"), "--check"],
-        check=False,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        cwd=project,
-    )
+    return run(project, "bash", "generate.sh", "--check")
 
 
 def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -> None:
-    _copy_project(tmp_path)
+    copy_project(tmp_path)
     assert _check(tmp_path).returncode == 0, "the copied project should start clean"
 
-    spec_path = tmp_path / "openapi.yaml"
+    # A new published spec: the upstream file changes, openapi.yaml is derived from it.
+    spec_path = tmp_path / "spec" / "upstream.yaml"
     document = yaml.safe_load(spec_path.read_text())
     schemas = document["components"]["schemas"]
     # A value no real API will ever use, so the day Writer adds one this still holds.
@@ -82,13 +72,15 @@ def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -
 
     stale = _check(tmp_path)
     assert stale.returncode != 0
+    # Both derived files are named: the effective spec and the generated code.
+    assert "+++ " in stale.stdout and "openapi.yaml" in stale.stdout
     assert new_value in stale.stdout and "queue_position" in stale.stdout
+    assert "generated_client/models/job_status.py" in stale.stdout
     assert "stale" in stale.stderr
 
-    subprocess.run(
-        ["bash", str(tmp_path / "generate.sh")], check=True, env=_env(), capture_output=True
-    )
+    assert run(tmp_path, "bash", "generate.sh").returncode == 0
     assert _check(tmp_path).returncode == 0
+    assert new_value in (tmp_path / "openapi.yaml").read_text()
     member = new_value.upper().replace("-", "_")
     assert (
         f'{member} = "{new_value}"'
@@ -104,12 +96,20 @@ def test_a_spec_change_fails_the_drift_check_until_regenerated(tmp_path: Path) -
     )
 
 
+def test_a_hand_edit_of_the_derived_openapi_yaml_fails_the_check(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    spec_path = tmp_path / "openapi.yaml"
+    spec_path.write_text(spec_path.read_text().replace("Retry job execution", "Retry a job"))
+    stale = _check(tmp_path)
+    assert stale.returncode != 0
+    assert "-      summary: Retry a job" in stale.stdout
+    assert "+      summary: Retry job execution" in stale.stdout
+
+
 def test_stale_files_are_removed_on_regeneration(tmp_path: Path) -> None:
-    _copy_project(tmp_path)
+    copy_project(tmp_path)
     stray = tmp_path / "generated_client" / "models" / "removed_schema.py"
     stray.write_text("class Gone: ...\n")
     assert _check(tmp_path).returncode != 0
-    subprocess.run(
-        ["bash", str(tmp_path / "generate.sh")], check=True, env=_env(), capture_output=True
-    )
+    assert run(tmp_path, "bash", "generate.sh").returncode == 0
     assert not stray.exists()

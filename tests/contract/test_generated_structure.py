@@ -14,22 +14,24 @@ import pytest
 
 from generated_client import models
 
-from ._spec import class_name, operations, pascal, resolve, snake, spec
+from ._spec import class_name, operations, pascal, resolve, schemas_of, snake, spec
 
-SCHEMAS: dict[str, Any] = spec()["components"]["schemas"]
+SCHEMAS: dict[str, Any] = schemas_of(spec())
 
 
 def _object_schemas() -> list[tuple[str, dict[str, Any]]]:
     """(class name, schema) for every object schema, inline ones included."""
     found: list[tuple[str, dict[str, Any]]] = []
 
-    def visit(name: str, schema: dict[str, Any]) -> None:
-        schema = resolve(schema, spec()) if "$ref" in schema else schema
-        if schema.get("type") != "object":
+    def visit(name: str, schema: Any) -> None:
+        schema = (
+            resolve(schema, spec()) if isinstance(schema, dict) and "$ref" in schema else schema
+        )
+        if not isinstance(schema, dict) or schema.get("type") != "object":
             return
         found.append((name, schema))
-        for prop, sub in schema.get("properties", {}).items():
-            if "$ref" not in sub and sub.get("type") == "object":
+        for prop, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and "$ref" not in sub and sub.get("type") == "object":
                 visit(name + pascal(prop), sub)
 
     for schema_name, schema in SCHEMAS.items():
@@ -38,13 +40,28 @@ def _object_schemas() -> list[tuple[str, dict[str, Any]]]:
 
 
 OBJECT_SCHEMAS = _object_schemas()
-ENUM_SCHEMAS = [(class_name(n), s) for n, s in SCHEMAS.items() if "enum" in s]
+# An inline enum of a parameter becomes a class named after the operation and parameter.
+PARAMETER_ENUMS = [
+    (pascal(str(op.get("operationId"))) + pascal(str(p.get("name"))), p["schema"])
+    for _, _, op in operations(spec())
+    for p in op.get("parameters") or []
+    if isinstance(p, dict) and isinstance(p.get("schema"), dict) and "enum" in p["schema"]
+]
+ENUM_SCHEMAS = PARAMETER_ENUMS + [
+    (class_name(n), s) for n, s in SCHEMAS.items() if isinstance(s, dict) and "enum" in s
+]
 
 
 @pytest.mark.parametrize(("path", "method", "op"), operations(spec()), ids=lambda v: str(v)[:40])
 def test_every_operation_has_a_generated_module(path: str, method: str, op: dict[str, Any]) -> None:
-    tag = op["tags"][0]
-    module = importlib.import_module(f"generated_client.api.{tag}.{op['operationId']}")
+    where = f"{method.upper()} {path}"
+    assert op.get("tags"), f"{where} has no tag: the generator files it under 'default'"
+    assert op.get("operationId"), f"{where} has no operationId (spec/overlay.yaml sets them)"
+    name = f"generated_client.api.{op['tags'][0]}.{op['operationId']}"
+    try:
+        module = importlib.import_module(name)
+    except ImportError as error:
+        pytest.fail(f"{where}: {name} cannot be imported ({error}): run `make generate`")
     for function in ("sync", "sync_detailed", "asyncio", "asyncio_detailed"):
         assert callable(getattr(module, function)), function
     kwargs = module._get_kwargs(
@@ -68,7 +85,8 @@ def _sample(parameter: dict[str, Any]) -> Any:
 
 
 def _body(op: dict[str, Any]) -> Any:
-    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    schema = op["requestBody"].get("content", {}).get("application/json", {}).get("schema", {})
+    assert "$ref" in schema, f"the request body of {op.get('operationId')} is not a $ref: {schema}"
     name = schema["$ref"].rsplit("/", 1)[1]
     cls = getattr(models, class_name(name))
     return cls.from_dict({"inputs": []})

@@ -12,16 +12,32 @@ from hypothesis_jsonschema import from_schema
 
 from generated_client import models
 
-from ._spec import class_name, json_schema, operations, spec
+from ._spec import (
+    class_name,
+    json_schema,
+    operations,
+    reached_schemas,
+    spec,
+    unresolved_refs,
+)
 
 
 def _response_schemas() -> list[tuple[str, dict[str, Any]]]:
+    """(component name, {"$ref": ...}) for each JSON response; a response whose schema
+    is not a $ref to a component comes as ("inline: METHOD path code", schema), and
+    fails below, saying so."""
     found: dict[str, dict[str, Any]] = {}
-    for _, _, op in operations(spec()):
-        for response in op["responses"].values():
-            schema = response["content"]["application/json"]["schema"]
-            name = schema["$ref"].rsplit("/", 1)[1]
-            found[name] = schema
+    for path, method, op in operations(spec()):
+        for code, response in (op.get("responses") or {}).items():
+            content = (response or {}).get("content") or {}
+            schema = (content.get("application/json") or {}).get("schema")
+            if schema is None:
+                continue
+            ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+            if ref.startswith("#/components/schemas/"):
+                found[ref.rsplit("/", 1)[1]] = schema
+            else:
+                found[f"inline: {method.upper()} {path} {code}"] = {"x-inline": schema}
     # The error body is a response too, though no operation declares it.
     found["error_response"] = {"$ref": "#/components/schemas/error_response"}
     return sorted(found.items())
@@ -43,7 +59,16 @@ def test_every_operation_response_is_covered() -> None:
 
 @pytest.mark.parametrize(("name", "schema"), RESPONSE_SCHEMAS, ids=[n for n, _ in RESPONSE_SCHEMAS])
 def test_instances_parse_and_round_trip(name: str, schema: dict[str, Any]) -> None:
-    cls = getattr(models, class_name(name))
+    assert "x-inline" not in schema, (
+        f"response {name.removeprefix('inline: ')} has an inline schema, not a $ref to a "
+        "component: its generated class is named after the operation, not a stable name "
+        "(give it a component in spec/overlay.yaml)"
+    )
+    reached = [schema, *reached_schemas(schema, spec()).values()]
+    missing = [ref for node in reached for ref in unresolved_refs(node, spec())]
+    assert not missing, f"response schema {name} reaches a $ref to no component: {missing}"
+    cls = getattr(models, class_name(name), None)
+    assert cls is not None, f"generated_client.models has no {class_name(name)} (for {name})"
 
     # hypothesis-jsonschema builds objects by filtering: the filter health check is noise here.
     @settings(
