@@ -1,5 +1,7 @@
-"""The account budget, with a fake clock: never more than the limit in any minute
-(a sliding window, as Writer counts), bursts pass at once, a 429 slows every caller."""
+"""The account budget, with a scripted clock: never more than the ceiling in any
+minute (a sliding window, as Writer counts), bursts pass at once; against a scripted
+sliding-window account shared with another program, it learns what is left, holds
+just under it, and takes back what the other program stops using."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from writer_jobs import JobsClient
+from writer_jobs import APITimeoutError, JobsClient
 from writer_jobs._budget import HOLD, Budget
+from writer_jobs.testing import FakeWriterAPI
 
 
 def _send_times(budget: Budget, clock: list[float], arrivals: list[float]) -> list[float]:
@@ -72,8 +75,12 @@ def test_a_429_stops_the_burst_and_learns_what_the_window_admitted() -> None:
     assert pace is not None and pace == pytest.approx(150 * HOLD)
 
 
-def test_auto_is_the_account_limit_remotely_and_off_on_loopback() -> None:
+def test_auto_is_writers_limit_on_writers_api_and_learned_elsewhere() -> None:
+    """No loopback case: a gateway, a proxy and the fake all start unpaced and learn
+    from their 429s (the fake is kept fast by a high limit, not by switching off)."""
     assert JobsClient("k")._budget.per_minute == 400
+    assert JobsClient("k", base_url="https://eu.api.writer.com")._budget.per_minute == 400
+    assert JobsClient("k", base_url="https://gateway.example")._budget.per_minute is None
     assert JobsClient("k", base_url="http://127.0.0.1:9")._budget.per_minute is None
     assert JobsClient("k", base_url="http://127.0.0.1:9", rate_limit=60)._budget.per_minute == 60
     assert JobsClient("k", rate_limit=None)._budget.per_minute is None
@@ -187,3 +194,19 @@ def test_never_exceeds_the_ceiling_whatever_the_other_program_does(
         while j < len(sent) and sent[j] < start + 60.0:
             j += 1
         assert j - i <= ceiling, f"{j - i} requests within 60 s of {start}"
+
+
+def test_a_single_call_queueing_past_its_deadline_says_so_and_sends_nothing() -> None:
+    """Single calls keep their deadline: when the budget's wait would end past it, the
+    call raises at once, naming the queueing (never "the attempt's deadline of 0 s"),
+    and nothing is sent."""
+    with FakeWriterAPI(seed_failed=1) as api:
+        job = api.seeded[0]
+        with JobsClient(api.api_key, base_url=api.base_url, rate_limit=2, deadline=5) as client:
+            client.get(job)  # the one place a minute of rate_limit=2's burst
+            with pytest.raises(APITimeoutError) as caught:
+                client.get(job)
+        assert api.requests_per_operation() == {"get_job": 1}
+    message = str(caught.value)
+    assert "not sent" in message and "queue" in message and "deadline" in message
+    assert "deadline of 0 s" not in message and caught.value.may_have_been_processed is False
