@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PRISM := node_modules/.bin/prism
 PRISM_VERSION := 5.16.0
 
-.PHONY: test demo bench generate check-generated lint tools update-spec
+.PHONY: test demo bench generate check-generated lint tools update-spec docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ update-spec: $(STAMP)
 # generated_client/ is not what spec/ gives.
 check-generated: $(STAMP)
 	./generate.sh --check
+
+# The documentation site (docs/ and the API reference from the docstrings) into site/;
+# strict: a broken link or reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check writer_jobs tests benchmarks scripts

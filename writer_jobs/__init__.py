@@ -5,6 +5,7 @@
     with JobsClient() as client:          # WRITER_API_KEY, WRITER_BASE_URL
         job = client.retry("182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
         done = client.wait(job.id, deadline=600)
+        print(done.status, result_text(done))   # or_none(done.error) for a failed one
 
 ``Job``, ``JobDetails`` and ``JobStatus`` are the classes generated from
 openapi.yaml, under readable names. Every error is a ``WriterJobsError`` (the tree
@@ -16,7 +17,8 @@ costs almost nothing, and a script or CLI pays for httpx only when it makes a cl
 Modules, each importing only from those before it: _exceptions -> _validation ->
 _config -> _parse -> _engine (sans-I/O calls and retries) -> _watch -> _budget ->
 _journal -> _bulk (sans-I/O bulk runs) -> _transports (one send() per HTTP backend)
--> _base -> _client, _async_client -> _cli.
+-> _base -> _client, _async_client -> _cli; _fields (reading optional fields) stands
+apart.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ _LAZY = {
     "JobsClient": "writer_jobs._client",
     "AsyncJobsClient": "writer_jobs._async_client",
     "BulkSummary": "writer_jobs._bulk",
+    "BulkProgress": "writer_jobs._bulk",
     "JobOutcome": "writer_jobs._bulk",
     "Outcome": "writer_jobs._bulk",
     "Selection": "writer_jobs._bulk",
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
-    # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset).
+    # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset),
+    # or read them with or_none() (UNSET and null both as None).
     **dict.fromkeys(("UNSET", "Unset"), "generated_client.types"),
+    **dict.fromkeys(("or_none", "result_text"), "writer_jobs._fields"),
 }
 
 __all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - names resolved on first use
@@ -69,8 +74,11 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from generated_client.types import Unset as Unset
 
     from ._async_client import AsyncJobsClient as AsyncJobsClient
+    from ._bulk import BulkProgress as BulkProgress
     from ._bulk import BulkSummary as BulkSummary
     from ._bulk import JobOutcome as JobOutcome
     from ._bulk import Outcome as Outcome
     from ._bulk import Selection as Selection
     from ._client import JobsClient as JobsClient
+    from ._fields import or_none as or_none
+    from ._fields import result_text as result_text

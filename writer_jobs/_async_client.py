@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, ClientBase
-from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
+from ._bulk import BulkProgress, BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
 from ._transports import AsyncAiohttp, AsyncHttpx
 from ._watch import Watcher, interval
 
@@ -211,7 +211,7 @@ class AsyncJobsClient(ClientBase):
         journal: str | os.PathLike[str] | None = None,
         rate_limit: float | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
-        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
         select: Selection | None = None,
         dry_run: bool = False,
@@ -227,6 +227,11 @@ class AsyncJobsClient(ClientBase):
         ``journal`` (a path), is appended to it as a JSON line, flushed per line.
         Rerun with the same journal to resume: final outcomes are skipped, and jobs
         an interrupted run may have touched are checked with a GET before any retry.
+        A job this run (or its journal's earlier runs) re-triggered is never retried
+        again by it, even if it failed again: to retry those, start a new run (a new
+        journal). ``on_progress`` is told a :class:`BulkProgress` when the jobs to
+        handle are known (before any is sent: a place to ask for confirmation), and
+        as each is sent and finishes.
 
         Every request draws on the client's budget (its ``rate_limit``); this
         ``rate_limit`` (requests a minute) is an extra cap for this run only.
@@ -245,6 +250,7 @@ class AsyncJobsClient(ClientBase):
             select=select,
             dry_run=dry_run,
         )
+        run.on_progress = on_progress
         try:
             while True:
                 pager = self._failed_pager(run)
@@ -255,8 +261,8 @@ class AsyncJobsClient(ClientBase):
                 if jobs is None:
                     run.record_preview()  # a dry run's preview (nothing otherwise)
                     return run.summary()
-                if jobs and on_total is not None:
-                    on_total(run.todo_count)
+                if jobs:
+                    run.tell_progress()
                 if jobs and not run.dry_run:
                     await self._work(run, jobs, concurrency)
                 elif not jobs:

@@ -92,7 +92,7 @@ class JobOutcome:
 
 @attrs.frozen
 class BulkSummary:
-    """What a retry_failed run did."""
+    """What a retry_failed run did. ``ok`` is the one-word answer: nothing is left to do."""
 
     #: Failed jobs found, plus jobs an earlier run left unsettled.
     total: int
@@ -114,14 +114,41 @@ class BulkSummary:
     #: False if the list of failed jobs was still changing when the run stopped listing
     #: (another client retrying them): a job may have been missed; run again.
     listing_settled: bool = True
+    #: Jobs an earlier run of the same journal started but did not finish, which this
+    #: run checked with a GET before anything else (part of ``total``; none is sent twice).
+    resumed: int = 0
+    #: Jobs this run re-triggered that were seen ``failed`` again (with ``wait=True``,
+    #: their final status). The same journal never retries them again: a new run
+    #: (another journal, or none) does.
+    failed_again: int = 0
+
+    @property
+    def errors(self) -> int:
+        """Jobs whose outcome is ``error`` (the next run with the same journal checks them)."""
+        return self.outcomes.get(Outcome.ERROR.value, 0)
 
     @property
     def ok(self) -> bool:
-        """True when no job ended in an error."""
-        return not self.outcomes.get(Outcome.ERROR.value)
+        """True when every job was handled without error, none failed again and the
+        listing held still: nothing is left to retry. (The CLI exits 0 exactly then.)"""
+        return not self.errors and not self.failed_again and self.listing_settled
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "summary", **attrs.asdict(self), "ok": self.ok}
+        return {"event": "summary", **attrs.asdict(self), "errors": self.errors, "ok": self.ok}
+
+
+@attrs.frozen
+class BulkProgress:
+    """Where a retry_failed run stands, told to ``on_progress`` as it moves."""
+
+    #: Jobs to handle so far (this pass and earlier ones), ``resumed`` included.
+    total: int
+    #: Of ``total``, jobs an earlier run of the same journal started (checked first).
+    resumed: int
+    #: Jobs whose retry was sent and answered (with ``wait=True``, still running).
+    sent: int
+    #: Jobs with their outcome recorded (with ``wait=True``, once they ended).
+    finished: int
 
 
 @attrs.frozen
@@ -397,6 +424,11 @@ class BulkRun:
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.todo_count = 0
+        self.resumed = 0
+        self.failed_again = 0
+        self.sent = 0
+        self.finished = 0
+        self.on_progress: Callable[[BulkProgress], None] | None = None
         self._shifted_passes = 0
         #: False when the run stopped listing while the list still moved (see todo()).
         self.listing_settled = True
@@ -481,6 +513,7 @@ class BulkRun:
             )
             return None
         self.todo_count += len(jobs)
+        self.resumed += sum(1 for _, _, resume in jobs if resume is not None)
         if jobs:
             self._shifted_passes = 0
             return jobs
@@ -535,9 +568,20 @@ class BulkRun:
             job_id, self.config, self.timeout, listed_updated_at=listed_updated_at, resume=resume
         )
 
+    def progress(self) -> BulkProgress:
+        return BulkProgress(self.todo_count, self.resumed, self.sent, self.finished)
+
+    def tell_progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
+
     def finish(self, outcome: JobOutcome, item: Todo) -> None:
         """A job's flow ended: record its outcome, or, with wait=True and the job
         running, hand it to the watcher (its outcome is recorded when it ends)."""
+        with self._lock:
+            self.gate.check()
+            self.sent += 1
+        self.tell_progress()
         if self.watcher is None or outcome.outcome is not Outcome.RETRIED:
             self.record(outcome)
             return
@@ -585,8 +629,12 @@ class BulkRun:
             if outcome.status is not None:
                 key = outcome.status.value
                 self.statuses[key] = self.statuses.get(key, 0) + 1
+            if outcome.outcome is Outcome.RETRIED and outcome.status is JobStatus.FAILED:
+                self.failed_again += 1
+            self.finished += 1
         if self.on_outcome is not None:
             self.on_outcome(outcome)
+        self.tell_progress()
 
     def summary(self) -> BulkSummary:
         return BulkSummary(
@@ -600,6 +648,8 @@ class BulkRun:
             requests=self.requests,
             unselected=self.unselected,
             listing_settled=self.listing_settled,
+            resumed=self.resumed,
+            failed_again=self.failed_again,
         )
 
     def record_preview(self) -> None:

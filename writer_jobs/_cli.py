@@ -15,24 +15,38 @@ import enum
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
+
+import attrs
+import httpx
 
 from generated_client.types import Unset
 
 from . import __version__
 from ._async_client import AsyncJobsClient
-from ._bulk import BulkSummary, JobOutcome, Selection
+from ._bulk import BulkProgress, BulkSummary, JobOutcome, Outcome, Selection
 from ._client import JobsClient
 from ._config import API_KEY_ENV, BASE_URL_ENV
-from ._exceptions import APIError, ConfigurationError, InvalidArgumentError, WriterJobsError
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidArgumentError,
+    WriterJobsError,
+)
 from ._validation import job_id as parse_job_id
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: retry-failed asks before retrying more jobs than this, when stdin is a terminal.
 CONFIRM_ABOVE = 20
+#: The ids of jobs that failed again printed at most, after a run.
+SHOW_IDS = 20
 
 
 class Declined(Exception):
@@ -83,9 +97,7 @@ def _job_ids(values: Sequence[str]) -> list[str]:
                 ids.append(str(parse_job_id(line)))
             except InvalidArgumentError as exc:
                 raise UsageError(f"stdin line {number}: {exc}") from None
-    if not ids:
-        raise UsageError("no job ids: none given, and none on stdin")
-    return ids
+    return ids  # empty only when stdin was: a normal day (nothing failed), not an error
 
 
 def _non_negative(value: str) -> float:
@@ -157,6 +169,10 @@ def _input_arg(value: str) -> tuple[str, str]:
     return name, text
 
 
+APP_ID_HELP = "the id of the application the jobs belong to (demo-app on writer-jobs serve)"
+JOB_IDS_HELP = "job ids (UUIDs); - reads them from stdin, one a line or --json lines"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (global options go before or after the command)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -224,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     p = command("retry", "Re-trigger failed jobs (safe to retry: never triggers a job twice).")
-    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID", help=JOB_IDS_HELP)
     p.add_argument("--wait", action="store_true", help="then wait for each job to finish")
     p.add_argument(
         "--wait-timeout",
@@ -235,11 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("get", "Show one job.")
-    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_id", type=_job_id_arg, metavar="JOB_ID", help="the job's id (a UUID)")
 
     p = command("list", "List an application's jobs.")
-    p.add_argument("application_id", metavar="APP_ID")
-    p.add_argument("--status", choices=["in_progress", "failed", "completed"])
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
+    p.add_argument(
+        "--status",
+        choices=["in_progress", "failed", "completed"],
+        help="only jobs with this status (default: all)",
+    )
     p.add_argument(
         "--limit",
         type=_positive_int,
@@ -249,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("create", "Start a job for an application.")
-    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
     p.add_argument(
         "--input",
         dest="inputs",
@@ -273,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Wait for jobs to finish, each printed as it ends (list pages per application, "
         "not a GET per job per poll).",
     )
-    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID")
+    p.add_argument("job_ids", nargs="+", type=_job_id_arg, metavar="JOB_ID", help=JOB_IDS_HELP)
     p.add_argument(
         "--wait-timeout",
         type=_non_negative,
@@ -284,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("retry-failed", "Retry every failed job of an application, resumably.")
-    p.add_argument("application_id", metavar="APP_ID")
+    p.add_argument("application_id", metavar="APP_ID", help=APP_ID_HELP)
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -349,19 +369,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="the key the fake accepts (default: fake-writer-key; $WRITER_API_KEY is ignored)",
     )
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON lines")
-    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the address as a JSON line",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log to stderr"
+    )
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument(
-        "--seed-failed", type=int, default=0, metavar="N", help="start with N failed jobs"
+        "--seed-failed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start with N failed jobs (default 0)",
     )
-    p.add_argument("--app", default="demo-app", help="application id for seeded jobs")
+    p.add_argument(
+        "--app",
+        default="demo-app",
+        metavar="APP_ID",
+        help="application id of the seeded jobs (default demo-app)",
+    )
     p.add_argument(
         "--fault-rate",
         type=_ratio,
         default=0.0,
         metavar="R",
-        help="share of requests answered with an injected 429 or 503",
+        help="share of requests answered with an injected 429 or 503 (default 0)",
     )
     p.add_argument(
         "--delay",
@@ -375,28 +411,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="the account's limit: N requests a minute, then 429 without Retry-After",
+        help="the account's limit: N requests a minute, then 429 without Retry-After "
+        "(default: no limit)",
     )
     p.add_argument(
         "--seed-completed",
         type=int,
         default=0,
         metavar="N",
-        help="start with N completed jobs of history (minutes to days old)",
+        help="start with N completed jobs of history, minutes to days old (default 0)",
     )
     p.add_argument(
         "--newest-first",
         action="store_true",
-        help="list jobs newest updated_at first, as the real API (pages shift)",
+        help="list jobs newest updated_at first, as the real API, with or without --status "
+        "(pages shift; default: oldest created first)",
     )
     p.add_argument(
         "--failure-ratio",
         type=_ratio,
         default=0.0,
         metavar="R",
-        help="share of jobs that fail when they finish",
+        help="share of jobs that fail when they finish (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (faults, ids, failures)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of faults, ids, failures (default 0)"
+    )
     return parser
 
 
@@ -418,45 +458,85 @@ class Output:
         sys.stdout.flush()
 
     def jobs(self, jobs: Sequence[Any], title: str | None = None) -> None:
+        """Jobs as a table, one line a row: id and status never cut, the rest fitted to
+        the terminal (at 80 columns: id, status and error or result, cut with an ellipsis)."""
         if self.as_json:
             for job in jobs:
                 self.json_line(job.to_dict())
             return
-        table = Table(title=title)
-        columns = ["id", "status", "application_id", "created_at", "updated_at", "error", "data"]
-        present = [c for c in columns if any(c in job.to_dict() for job in jobs)] or columns[:2]
-        # Ids and statuses are what people copy: never cut. On a narrow terminal the
-        # less important columns go first.
+        table = Table(title=title, title_justify="left")
+        columns = ["id", "status", "application_id", "updated_at", "error / result"]
+        cells = {c: [_cell(getattr(job, c, None)) for job in jobs] for c in columns[:-1]}
+        # A job has an error (failed) or a result (completed): one column holds either.
+        cells[columns[-1]] = [_error_or_result(job) for job in jobs]
+        # A column nobody has a value in is left out.
+        present = ["id", "status"] + [c for c in columns[2:] if any(cells[c])]
         width = self.out.width
         if width < 160:
-            present = [c for c in present if c not in {"application_id", "created_at"}]
+            present = [c for c in present if c != "application_id"]
         if width < 120:
             present = [c for c in present if c != "updated_at"]
+        # Ids and statuses are what people copy: never cut (a status the spec does not
+        # list may be long); the other columns share what is left, cut with an ellipsis,
+        # so each job is one line at any width (80 columns included).
+        whole = {
+            c: max(len(c), *map(len, cells[c]))
+            for c in present
+            if c in {"id", "status", "updated_at"}
+        }
+        flexible = [c for c in present if c not in whole]
+        # Each column takes its text plus a space either side and one border; one more closes.
+        room = width - 1 - 3 * len(present) - sum(whole.values())
+        share = max(room // len(flexible), 8) if flexible else 0
         for column in present:
-            wide = column in {"error", "data"}
             table.add_column(
                 column.replace("_", " "),
-                no_wrap=not wide,
-                min_width={"id": 36, "status": 11}.get(column),
-                overflow="fold" if wide else "ellipsis",
+                no_wrap=True,
+                width=whole.get(column, share),
+                overflow="ellipsis",
             )
-        for job in jobs:
-            table.add_row(*(_cell(getattr(job, c, None)) for c in present))
+        for row in zip(*(cells[c] for c in present), strict=True):
+            table.add_row(*row)
+        self.out.print(table)
+
+    def job(self, job: Any) -> None:
+        """One job, every field on its own line (what `get` shows)."""
+        if self.as_json:
+            self.json_line(job.to_dict())
+            return
+        table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        shown = ["id", "status", "application_id", "created_at", "updated_at", "completed_at"]
+        for name in shown:
+            value = getattr(job, name, None)
+            if value is not None and not isinstance(value, Unset):
+                table.add_row(name.replace("_", " "), _cell(value))
+        if isinstance(job.error, str):
+            table.add_row("error", job.error)
+        if not isinstance(job.data, Unset):
+            table.add_row("data", _cell(job.data))
+        for name, value in getattr(job, "additional_properties", {}).items():
+            table.add_row(name, json.dumps(value, default=str))
         self.out.print(table)
 
     def summary(self, summary: BulkSummary, application_id: str) -> None:
         if self.as_json:
             self.json_line(summary.to_json())
             return
-        table = Table(title=f"retry-failed {application_id}")
+        table = Table(title=f"retry-failed {application_id}", title_justify="left")
         table.add_column("measure")
         table.add_column("value", justify="right")
         table.add_row("failed jobs found", str(summary.total))
-        table.add_row("skipped (already done per journal)", str(summary.skipped))
+        if summary.resumed:
+            table.add_row("  resumed (checked first)", str(summary.resumed))
+            table.add_row("  new", str(summary.total - summary.resumed - summary.skipped))
+        table.add_row("skipped (final in the journal)", str(summary.skipped))
         for outcome, count in sorted(summary.outcomes.items()):
             table.add_row(f"outcome: {outcome}", str(count))
         for status, count in sorted(summary.statuses.items()):
             table.add_row(f"status now: {status}", str(count))
+        table.add_row("failed again", str(summary.failed_again))
         table.add_row("requests sent", str(summary.requests))
         if summary.total:
             table.add_row("requests a job", f"{summary.requests / summary.total:.2f}")
@@ -466,8 +546,18 @@ class Output:
         self.out.print(table)
 
 
+def _error_or_result(job: Any) -> str:
+    """What a job ended with, in words: its error text, or the text it produced."""
+    if isinstance(job.error, str):
+        return job.error
+    suggestion = getattr(job.data, "suggestion", None)
+    return suggestion if isinstance(suggestion, str) else _cell(job.data)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, datetime.datetime):
+        if value.utcoffset() == datetime.timedelta(0):
+            return value.strftime("%Y-%m-%d %H:%M:%S UTC")
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, enum.Enum):
         return str(value.value)
@@ -491,107 +581,201 @@ def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def _setup_logging(verbosity: int) -> None:
-    if verbosity <= 0:
-        return
+class _RetryNotice(logging.Handler):
+    """Without -v: one line on stderr when a connection fails and is retried, so a
+    server that refuses connections is not minutes of silence."""
+
+    #: At most one line per attempt number in this many seconds (many workers fail at once).
+    QUIET = 5.0
+
+    def __init__(self, output: Output) -> None:
+        super().__init__(logging.INFO)
+        self.output = output
+        self._last: tuple[int, float] = (0, -self.QUIET)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = getattr(record, "retry_error", None)
+        if not isinstance(error, APIConnectionError):
+            return
+        attempt = int(getattr(record, "retry_attempt", 0)) + 1
+        now = time.monotonic()
+        if attempt <= self._last[0] and now - self._last[1] < self.QUIET:
+            return
+        self._last = (attempt, now)
+        text = str(error).lower()
+        what = (
+            "connection refused"
+            if "refused" in text
+            else "timed out"
+            if isinstance(error, APITimeoutError)
+            else "connection failed"
+        )
+        where = httpx.URL(error.url).netloc.decode() or error.url
+        self.output.err.print(
+            f"writer-jobs: {where}: {what}, retrying in {getattr(record, 'retry_delay', 0):.1f} s "
+            f"(attempt {attempt} of {getattr(record, 'retry_attempts', '?')})",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _setup_logging(verbosity: int, output: Output) -> None:
     logger = logging.getLogger("writer_jobs")
+    if verbosity <= 0:
+        logger.addHandler(_RetryNotice(output))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
-class _LineProgress:
-    """Progress for a log file or a pipe: a plain line on stderr at most every 5 s."""
+class _Progress:
+    """One progress display on stderr: a live bar at a terminal, a plain line at most
+    every 5 s in a log file or a pipe, nothing with --json. It starts when told to
+    (after any confirmation), so its clock never counts the time spent at a prompt.
+    With ``sent``, it shows the jobs sent apart from those finished."""
 
-    def __init__(self, output: Output, label: str) -> None:
-        self.output, self.label = output, label
-        self.done = 0
+    def __init__(self, output: Output, label: str, *, sent: bool) -> None:
+        self.output, self.label, self.show_sent = output, label, sent
         self.total: int | None = None
-        self.started = self.last = time.monotonic()
+        self.sent = self.finished = 0
+        self.started: float | None = None
+        self._last_line = 0.0  # when the last plain line was printed (0: none yet)
+        self._bar: Any = None
+        self._task: Any = None
 
-    def __enter__(self) -> _LineProgress:
+    def start(self) -> None:
+        if self.started is not None:
+            return
+        self.started = time.monotonic()
+        if self.output.as_json or not self.output.err.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        counts = "{task.completed:.0f}/{task.total:.0f}"
+        if self.show_sent:
+            counts = "sent {task.fields[sent]}, finished " + counts
+        columns = [
+            TextColumn(self.label),
+            BarColumn(bar_width=24),
+            TextColumn(counts),
+            TimeElapsedColumn(),
+        ]
+        self._bar = Progress(*columns, console=self.output.err, transient=False)
+        self._task = self._bar.add_task(self.label, total=self.total or 0, sent=self.sent)
+        self._bar.start()
+
+    def update(self, total: int | None, sent: int, finished: int) -> None:
+        self.total, self.sent, self.finished = total, sent, finished
+        if self.started is None:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=total, completed=finished, sent=sent)
+        elif not self.output.as_json and time.monotonic() - (self._last_line or self.started) >= 5:
+            self._line()
+
+    def stop(self) -> None:
+        if self.started is None:
+            return
+        if self._bar is not None:
+            self._bar.stop()
+        elif not self.output.as_json and self._last_line:  # it said something: end it
+            self._line()
+
+    def __enter__(self) -> _Progress:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.done:
-            self._line()
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def add_task(self, _: str, total: int | None = None) -> int:
-        self.total = total
-        return 0
-
-    def update(self, _: int, total: int | None = None) -> None:
-        self.total = total
-
-    def advance(self, _: int) -> None:
-        self.done += 1
-        if time.monotonic() - self.last >= 5.0:
-            self._line()
+        self.stop()
 
     def _line(self) -> None:
-        self.last = time.monotonic()
+        self._last_line = time.monotonic()
         of = f"/{self.total}" if self.total is not None else ""
+        sent = f"sent {self.sent}, " if self.show_sent else ""
+        elapsed = self._last_line - (self.started or self._last_line)
         self.output.err.print(
-            f"{self.label}: {self.done}{of} done, {self.last - self.started:.0f} s",
+            f"{self.label}: {sent}finished {self.finished}{of}, {elapsed:.0f} s",
             highlight=False,
             markup=False,
         )
 
 
-def _progress(output: Output, label: str) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if not output.as_json and not output.err.is_terminal:
-        return _LineProgress(output, label)
-    show = not output.as_json and output.err.is_terminal
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=output.err,
-        disable=not show,
-        transient=False,
-    )
-
-
 def _cmd_retry(args: argparse.Namespace, output: Output) -> int:
-    """Each id in turn, its outcome printed as it happens; one failure stops nothing."""
-    args.job_ids = _job_ids(args.job_ids)
-    results: list[Any] = []
-    failed = 0
-    with JobsClient(**_client_settings(args)) as client:
-        for job_id in args.job_ids:
+    """Each id in turn (one failure stops nothing), then one table of what happened:
+    the same format for one id or many, with or without --wait."""
+    ids = list(dict.fromkeys(_job_ids(args.job_ids)))  # an id given twice is retried once
+    if not ids:
+        output.err.print("nothing to retry: no job ids on stdin", highlight=False)
+        return EXIT_OK
+    rows: dict[str, tuple[str, Any, str]] = {}  # id -> (outcome, status, note)
+    retried: list[Any] = []
+    with (
+        JobsClient(**_client_settings(args)) as client,
+        _Progress(output, "retrying", sent=args.wait) as progress,
+    ):
+        progress.start()
+        finished = 0  # not retried, or (with --wait) ended
+        for sent, job_id in enumerate(ids, 1):
             try:
                 job: Any = client.retry(job_id)
             except WriterJobsError as exc:
-                failed += 1
+                rows[job_id] = ("not retried", None, _short(exc))
                 _job_failed(output, job_id, exc)
-                continue
-            results.append(job)
-            if output.as_json and not args.wait:
-                output.json_line(job.to_dict())
-            elif len(args.job_ids) > 1:  # as it happens; the table follows at the end
-                output.err.print(f"{job.id}  retried  {_cell(job.status)}", highlight=False)
-        if args.wait and results:
-            results = _wait_many(client, [job.id for job in results], args.wait_timeout, output)
-    if results and not output.as_json:
-        output.jobs(results, title="retried")
+                finished += 1
+            else:
+                retried.append(job)
+                rows[job_id] = ("retried", job.status, "")
+                finished += 0 if args.wait else 1
+                if output.as_json and not args.wait:
+                    output.json_line(job.to_dict())
+            progress.update(len(ids), sent, finished)
+        if args.wait and retried:
+            for job in client.wait_many([job.id for job in retried], deadline=args.wait_timeout):
+                rows[str(job.id)] = ("retried", job.status, _cell(job.error))
+                finished += 1
+                progress.update(len(ids), len(ids), finished)
+                if output.as_json:
+                    output.json_line(job.to_dict())
+    if not output.as_json:
+        table = Table(title=f"retry: {len(ids)} {_jobs_noun(len(ids))}", title_justify="left")
+        table.add_column("id", no_wrap=True, min_width=36)
+        table.add_column("outcome", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        for job_id, (outcome, status, _) in rows.items():
+            table.add_row(job_id, outcome, _cell(status) or "-")
+        output.out.print(table)
+        for job_id, (_, _, note) in rows.items():  # why, under the table: read in full
+            if note:
+                output.out.print(f"{job_id}: {note}", highlight=False, markup=False)
+    failed = sum(1 for outcome, _, _ in rows.values() if outcome == "not retried")
     if failed:
         output.err.print(
-            f"writer-jobs: {failed} of {len(args.job_ids)} jobs could not be retried",
+            f"writer-jobs: {failed} of {len(ids)} {_jobs_noun(len(ids))} could not be retried",
             highlight=False,
         )
-    if failed:
         return EXIT_API
-    return _ended(*(job.status for job in results)) if args.wait else EXIT_OK
+    return _ended(*(status for _, status, _ in rows.values())) if args.wait else EXIT_OK
+
+
+def _jobs_noun(count: int) -> str:
+    return "job" if count == 1 else "jobs"
+
+
+def _short(exc: WriterJobsError) -> str:
+    """An error in a table cell: its kind and the server's own words when it sent some
+    (not the request line and status around them)."""
+    descriptions = getattr(exc, "error_descriptions", None)
+    if descriptions:
+        return f"{type(exc).__name__}: {' '.join(descriptions)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _job_failed(output: Output, job_id: str, exc: WriterJobsError) -> None:
@@ -599,15 +783,11 @@ def _job_failed(output: Output, job_id: str, exc: WriterJobsError) -> None:
         output.json_line(
             {"event": "error", "id": job_id, "error_type": type(exc).__name__, "message": str(exc)}
         )
-    else:
-        output.err.print(
-            f"{job_id}  error  {type(exc).__name__}: {exc}", highlight=False, markup=False
-        )
 
 
 def _cmd_get(args: argparse.Namespace, output: Output) -> int:
     with JobsClient(**_client_settings(args)) as client:
-        output.jobs([client.get(args.job_id)])
+        output.job(client.get(args.job_id))
     return EXIT_OK
 
 
@@ -621,8 +801,7 @@ def _cmd_list(args: argparse.Namespace, output: Output) -> int:
             if args.limit is not None and len(jobs) >= args.limit:
                 break
     if not output.as_json:
-        noun = "job" if len(jobs) == 1 else "jobs"
-        output.jobs(jobs, title=f"{len(jobs)} {noun} of {args.application_id}")
+        output.jobs(jobs, title=f"{len(jobs)} {_jobs_noun(len(jobs))} of {args.application_id}")
     return EXIT_OK
 
 
@@ -634,7 +813,7 @@ def _cmd_create(args: argparse.Namespace, output: Output) -> int:
         job: Any = client.create(args.application_id, inputs)
         if args.wait:
             job = client.wait(job.id, deadline=args.wait_timeout)
-    output.jobs([job], title="created")
+    output.job(job)
     return _ended(job.status) if args.wait else EXIT_OK
 
 
@@ -644,47 +823,98 @@ def _ended(*statuses: Any) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
-    args.job_ids = _job_ids(args.job_ids)
-    with JobsClient(**_client_settings(args)) as client:
-        jobs = _wait_many(client, args.job_ids, args.wait_timeout, output)
+    ids = list(dict.fromkeys(_job_ids(args.job_ids)))
+    if not ids:
+        output.err.print("nothing to wait for: no job ids on stdin", highlight=False)
+        return EXIT_OK
+    jobs = []
+    with (
+        JobsClient(**_client_settings(args)) as client,
+        _Progress(output, "waiting", sent=False) as progress,
+    ):
+        progress.start()
+        progress.update(len(ids), len(ids), 0)
+        for job in client.wait_many(ids, deadline=args.wait_timeout):
+            jobs.append(job)
+            progress.update(len(ids), len(ids), len(jobs))
+            if output.as_json:
+                output.json_line(job.to_dict())
     if not output.as_json:
-        output.jobs(jobs)
+        output.jobs(jobs, title=f"{len(jobs)} {_jobs_noun(len(jobs))} ended")
     return _ended(*(job.status for job in jobs))
 
 
-def _wait_many(
-    client: JobsClient, job_ids: Sequence[Any], timeout: float | None, output: Output
-) -> list[Any]:
-    """Each job as it ends: a JSON line, or a line on stderr for people."""
-    done = []
-    with _progress(output, "waiting") as progress:
-        task = progress.add_task("wait", total=len(job_ids))
-        for job in client.wait_many(job_ids, deadline=timeout):
-            done.append(job)
-            progress.advance(task)
-            if output.as_json:
-                output.json_line(job.to_dict())
-    return done
+def _next_journal(journal: str) -> str:
+    """A new journal beside ``journal``: run.jsonl -> run.2.jsonl -> run.3.jsonl ..."""
+    path = Path(journal)
+    stem, suffix = path.stem, path.suffix
+    base, dot, number = stem.rpartition(".")
+    count = int(number) if dot and number.isdigit() else 1
+    stem = base if dot and number.isdigit() else stem
+    while True:
+        count += 1
+        candidate = path.with_name(f"{stem}.{count}{suffix}")
+        if not candidate.exists():
+            return str(candidate)
+
+
+def _again_command(args: argparse.Namespace) -> str:
+    """The command that retries the jobs that failed again: a new run (a new journal;
+    the same journal is the same run, which never retries a job twice). The key is never
+    part of it; --failed-before and --limit are left out (the jobs failed after them)."""
+    words = ["writer-jobs"]
+    if getattr(args, "base_url", None) is not None:
+        words += ["--base-url", args.base_url]
+    words += ["retry-failed", args.application_id]
+    if args.wait:
+        words.append("--wait")
+    if args.wait_timeout is not None:
+        words += ["--wait-timeout", f"{args.wait_timeout:g}"]
+    if args.failed_since is not None:
+        words += ["--failed-since", args.failed_since.isoformat(timespec="seconds")]
+    if args.error_matches is not None:
+        words += ["--error-matches", args.error_matches]
+    if args.concurrency != 16:
+        words += ["--concurrency", str(args.concurrency)]
+    if args.rate_limit is not None:
+        words += ["--rate-limit", f"{args.rate_limit:g}"]
+    if args.yes:
+        words.append("--yes")
+    if args.journal:
+        words += ["--journal", _next_journal(args.journal)]
+    return shlex.join(words)
 
 
 def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
-    progress = _progress(output, f"retrying {args.application_id}")
-    task = progress.add_task("retry-failed", total=None)
-
+    progress = _Progress(output, f"retrying {args.application_id}", sent=args.wait)
+    prompt_time = 0.0
     failed_again: list[str] = []
 
     def on_outcome(outcome: JobOutcome) -> None:
-        progress.advance(task)
-        if args.wait and outcome.status == "failed":
+        if outcome.outcome is Outcome.RETRIED and outcome.status == "failed":
             failed_again.append(str(outcome.job_id))
         if output.as_json:
             output.json_line(outcome.to_json())
         elif outcome.error_type:
             output.err.print(
-                f"[yellow]{outcome.job_id}: {outcome.outcome.value}: {outcome.message}[/yellow]",
-                markup=True,
+                f"{outcome.job_id}: {outcome.outcome.value}: {outcome.message}",
+                style="yellow",
+                markup=False,
                 highlight=False,
             )
+
+    def on_progress(state: BulkProgress) -> None:
+        nonlocal prompt_time
+        if progress.started is None:  # the jobs are known, none sent yet
+            ask = not (args.yes or args.dry_run) and sys.stdin.isatty()
+            if ask and state.total > CONFIRM_ABOVE:
+                began = time.monotonic()
+                answer = output.err.input(_question(state, args), markup=False)
+                prompt_time += time.monotonic() - began
+                if answer.strip().lower() not in {"y", "yes"}:
+                    raise Declined
+            progress.start()
+        progress.update(state.total, state.sent, state.finished)
 
     budget: Any = "auto" if args.rate_limit is None else (args.rate_limit or None)
     criteria = {
@@ -699,19 +929,6 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         preview.append if args.dry_run and not output.as_json else on_outcome
     )
 
-    def on_total(total: int) -> None:
-        progress.update(task, total=total)
-        ask = not (args.yes or args.dry_run or asked) and sys.stdin.isatty()
-        if ask and total > CONFIRM_ABOVE:
-            asked.append(True)
-            progress.stop()
-            answer = output.err.input(f"Retry {total} failed jobs of {args.application_id}? [y/N] ")
-            if answer.strip().lower() not in {"y", "yes"}:
-                raise Declined
-            progress.start()
-
-    asked: list[bool] = []
-
     async def run() -> BulkSummary:
         async with AsyncJobsClient(**_client_settings(args), rate_limit=budget) as client:
             return await client.retry_failed(
@@ -721,7 +938,7 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 wait_timeout=args.wait_timeout,
                 journal=args.journal,
                 on_outcome=report,
-                on_total=on_total,
+                on_progress=on_progress,
                 select=select,
                 dry_run=args.dry_run,
             )
@@ -741,22 +958,47 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         )
         output.err.print(f"writer-jobs: interrupted; {where};{hint}", highlight=False)
         return EXIT_INTERRUPTED
+    # The run's clock went on while a person read the question: not the run's time.
+    summary = attrs.evolve(summary, elapsed=max(summary.elapsed - prompt_time, 0.0))
     if args.dry_run:
         return _show_preview(output, summary, preview, args.application_id)
     output.summary(summary, args.application_id)
-    if failed_again and not output.as_json:
+    if not output.as_json and summary.failed_again:
+        shown = " ".join(failed_again[:SHOW_IDS])
+        more = len(failed_again) - SHOW_IDS
+        if more > 0:
+            shown += f" and {more} more (--json and the journal list them all)"
+        noun = _jobs_noun(summary.failed_again)
+        # Words wrap at the terminal's width (an id is never split); the command stays
+        # one line, whole, to copy.
         output.err.print(
-            f"failed again ({len(failed_again)}): " + " ".join(failed_again), highlight=False
+            f"{summary.failed_again} {noun} failed again: {shown}\n"
+            "A run never retries a job twice, nor does a rerun with its journal. To retry "
+            "every job failed now, in a new run:",
+            highlight=False,
+            markup=False,
         )
+        output.err.print(f"  {_again_command(args)}", highlight=False, markup=False, soft_wrap=True)
     if not summary.listing_settled:
         output.err.print(
             "writer-jobs: the failed jobs kept moving while they were listed (another client "
             "retrying them?): a failed job may not have been seen; run again to pick it up",
             highlight=False,
         )
-    if not summary.ok or not summary.listing_settled:
+    if summary.errors or not summary.listing_settled:
         return EXIT_API
-    return EXIT_JOB_FAILED if failed_again else EXIT_OK
+    return EXIT_JOB_FAILED if summary.failed_again else EXIT_OK
+
+
+def _question(state: BulkProgress, args: argparse.Namespace) -> str:
+    """The confirmation: how many jobs, telling the new ones from those resumed."""
+    new = state.total - state.resumed
+    if not state.resumed:
+        return f"Retry {state.total} failed jobs of {args.application_id}? [y/N] "
+    return (
+        f"Retry {new} new failed jobs of {args.application_id}, and check {state.resumed} "
+        f"resumed from {args.journal} (retried only if not yet sent)? [y/N] "
+    )
 
 
 def _show_preview(
@@ -767,10 +1009,12 @@ def _show_preview(
         output.json_line(summary.to_json())
         return EXIT_OK
     count = len(preview)
-    noun = "job" if count == 1 else "jobs"
-    table = Table(title=f"{count} failed {noun} of {application_id} would be retried")
-    table.add_column("id", no_wrap=True)
-    table.add_column("error")
+    table = Table(
+        title=f"{count} failed {_jobs_noun(count)} of {application_id} would be retried",
+        title_justify="left",
+    )
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("error", no_wrap=True, overflow="ellipsis")
     for outcome in preview:
         table.add_row(str(outcome.job_id), outcome.message or "")
     output.out.print(table)
@@ -847,7 +1091,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
 _CLI_WORDS = (
     ("pass api_key= or set", "pass --api-key or set"),
     ("pass api_key= instead", "pass --api-key instead"),
-    ("or pass allow_insecure_http=True if you really mean it", "(the CLI has no way around it)"),
+    (
+        "Use https://, or pass allow_insecure_http=True if you really mean it",
+        "Use https:// (the CLI sends plain http:// only to a loopback address)",
+    ),
     ("check it with get() before retrying it yourself", "check it with `writer-jobs get`"),
     ("check it with get() before retrying", "check it with `writer-jobs get`"),
 )
@@ -868,7 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     output = Output(as_json=bool(getattr(args, "json", False)))
-    _setup_logging(getattr(args, "verbose", 0) or 0)
+    _setup_logging(getattr(args, "verbose", 0) or 0, output)
     try:
         return COMMANDS[args.command](args, output)
     except (InvalidArgumentError, ConfigurationError, UsageError) as exc:

@@ -16,7 +16,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import _UNSET_TIMEOUT, ClientBase
-from ._bulk import BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
+from ._bulk import BulkProgress, BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
 from ._watch import Watcher, interval
@@ -218,7 +218,7 @@ class JobsClient(ClientBase):
         journal: str | os.PathLike[str] | None = None,
         rate_limit: float | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
-        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
         select: Selection | None = None,
         dry_run: bool = False,
@@ -239,6 +239,7 @@ class JobsClient(ClientBase):
             select=select,
             dry_run=dry_run,
         )
+        run.on_progress = on_progress
         try:
             while True:
                 pager = self._failed_pager(run)
@@ -249,8 +250,8 @@ class JobsClient(ClientBase):
                 if jobs is None:
                     run.record_preview()  # a dry run's preview (nothing otherwise)
                     return run.summary()
-                if jobs and on_total is not None:
-                    on_total(run.todo_count)
+                if jobs:
+                    run.tell_progress()
                 if jobs and not run.dry_run:
                     self._work(run, jobs, concurrency)
                 elif not jobs:

@@ -373,6 +373,13 @@ def execute(
             config.max_retries + 1,
             _reason(failure.error),
             delay,
+            # For handlers that say more than the text (the CLI's "retrying" notice).
+            extra={
+                "retry_error": failure.error,
+                "retry_attempt": attempt,
+                "retry_attempts": config.max_retries + 1,
+                "retry_delay": delay,
+            },
         )
         yield Sleep(delay, failure.error)
 

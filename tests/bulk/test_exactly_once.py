@@ -29,6 +29,8 @@ from writer_jobs import (
 from writer_jobs._journal import RunLock
 from writer_jobs.testing import FakeWriterAPI, Faults
 
+from ..conftest import Processes, sigint_raises
+
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
 #: Seeded failures this old (seconds) are provably older than a POST sent now: the
 #: Date header's whole seconds plus the margin for clocks that disagree behind one API.
@@ -203,7 +205,7 @@ def test_a_lock_file_that_is_not_a_holder_still_refuses_the_second_run(content: 
         held.release()
 
 
-def test_a_killed_run_does_not_leave_the_lock_stuck(tmp_path: Path) -> None:
+def test_a_killed_run_does_not_leave_the_lock_stuck(tmp_path: Path, processes: Processes) -> None:
     import subprocess
     import sys
 
@@ -214,17 +216,13 @@ def test_a_killed_run_does_not_leave_the_lock_stuck(tmp_path: Path) -> None:
         "print('locked', flush=True)\n"
         "time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        with pytest.raises(RunInProgressError, match=f"pid {proc.pid}"):
-            RunLock("http://127.0.0.1:9", "killed-app", None)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        RunLock("http://127.0.0.1:9", "killed-app", None).release()
-    finally:
-        proc.kill()
-        proc.wait()
+    proc = processes.start([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    with pytest.raises(RunInProgressError, match=f"pid {proc.pid}"):
+        RunLock("http://127.0.0.1:9", "killed-app", None)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    RunLock("http://127.0.0.1:9", "killed-app", None).release()
 
 
 # --- listing finds every failed job ---------------------------------------------------
@@ -346,7 +344,7 @@ def test_sync_run_stops_on_ctrl_c_within_about_a_second_and_resumes(tmp_path: Pa
         with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
             timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
             timer.start()
-            with pytest.raises(KeyboardInterrupt):
+            with sigint_raises(), pytest.raises(KeyboardInterrupt):
                 # 300 jobs at 600/min would take 30 s.
                 client.retry_failed(
                     api.application_id, rate_limit=600, concurrency=16, journal=journal

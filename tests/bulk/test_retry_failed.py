@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from writer_jobs import AsyncJobsClient, JobOutcome, JobsClient, JobStatus, Outcome
+from writer_jobs import AsyncJobsClient, BulkProgress, JobOutcome, JobsClient, JobStatus, Outcome
 from writer_jobs._budget import Budget
 from writer_jobs._journal import Journal
 from writer_jobs.testing import FakeWriterAPI, Faults
@@ -245,21 +245,90 @@ def test_outcome_json_is_stable() -> None:
     }
 
 
-async def test_on_total_is_told_the_number_of_jobs_before_they_start() -> None:
-    totals: list[int] = []
+async def test_on_progress_is_told_the_number_of_jobs_before_they_start() -> None:
+    told: list[BulkProgress] = []
     outcomes_when_told: list[int] = []
     seen: list[JobOutcome] = []
 
-    def on_total(total: int) -> None:
-        totals.append(total)
+    def on_progress(progress: BulkProgress) -> None:
+        told.append(progress)
         outcomes_when_told.append(len(seen))
 
     with FakeWriterAPI(seed_failed=9, delay=30) as api:
         async with AsyncJobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
             await client.retry_failed(
-                api.application_id, rate_limit=None, on_total=on_total, on_outcome=seen.append
+                api.application_id, rate_limit=None, on_progress=on_progress, on_outcome=seen.append
             )
-    assert totals == [9] and outcomes_when_told == [0] and len(seen) == 9
+    assert told[0] == BulkProgress(total=9, resumed=0, sent=0, finished=0)
+    assert outcomes_when_told[0] == 0 and len(seen) == 9
+    assert told[-1] == BulkProgress(total=9, resumed=0, sent=9, finished=9)
+
+
+def test_with_wait_progress_tells_sent_jobs_before_they_finish() -> None:
+    told: list[BulkProgress] = []
+    with (
+        FakeWriterAPI(seed_failed=8, delay=0.5) as api,
+        JobsClient(api.api_key, base_url=api.base_url, **FAST) as client,
+    ):
+        client.retry_failed(api.application_id, wait=True, on_progress=told.append)
+    # Every job was sent before the first one finished (they run 0.5 s): the progress
+    # showed 8 sent, 0 finished, which a count of outcomes alone cannot show.
+    assert BulkProgress(total=8, resumed=0, sent=8, finished=0) in told
+    assert told[-1] == BulkProgress(total=8, resumed=0, sent=8, finished=8)
+
+
+def _started_journal(path: Path, api: FakeWriterAPI, jobs: list[UUID]) -> None:
+    """A journal an interrupted run left: these jobs started, none finished."""
+    lines = [
+        {
+            "event": "journal",
+            "format": 1,
+            "application_id": api.application_id,
+            "base_url": api.base_url,
+        }
+    ]
+    lines += [{"event": "started", "job_id": str(job)} for job in jobs]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_a_resume_counts_the_jobs_it_resumed_apart_from_the_new_ones(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    told: list[BulkProgress] = []
+    with FakeWriterAPI(seed_failed=10, delay=30) as api:
+        earlier = api.seeded[:4]
+        for job in earlier:  # the interrupted run's POSTs landed
+            api.store.retry(job)
+        _started_journal(journal, api, earlier)
+        with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            summary = client.retry_failed(
+                api.application_id, journal=journal, on_progress=told.append
+            )
+        per_job = api.retries_per_job()
+    assert told[0] == BulkProgress(total=10, resumed=4, sent=0, finished=0)
+    assert summary.total == 10 and summary.resumed == 4 and summary.skipped == 0
+    assert summary.outcomes == {"retried": 10} and summary.ok
+    # The four were checked with a GET and found running: only the six new ones POSTed.
+    assert set(per_job) == set(api.seeded[4:]) and max(per_job.values()) == 1
+
+
+def test_ok_is_false_when_jobs_failed_again_and_a_new_journal_retries_them(
+    tmp_path: Path,
+) -> None:
+    first, again = tmp_path / "run.jsonl", tmp_path / "run.2.jsonl"
+    with FakeWriterAPI(seed_failed=6, delay=0.1, failure_ratio=1.0) as api:
+        with JobsClient(api.api_key, base_url=api.base_url, **FAST) as client:
+            summary = client.retry_failed(api.application_id, wait=True, journal=first)
+            assert summary.failed_again == 6 and summary.errors == 0
+            assert not summary.ok and summary.to_json()["ok"] is False
+            # The same journal is the same logical run: it never retries a job twice.
+            rerun = client.retry_failed(api.application_id, wait=True, journal=first)
+            assert rerun.outcomes == {} and rerun.skipped == 6
+            assert max(api.retries_per_job().values()) == 1
+            # A new journal is a new run: each job that failed again is retried once more.
+            second = client.retry_failed(api.application_id, wait=True, journal=again)
+        per_job = api.retries_per_job()
+    assert second.outcomes == {"retried": 6} and second.failed_again == 6
+    assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
 
 
 @pytest.mark.parametrize("fault", ["malformed", "spec_breaking"])

@@ -16,6 +16,8 @@ import pytest
 
 from writer_jobs.testing import FakeWriterAPI, Faults
 
+from ..conftest import Processes
+
 SCRIPT = str(Path(sys.executable).parent / "writer-jobs")
 SENTINEL = "sk-SENTINEL-cli-9b7e"
 COMMANDS = ["retry", "get", "list", "create", "wait", "retry-failed", "serve"]
@@ -194,10 +196,12 @@ def test_retry_failed_human_summary(api: FakeWriterAPI) -> None:
     assert "outcome: retried" in result.stdout and "12" in result.stdout
 
 
-def _start(api: FakeWriterAPI, journal: Path, rate: str) -> subprocess.Popen[str]:
+def _start(
+    processes: Processes, api: FakeWriterAPI, journal: Path, rate: str
+) -> subprocess.Popen[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
     environment |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
-    return subprocess.Popen(
+    return processes.start(
         [
             SCRIPT,
             "--json",
@@ -210,6 +214,7 @@ def _start(api: FakeWriterAPI, journal: Path, rate: str) -> subprocess.Popen[str
             "--concurrency",
             "8",
         ],
+        sigint=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -226,11 +231,13 @@ def _wait_for_outcomes(journal: Path, count: int, deadline: float = 30) -> None:
     raise AssertionError("the run did not get going")
 
 
-def test_sigkill_mid_run_then_resume_triggers_nothing_twice(tmp_path: Path) -> None:
+def test_sigkill_mid_run_then_resume_triggers_nothing_twice(
+    tmp_path: Path, processes: Processes
+) -> None:
     journal = tmp_path / "j.jsonl"
     faults = Faults(rate=0.1, kinds=("503", "drop_after", "429"), seed=11, retry_after=0.01)
     with FakeWriterAPI(seed_failed=150, delay=30, faults=faults) as api:
-        proc = _start(api, journal, "1500")  # 25 requests/s: several seconds of work
+        proc = _start(processes, api, journal, "1500")  # 25 requests/s: several seconds of work
         _wait_for_outcomes(journal, 20)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
@@ -261,10 +268,10 @@ def test_sigkill_mid_run_then_resume_triggers_nothing_twice(tmp_path: Path) -> N
     assert len(finals) == 150 and set(finals.values()) == {1}
 
 
-def test_sigint_stops_cleanly_with_the_journal_intact(tmp_path: Path) -> None:
+def test_sigint_stops_cleanly_with_the_journal_intact(tmp_path: Path, processes: Processes) -> None:
     journal = tmp_path / "j.jsonl"
     with FakeWriterAPI(seed_failed=100, delay=30) as api:
-        proc = _start(api, journal, "600")
+        proc = _start(processes, api, journal, "600")
         _wait_for_outcomes(journal, 5)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)
@@ -275,14 +282,15 @@ def test_sigint_stops_cleanly_with_the_journal_intact(tmp_path: Path) -> None:
         json.loads(line)  # every line whole
 
 
-def test_serve_runs_the_fake(tmp_path: Path) -> None:
+def test_serve_runs_the_fake(tmp_path: Path, processes: Processes) -> None:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen(
+    proc = processes.start(
         [SCRIPT, "--json", "serve", "--port", str(port), "--seed-failed", "3"],
+        sigint=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -12,6 +12,7 @@ from pathlib import Path
 from writer_jobs import JobDetails, Unset
 from writer_jobs.testing import FakeWriterAPI
 
+from ..conftest import Processes
 from .test_cli import SCRIPT, SENTINEL, lines, run
 
 
@@ -34,7 +35,7 @@ def test_exit_3_when_a_job_waited_for_ended_failed() -> None:
     assert retried.returncode == 3 and lines(retried.stdout)[0]["status"] == "failed"
     assert waited.returncode == 3
     assert bulk.returncode == 3
-    listed = bulk.stderr.split("failed again (4): ")[1].split()
+    listed = bulk.stderr.split("4 jobs failed again: ")[1].splitlines()[0].split()
     assert sorted(listed) == sorted(ids), "every failed-again id, on one line"
 
 
@@ -109,8 +110,8 @@ def test_progress_lines_on_stderr_when_not_a_terminal() -> None:
         # 30 jobs at 120 a minute: about 15 s, so at least two progress lines.
         result = run(api, "retry-failed", api.application_id, "--rate-limit", "120")
     assert result.returncode == 0, result.stderr
-    progress = [line for line in result.stderr.splitlines() if " done, " in line]
-    assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: 30/30 done")
+    progress = [line for line in result.stderr.splitlines() if " finished " in line]
+    assert len(progress) >= 2 and progress[-1].startswith("retrying demo-app: finished 30/30")
 
 
 def test_tables_never_cut_ids_or_statuses_and_get_shows_the_result() -> None:
@@ -245,7 +246,9 @@ def test_retry_failed_asks_at_a_terminal_above_the_threshold() -> None:
     assert api.processed("retry_job") == 25
 
 
-def test_a_killed_selective_run_resumes_with_the_same_selection(tmp_path: Path) -> None:
+def test_a_killed_selective_run_resumes_with_the_same_selection(
+    tmp_path: Path, processes: Processes
+) -> None:
     import json
     import signal
     import time
@@ -258,7 +261,7 @@ def test_a_killed_selective_run_resumes_with_the_same_selection(tmp_path: Path) 
         env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
         env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
         args = ["retry-failed", api.application_id, "--journal", str(journal)]
-        first = subprocess.Popen(
+        first = processes.start(
             [SCRIPT, *args, "--limit", "10", "--concurrency", "1"],
             env=env,
             stdout=subprocess.DEVNULL,

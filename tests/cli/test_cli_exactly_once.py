@@ -11,6 +11,7 @@ from pathlib import Path
 
 from writer_jobs.testing import FakeWriterAPI
 
+from ..conftest import Processes
 from .test_cli import SCRIPT, SENTINEL, lines, no_key, run
 
 
@@ -20,7 +21,10 @@ def test_retry_whose_answer_was_lost_and_that_failed_again_exits_1_after_one_tri
         result = run(api, "retry", str(api.seeded[0]))
         assert api.processed("retry_job") == 1
     assert result.returncode == 1
-    assert "RetryOutcomeUnknownError" in result.stderr and "never triggered twice" in result.stderr
+    # One table, whatever happened: the error in the job's row, said in full.
+    assert "not retried" in result.stdout and "RetryOutcomeUnknownError" in result.stdout
+    assert "nevertriggeredtwice" in "".join(result.stdout.replace("│", "").split())
+    assert "1 of 1 job could not be retried" in result.stderr
     no_key(result)
 
 
@@ -59,13 +63,15 @@ def test_timeout_zero_is_a_usage_error() -> None:
     assert result.returncode == 2 and "> 0" in result.stderr
 
 
-def test_a_second_retry_failed_process_is_refused_naming_the_first(tmp_path: Path) -> None:
+def test_a_second_retry_failed_process_is_refused_naming_the_first(
+    tmp_path: Path, processes: Processes
+) -> None:
     with FakeWriterAPI(api_key=SENTINEL, seed_failed=60, delay=30) as api:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
         environment |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
         a = str(tmp_path / "a.jsonl")
         # 60 jobs at 120/min: the first run lasts ~30 s and lists only at its start.
-        first = subprocess.Popen(
+        first = processes.start(
             [SCRIPT, "retry-failed", api.application_id, "--rate-limit", "120", "--journal", a],
             env=environment,
             stdout=subprocess.DEVNULL,

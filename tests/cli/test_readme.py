@@ -1,5 +1,6 @@
-"""The README's Python examples, run against the fake (WRITER_BASE_URL points there):
-each block in a fresh namespace and folder, with the few names the prose assumes."""
+"""The Python examples of the README and of the guide (docs/*.md), run against the fake
+(WRITER_BASE_URL points there): each block in a fresh namespace and folder, with the few
+names the prose assumes."""
 
 from __future__ import annotations
 
@@ -18,16 +19,22 @@ from writer_jobs.testing import FakeWriterAPI
 
 from ..conftest import ROOT
 
-BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = {
+    f"{page.name}-{number}": code
+    for page in PAGES
+    for number, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
+}
 
 
-def test_the_readme_has_examples() -> None:
-    assert len(BLOCKS) >= 8
+def test_the_readme_and_the_guide_have_examples() -> None:
+    assert sum(name.startswith("README.md") for name in BLOCKS) >= 2
+    assert len(BLOCKS) >= 13
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_a_readme_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = BLOCKS[index]
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_an_example_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = BLOCKS[name]
     with FakeWriterAPI(application_id="my-app", seed_failed=5, delay=0.2) as api:
         monkeypatch.setenv("WRITER_API_KEY", api.api_key)
         monkeypatch.setenv("WRITER_BASE_URL", api.base_url)

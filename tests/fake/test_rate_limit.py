@@ -90,6 +90,20 @@ def test_history_of_completed_jobs_lies_in_the_past() -> None:
         assert api.requests_per_operation() == {"list_jobs": 1}
 
 
+def test_newest_first_orders_the_list_without_a_status_too() -> None:
+    with (
+        FakeWriterAPI(seed_failed=5, seed_completed=5, newest_first=True, delay=30) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        api.store.retry(api.seeded[2])  # now the newest: first in every list it is in
+        body = http.get(f"/v1/applications/{api.application_id}/jobs").json()
+        stamps = [j["updated_at"] for j in body["result"]]
+        assert len(stamps) == 10 and stamps == sorted(stamps, reverse=True)
+        assert body["result"][0]["id"] == str(api.seeded[2])
+
+
 def _burst(http: httpx.Client, api: FakeWriterAPI, count: int) -> list[int]:
     return [_get(http, api).status_code for _ in range(count)]
 

@@ -13,7 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from ..conftest import ROOT
+from ..conftest import ROOT, Processes
 
 
 def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
@@ -31,7 +31,7 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
     return result.stdout
 
 
-def test_the_wheel_works_installed_alone(tmp_path: Path) -> None:
+def test_the_wheel_works_installed_alone(tmp_path: Path, processes: Processes) -> None:
     dist = tmp_path / "dist"
     _run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", dist, ROOT, cwd=tmp_path)
     wheels = list(dist.glob("*.whl"))
@@ -66,7 +66,7 @@ def test_the_wheel_works_installed_alone(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
+    server = processes.start(
         [
             bin_dir / "writer-jobs",
             "serve",

@@ -258,14 +258,13 @@ class JobStore:
                     return ordered[offset : offset + limit], len(bucket)
                 page = itertools.islice(bucket, offset, offset + limit)
                 return [self._jobs[i] for i in page], len(bucket)
-            jobs = sorted(
-                (
-                    self._jobs[i]
-                    for s in JobStatus
-                    for i in self._index.get((application_id, s), {})
-                ),
-                key=lambda job: job.created_at,
+            everything = (
+                self._jobs[i] for s in JobStatus for i in self._index.get((application_id, s), {})
             )
+            if self.newest_first:  # every list, with a status or without
+                jobs = sorted(everything, key=lambda job: job.updated_at, reverse=True)
+            else:
+                jobs = sorted(everything, key=lambda job: job.created_at)
             return jobs[offset : offset + limit], len(jobs)
 
     # --- inspection for tests -----------------------------------------------------------

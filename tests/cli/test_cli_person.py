@@ -1,0 +1,106 @@
+"""What a person sees around the main job: a normal empty day, a refused connection
+said at once, messages in CLI words, and the printed next step after jobs failed again
+(it runs as printed, and retries each of them once more)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+from pathlib import Path
+
+from writer_jobs.testing import FakeWriterAPI
+
+from .test_cli import SCRIPT, SENTINEL, no_key, run
+
+
+def _with_stdin(api: FakeWriterAPI, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+    env |= {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
+    return subprocess.run(
+        [SCRIPT, *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_nothing_failed_piped_into_retry_is_exit_0_nothing_to_retry() -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_completed=3) as api:
+        listed = run(api, "list", api.application_id, "--status", "failed", "--json")
+        assert listed.returncode == 0 and listed.stdout == ""
+        retried = _with_stdin(api, listed.stdout, "retry", "-")
+        waited = _with_stdin(api, "\n", "wait", "-")
+        assert api.processed("retry_job") == 0
+    assert retried.returncode == 0 and "nothing to retry" in retried.stderr
+    assert waited.returncode == 0 and "nothing to wait for" in waited.stderr
+
+
+def test_plain_http_to_a_remote_host_is_refused_in_cli_words() -> None:
+    result = subprocess.run(
+        [SCRIPT, "--api-key", "k", "--base-url", "http://example.com", "list", "app"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "Use https:// (the CLI sends plain http:// only to a loopback address)" in message
+    assert "allow_insecure_http" not in message and "https://," not in message
+
+
+def test_a_refused_connection_is_said_at_the_first_retry_not_after_all_of_them() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        result = subprocess.run(
+            [
+                SCRIPT,
+                "--api-key",
+                SENTINEL,
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--max-retries",
+                "2",
+                "get",
+                "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    notices = [line for line in result.stderr.splitlines() if "retrying" in line]
+    assert notices[0].startswith(f"writer-jobs: 127.0.0.1:{port}: connection refused, retrying")
+    assert "(attempt 2 of 3)" in notices[0] and "(attempt 3 of 3)" in notices[1]
+    no_key(result)
+
+
+def test_the_printed_next_step_retries_each_job_that_failed_again_once_more(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=5, delay=0.2, failure_ratio=1.0) as api:
+        args = ["retry-failed", api.application_id, "--wait", "--journal", str(journal)]
+        first = run(api, *args)
+        assert first.returncode == 3, first.stderr
+        assert "5 jobs failed again: " in first.stderr
+        # Rerunning the same command is the same run: nothing is sent twice.
+        same = run(api, *args)
+        assert same.returncode == 0 and max(api.retries_per_job().values()) == 1
+        printed = first.stderr.split("in a new run:\n", 1)[1].splitlines()[0].strip()
+        words = shlex.split(printed)
+        assert words[:2] == ["writer-jobs", "retry-failed"]
+        assert words[words.index("--journal") + 1] == str(tmp_path / "run.2.jsonl")
+        second = run(api, *words[1:])  # as printed (the key comes from the environment)
+        per_job = api.retries_per_job()
+    assert second.returncode == 3, second.stderr  # they fail every time on this server
+    assert "run.3.jsonl" in second.stderr, "the next step after that names the next journal"
+    assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
+    no_key(first)
