@@ -17,6 +17,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 from . import _engine
 from ._base import _UNSET_TIMEOUT, ClientBase
 from ._bulk import BulkProgress, BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
+from ._config import DEFAULT_MAX_UNAVAILABLE
 from ._transports import AsyncAiohttp, AsyncHttpx
 from ._watch import Watcher, interval
 
@@ -81,6 +82,7 @@ class AsyncJobsClient(ClientBase):
                     else:
                         outcome = await self._send_in(run, action)
                     self._budget.observe(outcome)
+                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
@@ -94,7 +96,12 @@ class AsyncJobsClient(ClientBase):
         taken before a 429 came is given back. Returns None, or the wait that would
         have ended past the call's deadline (then nothing is sent)."""
         pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        cleared = not action.bulk  # bulk: held back while the service is unavailable
         while True:
+            if not cleared and (outage := self._outage_wait(action)) > 0:
+                await asyncio.sleep(outage)
+                continue
+            cleared = True  # let through (maybe as the probe): not held again
             budget = self._budget
             signals = budget.signals
             delay = budget.reserve()
@@ -163,22 +170,25 @@ class AsyncJobsClient(ClientBase):
         return result
 
     async def wait_many(
-        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
+        self,
+        job_ids: Iterable[UUID | str],
+        *,
+        deadline: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> AsyncIterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes; see
         :meth:`JobsClient.wait_many`."""
         ids, until = self._wait_ids(job_ids, deadline)
+        config = self._wait_many_config(max_unavailable)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
-            details = await self._run(
-                _engine.execute(_engine.get_call(job_id), self._bulk_config, None)
-            )
+            details = await self._run(_engine.execute(_engine.get_call(job_id), config, None))
             if self._watch_or_done(watchers, details):
                 yield details
         while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             await asyncio.sleep(pause)
-            for details in await self._run(watcher.round(self._bulk_config, None)):
+            for details in await self._run(watcher.round(config, None)):
                 yield details
 
     def list(
@@ -215,6 +225,7 @@ class AsyncJobsClient(ClientBase):
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
         select: Selection | None = None,
         dry_run: bool = False,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably.
 
@@ -249,6 +260,7 @@ class AsyncJobsClient(ClientBase):
             timeout=timeout,
             select=select,
             dry_run=dry_run,
+            max_unavailable=max_unavailable,
         )
         run.on_progress = on_progress
         try:
@@ -260,7 +272,7 @@ class AsyncJobsClient(ClientBase):
                 jobs = run.todo(pager.shifted, pager.unverified)
                 if jobs is None:
                     run.record_preview()  # a dry run's preview (nothing otherwise)
-                    return run.summary()
+                    return run.summary(self._availability.unavailable_seconds)
                 if jobs:
                     run.tell_progress()
                 if jobs and not run.dry_run:

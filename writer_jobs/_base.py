@@ -3,6 +3,8 @@ checks before any I/O, and repr."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,6 +18,7 @@ from generated_client import AuthenticatedClient
 from generated_client.models import JobDetails, JobStatus
 
 from . import _engine, _validation
+from ._availability import Availability
 from ._budget import Budget
 from ._bulk import BulkRun, JobOutcome, Selection
 from ._config import (
@@ -34,8 +37,17 @@ from ._config import (
     resolve_timeout,
     tls_verify,
 )
-from ._exceptions import ClientClosedError, ConfigurationError, WaitTimeoutError
+from ._exceptions import (
+    ClientClosedError,
+    ConfigurationError,
+    ServiceUnavailableError,
+    WaitTimeoutError,
+)
 from ._watch import FINISHED, Watcher, interval
+
+_log = logging.getLogger("writer_jobs")
+#: While the service is unavailable, bulk work says so this often, seconds.
+OUTAGE_SAID = 10.0
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
@@ -97,6 +109,9 @@ class ClientBase:
         self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
+        #: Whether the service answers, as this client's requests saw it.
+        self._availability = Availability()
+        self._outage_said = -math.inf
         if http_backend not in ("httpx", "aiohttp"):
             raise ConfigurationError(
                 f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
@@ -104,6 +119,40 @@ class ClientBase:
         if http_client is not None:
             self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
         self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
+
+    def _outage_wait(self, action: _engine.Send) -> float:
+        """How long a bulk request waits for the service to answer again (0.0: send
+        it). Says so in the log every OUTAGE_SAID seconds; past the request's bound of
+        continuous unavailability, ServiceUnavailableError stops the bulk work."""
+        wait = self._availability.wait()
+        if wait <= 0:
+            return 0.0
+        down = self._availability.down_for()
+        reason = self._availability.reason
+        bound = action.max_unavailable
+        url = self._config.base_url + str(action.kwargs["url"])
+        method = str(action.kwargs["method"]).upper()
+        if bound is not None and down > bound:
+            raise ServiceUnavailableError(
+                f"the API was unavailable for {down:.0f} s in a row ({reason}), longer than "
+                f"max_unavailable={bound:g} s: stopped. The journal keeps the run's place: "
+                "run again with it to resume",
+                method=method,
+                url=url,
+                unavailable_for=down,
+                reason=reason,
+            )
+        now = time.monotonic()
+        if now - self._outage_said >= OUTAGE_SAID:
+            self._outage_said = now
+            _log.warning(
+                "API unavailable for %.0f s (%s), waiting (up to %s in a row)",
+                down,
+                reason,
+                "no limit" if bound is None else f"{bound:g} s",
+                extra={"unavailable_for": down, "unavailable_reason": reason},
+            )
+        return wait
 
     def _check_http_client(self, http_client: object, **ours: Any) -> None:
         kind = self._http_client_type
@@ -253,6 +302,7 @@ class ClientBase:
         timeout: object,
         select: Selection | None = None,
         dry_run: bool = False,
+        max_unavailable: float | None = None,
     ) -> BulkRun:
         app = _validation.application_id(application_id)
         _validation.positive_int(concurrency, name="concurrency", maximum=1024)
@@ -270,7 +320,13 @@ class ClientBase:
             on_outcome=on_outcome,
             selection=_validation.instance(select, Selection, name="select"),
             dry_run=bool(dry_run),
+            max_unavailable=_validation.timeout_seconds(max_unavailable, name="max_unavailable"),
+            unavailable_before=self._availability.unavailable_seconds,
         )
+
+    def _wait_many_config(self, max_unavailable: object) -> ClientConfig:
+        bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
+        return attrs.evolve(self._bulk_config, max_unavailable=bound)
 
     def _wait_ids(
         self, job_ids: Iterable[UUID | str], deadline: object

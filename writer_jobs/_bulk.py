@@ -114,6 +114,9 @@ class BulkSummary:
     #: False if the list of failed jobs was still changing when the run stopped listing
     #: (another client retrying them): a job may have been missed; run again.
     listing_settled: bool = True
+    #: Seconds the service was unavailable during the run (503s, connections failing):
+    #: the run waited them out.
+    unavailable_seconds: float = 0.0
     #: Jobs an earlier run of the same journal started but did not finish, which this
     #: run checked with a GET before anything else (part of ``total``; none is sent twice).
     resumed: int = 0
@@ -373,9 +376,17 @@ class BulkRun:
         on_outcome: Callable[[JobOutcome], None] | None,
         selection: Selection | None = None,
         dry_run: bool = False,
+        max_unavailable: float | None = None,
+        unavailable_before: float = 0.0,
     ) -> None:
-        #: Bulk work: a 429 holds a request back, no call deadline (wait_timeout bounds).
-        self.config = attrs.evolve(config, bulk=True, deadline=None)
+        #: Bulk work: a transient failure holds a request back, for up to
+        #: ``max_unavailable`` of continuous unavailability; no call deadline (the
+        #: run's own bound is wait_timeout).
+        self.config = attrs.evolve(
+            config, bulk=True, deadline=None, max_unavailable=max_unavailable
+        )
+        #: The client's time spent unavailable when the run started.
+        self._unavailable_before = unavailable_before
         self.timeout = timeout
         self.application_id = application_id
         self.wait_timeout = wait_timeout
@@ -636,7 +647,8 @@ class BulkRun:
             self.on_outcome(outcome)
         self.tell_progress()
 
-    def summary(self) -> BulkSummary:
+    def summary(self, unavailable_now: float = 0.0) -> BulkSummary:
+        """The run's summary; ``unavailable_now``: the client's time spent unavailable."""
         return BulkSummary(
             total=self.todo_count + self.skipped,
             skipped=self.skipped,
@@ -650,6 +662,7 @@ class BulkRun:
             listing_settled=self.listing_settled,
             resumed=self.resumed,
             failed_again=self.failed_again,
+            unavailable_seconds=max(unavailable_now - self._unavailable_before, 0.0),
         )
 
     def record_preview(self) -> None:

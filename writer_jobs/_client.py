@@ -17,6 +17,7 @@ from generated_client.models import Job, JobDetails, JobStatus
 from . import _engine
 from ._base import _UNSET_TIMEOUT, ClientBase
 from ._bulk import BulkProgress, BulkRun, BulkSummary, JobOutcome, Selection, Stopped, Todo
+from ._config import DEFAULT_MAX_UNAVAILABLE
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
 from ._watch import Watcher, interval
@@ -83,6 +84,7 @@ class JobsClient(ClientBase):
                         continue
                     outcome = self._send(action, None if run is None else run.gate.check)
                     self._budget.observe(outcome)
+                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
@@ -96,7 +98,15 @@ class JobsClient(ClientBase):
         taken before a 429 came is given back. Returns None, or the wait that would
         have ended past the call's deadline (then nothing is sent)."""
         pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        cleared = not action.bulk  # bulk: held back while the service is unavailable
         while True:
+            if not cleared and (outage := self._outage_wait(action)) > 0:
+                if run is None:
+                    time.sleep(outage)
+                else:
+                    run.gate.sleep(outage)
+                continue
+            cleared = True  # let through (maybe as the probe): not held again
             budget = self._budget
             signals = budget.signals
             delay = budget.reserve()
@@ -169,7 +179,11 @@ class JobsClient(ClientBase):
         return result
 
     def wait_many(
-        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
+        self,
+        job_ids: Iterable[UUID | str],
+        *,
+        deadline: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> Iterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes (``completed`` or
         ``failed``), in the order they finish.
@@ -180,15 +194,16 @@ class JobsClient(ClientBase):
         limit); past it, WaitTimeoutError names the jobs still running.
         """
         ids, until = self._wait_ids(job_ids, deadline)
+        config = self._wait_many_config(max_unavailable)
         watchers: dict[str, Watcher] = {}
         for job_id in ids:
-            details = self._run(_engine.execute(_engine.get_call(job_id), self._bulk_config, None))
+            details = self._run(_engine.execute(_engine.get_call(job_id), config, None))
             if self._watch_or_done(watchers, details):
                 yield details
         while (step := self._next_round(watchers, until)) is not None:
             watcher, pause = step
             time.sleep(pause)
-            yield from self._run(watcher.round(self._bulk_config, None))
+            yield from self._run(watcher.round(config, None))
 
     def list(
         self,
@@ -222,6 +237,7 @@ class JobsClient(ClientBase):
         timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
         select: Selection | None = None,
         dry_run: bool = False,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> BulkSummary:
         """Retry every failed job of an application; see :meth:`AsyncJobsClient.retry_failed`.
 
@@ -238,6 +254,7 @@ class JobsClient(ClientBase):
             timeout=timeout,
             select=select,
             dry_run=dry_run,
+            max_unavailable=max_unavailable,
         )
         run.on_progress = on_progress
         try:
@@ -249,7 +266,7 @@ class JobsClient(ClientBase):
                 jobs = run.todo(pager.shifted, pager.unverified)
                 if jobs is None:
                     run.record_preview()  # a dry run's preview (nothing otherwise)
-                    return run.summary()
+                    return run.summary(self._availability.unavailable_seconds)
                 if jobs:
                     run.tell_progress()
                 if jobs and not run.dry_run:

@@ -31,6 +31,9 @@ ACCOUNT_LIMIT = 400.0
 #: Writer's API host (and its subdomains): where "auto" knows the account limit.
 WRITER_HOST = "writer.com"
 
+#: How long bulk work waits through continuous unavailability by default, seconds.
+DEFAULT_MAX_UNAVAILABLE = 600.0
+
 API_KEY_ENV = "WRITER_API_KEY"
 BASE_URL_ENV = "WRITER_BASE_URL"
 
@@ -50,9 +53,13 @@ class ClientConfig:
     max_retry_after: float
     max_response_bytes: int
     page_size: int
-    #: Bulk work (retry_failed, wait_many, the watcher): a 429 holds the request back
-    #: (the budget paces it) and it goes again, counted against no retry limit.
+    #: Bulk work (retry_failed, wait_many, the watcher): a transient failure (429,
+    #: 408, 5xx, a connection failure or timeout) holds the request back and it goes
+    #: again, counted against no retry limit.
     bulk: bool = False
+    #: Bulk work stops after the service was unavailable this many seconds in a row
+    #: (None: never).
+    max_unavailable: float | None = None
 
     @property
     def headers(self) -> dict[str, str]:

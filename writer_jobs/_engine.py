@@ -53,16 +53,26 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # request, and a frozen attrs __init__ costs several times more (measured).
 class Send:
     """Send one request: the generated request kwargs, the per-request timeout, and the
-    call's deadline (``time.monotonic``; None: none) that the attempt must end by."""
+    call's deadline (``time.monotonic``; None: none) that the attempt must end by.
+    ``bulk``: bulk work's request, held back while the service is unavailable, for up
+    to ``max_unavailable`` seconds of continuous unavailability (None: no bound)."""
 
-    __slots__ = ("kwargs", "timeout", "until")
+    __slots__ = ("bulk", "kwargs", "max_unavailable", "timeout", "until")
 
     def __init__(
-        self, kwargs: dict[str, Any], timeout: httpx.Timeout | None, until: float | None = None
+        self,
+        kwargs: dict[str, Any],
+        timeout: httpx.Timeout | None,
+        until: float | None = None,
+        *,
+        bulk: bool = False,
+        max_unavailable: float | None = None,
     ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
         self.until = until
+        self.bulk = bulk
+        self.max_unavailable = max_unavailable
 
 
 @attrs.frozen
@@ -322,7 +332,7 @@ def execute(
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
-    #: Attempts a bulk run held back (429s): counted against no retry limit.
+    #: Attempts bulk work held back (transient failures): counted against no retry limit.
     held = 0
     while True:
         attempt += 1
@@ -346,15 +356,28 @@ def execute(
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
             sent_at = time.monotonic()
-            outcome = yield Send(call.kwargs, timeout, until)
+            outcome = yield Send(
+                call.kwargs,
+                timeout,
+                until,
+                bulk=config.bulk,
+                max_unavailable=config.max_unavailable,
+            )
             if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
                 return call.parse(outcome, method, url)
             failure = _classify(call, outcome, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        if config.bulk and _held_back(failure.error):
-            # A pacing signal, not a failure: the budget learned from it and spaces the
-            # next attempt; a Retry-After, when sent, is waited out first.
+        if (
+            config.bulk
+            and failure.retryable
+            and not (call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous)
+        ):
+            # Bulk work: a transient failure holds the request back, it does not fail
+            # it, and counts against no retry limit. The driver paces the next attempt
+            # (the budget after a 429; after an outage sign, one probe at a time until
+            # the service answers, for up to max_unavailable). A POST that may have
+            # landed is checked first (before_repeat), once the service answers.
             held += 1
             delay = min(failure.retry_after or 0.0, config.max_retry_after)
             logger.info("%s %s: held back (%s); going again", method, url, _reason(failure.error))
@@ -382,11 +405,6 @@ def execute(
             },
         )
         yield Sleep(delay, failure.error)
-
-
-def _held_back(error: APIError) -> bool:
-    """In bulk work, a failure that holds the request back rather than failing it."""
-    return isinstance(error, APIStatusError) and error.status_code == 429
 
 
 def _reason(error: APIError) -> str:
