@@ -4,7 +4,8 @@ middle of retry_failed(wait=True) holds the work back; the run finishes by itsel
 each job re-triggered exactly once, every reported status the server's. An outage
 longer than max_unavailable stops the run with ServiceUnavailableError, and a resume
 with the journal finishes the work. Counted on the server; never wall time. A minute
-of the real service is a few seconds here."""
+of the real service is a few seconds here. The clients have max_retries=0: it
+bounds single calls, not a bulk run's waits."""
 
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ OUTAGES = {
 @pytest.mark.parametrize("outage", list(OUTAGES), ids=list(OUTAGES))
 def test_an_outage_mid_run_is_waited_out(tmp_path: Path, outage: str) -> None:
     journal = tmp_path / "run.jsonl"
-    with _account() as api, JobsClient(api.api_key, base_url=api.base_url, rate_limit=900) as c:
+    with (
+        _account() as api,
+        JobsClient(api.api_key, base_url=api.base_url, rate_limit=900, max_retries=0) as c,
+    ):
         summary = c.retry_failed(
             api.application_id,
             wait=True,
@@ -99,7 +103,9 @@ def test_an_outage_mid_run_is_waited_out(tmp_path: Path, outage: str) -> None:
 async def test_an_outage_mid_run_is_waited_out_async(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     with _account() as api:
-        async with AsyncJobsClient(api.api_key, base_url=api.base_url, rate_limit=900) as c:
+        async with AsyncJobsClient(
+            api.api_key, base_url=api.base_url, rate_limit=900, max_retries=0
+        ) as c:
             summary = await c.retry_failed(
                 api.application_id,
                 wait=True,
@@ -114,7 +120,7 @@ def test_an_outage_longer_than_the_bound_stops_and_the_resume_finishes(tmp_path:
     journal = tmp_path / "run.jsonl"
     with _account() as api:
         with (
-            JobsClient(api.api_key, base_url=api.base_url, rate_limit=900) as client,
+            JobsClient(api.api_key, base_url=api.base_url, rate_limit=900, max_retries=0) as client,
             pytest.raises(ServiceUnavailableError) as stopped,
         ):
             client.retry_failed(
@@ -132,7 +138,9 @@ def test_an_outage_longer_than_the_bound_stops_and_the_resume_finishes(tmp_path:
         # The outage ends; the resume (a new client, as a new process) finishes.
         while api.elapsed() < 20.0 and api.unavailable and _still_out(api):
             time.sleep(0.2)
-        with JobsClient(api.api_key, base_url=api.base_url, rate_limit=900) as client:
+        with JobsClient(
+            api.api_key, base_url=api.base_url, rate_limit=900, max_retries=0
+        ) as client:
             summary = client.retry_failed(api.application_id, wait=True, journal=journal)
         _exactly_once_and_right(api, journal)
     assert summary.errors == 0
