@@ -15,8 +15,8 @@ The clients and models are loaded on first use (PEP 562): ``import writer_jobs``
 costs almost nothing, and a script or CLI pays for httpx only when it makes a client.
 
 Modules, each importing only from those before it: _exceptions -> _validation ->
-_config -> _parse -> _engine (sans-I/O calls and retries) -> _watch -> _budget ->
-_journal -> _bulk (sans-I/O bulk runs) -> _transports (one send() per HTTP backend)
+_config -> _parse -> _engine (sans-I/O calls and retries) -> _watch -> _budget,
+_availability -> _journal -> _bulk (sans-I/O bulk runs) -> _transports (one send() per HTTP backend)
 -> _base -> _client, _async_client -> _cli; _fields (reading optional fields) stands
 apart.
 """
