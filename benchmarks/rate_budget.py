@@ -293,6 +293,17 @@ def rate_targets(rate: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
                 wrong == 0 and run["exit"] in (0, 3) and bool(run["journal_complete"]),
             )
         )
+    shared = next(s for s in SITUATIONS if s.other and not s.sdk)
+    sdk_loop = next(s for s in SITUATIONS if s.sdk)
+    ours, sdk = rate["situations"][shared.name], rate["situations"][sdk_loop.name]
+    rows.append(
+        (
+            "rate budget, shared: wall time vs the writer-sdk loop",
+            ours["wall_s"] / sdk["wall_s"],
+            "< 1x",
+            ours["wall_s"] < sdk["wall_s"],
+        )
+    )
     return rows
 
 

@@ -3,8 +3,9 @@ instead of failing its jobs, and says so.
 
 A connection failure, a timeout, a 408 or a 5xx marks the service unavailable. While
 it is, bulk requests are held back and one at a time goes as a probe, after a capped
-backoff (``PROBE_FIRST`` doubling to ``PROBE_MAX`` seconds): a polite handful of
-requests through a long outage, not every worker hammering it. Any other answer (a
+backoff (the client's ``backoff_initial``, 0.5 s by default, doubling to at most
+``PROBE_MAX`` seconds): a polite handful of requests through a long outage, not every
+worker hammering it; a lone dropped connection costs a moment. Any other answer (a
 2xx, a 4xx, a 429: the service is up) ends the outage and lets everything through;
 the time it lasted is added to ``unavailable_seconds``. Single calls are not held
 back (they keep their own retries and deadline) but their answers count too.
@@ -23,8 +24,7 @@ import httpx
 
 #: Statuses that say the service is not answering (429 is the budget's, not this).
 UNAVAILABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
-#: The first probe's delay after a failure, seconds; it doubles up to PROBE_MAX.
-PROBE_FIRST = 1.0
+#: The longest wait between probes, seconds.
 PROBE_MAX = 15.0
 #: How long a waiting request sleeps before it looks again (the probe may have answered).
 RECHECK = 0.5
@@ -45,7 +45,15 @@ def unavailable(outcome: httpx.Response | Exception | object) -> str | None:
 class Availability:
     """One client's view of whether the service answers. Thread-safe."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        first: float = 0.5,
+        most: float = PROBE_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        #: The first probe's delay after a failure, seconds; it doubles up to ``most``.
+        self.first = first
+        self.most = most
         self._clock = clock
         self._lock = threading.Lock()
         #: When the current outage began (None: the service answers).
@@ -109,6 +117,6 @@ class Availability:
                 return  # a request already out when the outage began: not a probe
             # The first failure, or the probe's: the next probe waits twice as long.
             self._failures += 1
-            delay = min(PROBE_FIRST * 2 ** min(self._failures - 1, 16), PROBE_MAX)
+            delay = min(self.first * 2 ** min(self._failures - 1, 16), self.most)
             self._next_probe = now + delay
             self._probe_out = False

@@ -18,7 +18,7 @@ from generated_client import AuthenticatedClient
 from generated_client.models import JobDetails, JobStatus
 
 from . import _engine, _validation
-from ._availability import Availability
+from ._availability import PROBE_MAX, Availability
 from ._budget import Budget
 from ._bulk import BulkRun, JobOutcome, Selection
 from ._config import (
@@ -110,7 +110,9 @@ class ClientBase:
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
         #: Whether the service answers, as this client's requests saw it.
-        self._availability = Availability()
+        self._availability = Availability(
+            self._config.backoff_initial, min(self._config.backoff_max, PROBE_MAX)
+        )
         self._outage_said = -math.inf
         if http_backend not in ("httpx", "aiohttp"):
             raise ConfigurationError(
