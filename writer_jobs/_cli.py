@@ -656,6 +656,8 @@ class _UnavailableNotice(logging.Handler):
 
 def _setup_logging(verbosity: int, output: Output) -> None:
     logger = logging.getLogger("writer_jobs")
+    for notice in [h for h in logger.handlers if isinstance(h, _UnavailableNotice)]:
+        logger.removeHandler(notice)  # main() run again in one process: one notice
     logger.addHandler(_UnavailableNotice(output))
     if verbosity <= 0:
         logger.addHandler(_RetryNotice(output))
