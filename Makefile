@@ -63,3 +63,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check writer_jobs tests benchmarks scripts
 	$(BIN)/ruff format --check writer_jobs tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports

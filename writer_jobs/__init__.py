@@ -14,11 +14,13 @@ is in ``writer_jobs._exceptions``, which imports nothing heavy).
 The clients and models are loaded on first use (PEP 562): ``import writer_jobs``
 costs almost nothing, and a script or CLI pays for httpx only when it makes a client.
 
-Modules, each importing only from those before it: _exceptions -> _validation ->
-_config -> _parse -> _engine (sans-I/O calls and retries) -> _watch -> _budget,
-_availability -> _journal -> _bulk (sans-I/O bulk runs) -> _transports (one send() per HTTP backend)
--> _base -> _client, _async_client -> _cli; _fields (reading optional fields) stands
-apart.
+Two layers (README, "How it is built"). The core: _exceptions -> _validation ->
+_config -> _parse -> _budget -> _engine (calls, retries, polling, paging; no I/O) ->
+_exactly_once (the timestamp proof) -> _transports (one module per HTTP backend) ->
+_base -> _client, _async_client (single calls); _fields (reading optional fields)
+stands apart. Above it, bulk/ (retry_failed, wait_many, the journal and the run lock;
+JobsClient and AsyncJobsClient are defined there, the single-call clients plus those
+two methods). Above both, _cli.
 """
 
 from __future__ import annotations
@@ -31,13 +33,18 @@ from ._exceptions import *  # noqa: F403 - the exception tree, named once, in it
 from ._version import __version__
 
 _LAZY = {
-    "JobsClient": "writer_jobs._client",
-    "AsyncJobsClient": "writer_jobs._async_client",
-    "BulkSummary": "writer_jobs._bulk",
-    "BulkProgress": "writer_jobs._bulk",
-    "JobOutcome": "writer_jobs._bulk",
-    "Outcome": "writer_jobs._bulk",
-    "Selection": "writer_jobs._bulk",
+    **dict.fromkeys(
+        (
+            "JobsClient",
+            "AsyncJobsClient",
+            "BulkSummary",
+            "BulkProgress",
+            "JobOutcome",
+            "Outcome",
+            "Selection",
+        ),
+        "writer_jobs.bulk",
+    ),
     **dict.fromkeys(
         ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
     ),
@@ -73,12 +80,12 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from generated_client.types import UNSET as UNSET
     from generated_client.types import Unset as Unset
 
-    from ._async_client import AsyncJobsClient as AsyncJobsClient
-    from ._bulk import BulkProgress as BulkProgress
-    from ._bulk import BulkSummary as BulkSummary
-    from ._bulk import JobOutcome as JobOutcome
-    from ._bulk import Outcome as Outcome
-    from ._bulk import Selection as Selection
-    from ._client import JobsClient as JobsClient
     from ._fields import or_none as or_none
     from ._fields import result_text as result_text
+    from .bulk import AsyncJobsClient as AsyncJobsClient
+    from .bulk import BulkProgress as BulkProgress
+    from .bulk import BulkSummary as BulkSummary
+    from .bulk import JobOutcome as JobOutcome
+    from .bulk import JobsClient as JobsClient
+    from .bulk import Outcome as Outcome
+    from .bulk import Selection as Selection

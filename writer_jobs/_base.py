@@ -1,59 +1,60 @@
 """What the sync and async clients share besides the engine: settings, argument
-checks before any I/O, and repr."""
+checks before any I/O, repr, and what a bulk run lends the flows it has them carry out."""
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, Unpack
 from uuid import UUID
 
 import attrs
 import httpx
 
 from generated_client import AuthenticatedClient
-from generated_client.models import JobDetails, JobStatus
+from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
 from ._availability import PROBE_MAX, Availability
 from ._budget import Budget
-from ._bulk import BulkRun, JobOutcome, Selection
 from ._config import (
-    DEFAULT_BACKOFF_INITIAL,
-    DEFAULT_BACKOFF_MAX,
-    DEFAULT_DEADLINE,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER,
-    DEFAULT_PAGE_SIZE,
-    DEFAULT_TIMEOUT,
     ClientConfig,
+    ClientSettings,
     log_from_env,
     resolve_config,
     resolve_rate_limit,
     resolve_timeout,
     tls_verify,
 )
-from ._exceptions import (
-    ClientClosedError,
-    ConfigurationError,
-    ServiceUnavailableError,
-    WaitTimeoutError,
-)
-from ._watch import FINISHED, Watcher, interval
+from ._exactly_once import retry_flow
+from ._exceptions import ClientClosedError, ConfigurationError, ServiceUnavailableError
 
+#: The placeholder the generated client holds as its token: the real key lives only
+#: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
 _log = logging.getLogger("writer_jobs")
 #: While the service is unavailable, bulk work says so this often, seconds.
 OUTAGE_SAID = 10.0
 
-#: The placeholder the generated client holds as its token: the real key lives only
-#: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
 HttpBackend = Literal["httpx", "aiohttp"]
+
+
+class RunControl(Protocol):
+    """What a bulk run lends the flows a client carries out for it (the core knows no
+    more of the bulk layer): its own pace on top of the client's budget, its view of
+    every answer, and its gate, which raises once the run has stopped."""
+
+    #: Async tasks of the run whose request is out (left to finish it if the run stops).
+    sending: set[Any]
+
+    def reserve(self) -> float: ...
+    def observe(self, outcome: httpx.Response | Exception | None) -> None: ...
+    def retrying(self, action: _engine.Sleep) -> None: ...
+    def check(self) -> None: ...
+    def pause(self, seconds: float) -> None: ...
 
 
 class ClientBase:
@@ -64,49 +65,21 @@ class ClientBase:
     _generated: AuthenticatedClient | None = None
     _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        deadline: float | None = DEFAULT_DEADLINE,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
-        backoff_max: float = DEFAULT_BACKOFF_MAX,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        allow_insecure_http: bool = False,
-        rate_limit: float | Literal["auto"] | None = "auto",
-        verify: Any = True,
-        proxy: str | None = None,
-        http_client: httpx.Client | httpx.AsyncClient | None = None,
-        http_backend: HttpBackend = "httpx",
-    ) -> None:
-        """Settings come from the keywords, else WRITER_API_KEY / WRITER_BASE_URL, else
-        the defaults. ``rate_limit`` is the account's budget in requests a minute,
-        shared by every request of this client ("auto": Writer's 400, none for a
-        loopback server). ``verify`` and ``proxy`` configure the HTTP client this
-        client builds; pass ``http_client`` to use your own instead (see the README)."""
+    def __init__(self, api_key: str | None = None, **settings: Unpack[ClientSettings]) -> None:
+        """Settings come from the keywords (``ClientSettings``), else WRITER_API_KEY /
+        WRITER_BASE_URL, else the defaults. ``rate_limit`` is the account's budget in
+        requests a minute, shared by every request of this client ("auto": Writer's 400,
+        none for a loopback server). ``verify`` and ``proxy`` configure the HTTP client
+        this client builds; pass ``http_client`` to use your own instead (see the README)."""
         log_from_env()
-        self._config = resolve_config(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            allow_insecure_http=allow_insecure_http,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            max_response_bytes=max_response_bytes,
-            page_size=page_size,
+        self._config = resolve_config(api_key, **settings)
+        rate_limit = settings.get("rate_limit", "auto")
+        verify, proxy = settings.get("verify", True), settings.get("proxy")
+        http_client, http_backend = (
+            settings.get("http_client"),
+            settings.get("http_backend", "httpx"),
         )
         self._closed = False
-        #: Bulk work's settings: a 429 holds a request back rather than failing it, and
-        #: no call deadline (the run's own bounds apply: wait_timeout, wait_many's deadline).
-        self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
         #: Whether the service answers, as this client's requests saw it.
@@ -114,6 +87,9 @@ class ClientBase:
             self._config.backoff_initial, min(self._config.backoff_max, PROBE_MAX)
         )
         self._outage_said = -math.inf
+        #: Bulk work's settings: a transient failure holds a request back rather than
+        #: failing it, and no call deadline (the bulk call's own bounds apply).
+        self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
         if http_backend not in ("httpx", "aiohttp"):
             raise ConfigurationError(
                 f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
@@ -255,17 +231,17 @@ class ClientBase:
     def _timeout(timeout: object) -> httpx.Timeout | None:
         return None if timeout is _UNSET_TIMEOUT else resolve_timeout(timeout)
 
-    def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+    def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Job]:
         jid = _validation.job_id(job_id)
-        return _engine.retry_flow(jid, self._config, self._timeout(timeout))
+        return retry_flow(jid, self._config, self._timeout(timeout))
 
-    def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Any]:
+    def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[JobDetails]:
         call = _engine.get_call(_validation.job_id(job_id))
         return _engine.execute(call, self._config, self._timeout(timeout))
 
     def _create_flow(
         self, application_id: str, inputs: Mapping[str, str | Sequence[str]], timeout: object
-    ) -> _engine.Flow[Any]:
+    ) -> _engine.Flow[Job]:
         call = _engine.create_call(
             _validation.application_id(application_id), _validation.inputs(inputs)
         )
@@ -273,7 +249,7 @@ class ClientBase:
 
     def _wait_flow(
         self, job_id: UUID | str, deadline: object, timeout: object
-    ) -> _engine.Flow[Any]:
+    ) -> _engine.Flow[JobDetails]:
         jid = _validation.job_id(job_id)
         seconds = _validation.timeout_seconds(deadline, name="deadline")
         return _engine.wait_flow(
@@ -289,88 +265,6 @@ class ClientBase:
             self._config.page_size
             if page_size is None
             else _validation.positive_int(page_size, name="page_size", maximum=10_000),
-        )
-
-    def _bulk_run(
-        self,
-        application_id: str,
-        *,
-        concurrency: int,
-        wait: bool,
-        wait_timeout: float | None,
-        journal: str | os.PathLike[str] | None,
-        rate_limit: float | None,
-        on_outcome: Callable[[JobOutcome], None] | None,
-        timeout: object,
-        select: Selection | None = None,
-        dry_run: bool = False,
-        max_unavailable: float | None = None,
-    ) -> BulkRun:
-        app = _validation.application_id(application_id)
-        _validation.positive_int(concurrency, name="concurrency", maximum=1024)
-        deadline = _validation.timeout_seconds(wait_timeout, name="wait_timeout")
-        if rate_limit is not None:
-            resolve_rate_limit(rate_limit, self._config.base_url)
-        return BulkRun(
-            self._config,
-            self._timeout(timeout),
-            application_id=app,
-            journal=journal,
-            wait=wait,
-            wait_timeout=deadline,
-            rate_limit=rate_limit,
-            on_outcome=on_outcome,
-            selection=_validation.instance(select, Selection, name="select"),
-            dry_run=bool(dry_run),
-            max_unavailable=_validation.timeout_seconds(max_unavailable, name="max_unavailable"),
-            unavailable_before=self._availability.unavailable_seconds,
-        )
-
-    def _wait_many_config(self, max_unavailable: object) -> ClientConfig:
-        bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
-        return attrs.evolve(self._bulk_config, max_unavailable=bound)
-
-    def _wait_ids(
-        self, job_ids: Iterable[UUID | str], deadline: object
-    ) -> tuple[list[UUID], float | None]:
-        ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
-        seconds = _validation.timeout_seconds(deadline, name="deadline")
-        return ids, None if seconds is None else time.monotonic() + seconds
-
-    def _next_round(
-        self, watchers: dict[str, Watcher], deadline: float | None
-    ) -> tuple[Watcher, float] | None:
-        """The next watcher with jobs to watch and how long to wait for its round;
-        None when none is left. Past the deadline: WaitTimeoutError naming the rest."""
-        busy = [w for w in watchers.values() if w.pending]
-        if not busy:
-            return None
-        remaining = [j for w in busy for j in w.pending]
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WaitTimeoutError(
-                f"{len(remaining)} jobs were still running when wait_many() reached its "
-                f"deadline: {', '.join(map(str, remaining[:20]))}"
-                + (" ..." if len(remaining) > 20 else ""),
-                last_job=None,
-            )
-        watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, self._budget.pace(), triggering=False)
-        if deadline is not None:
-            pause = min(pause, max(deadline - time.monotonic(), 0.0))
-        return watcher, pause
-
-    @staticmethod
-    def _watch_or_done(watchers: dict[str, Watcher], details: JobDetails) -> bool:
-        """True if the job has ended; else start watching it with its application."""
-        if details.status in FINISHED:
-            return True
-        app = details.application_id
-        watchers.setdefault(app, Watcher(app)).add(details.id, _engine.epoch(details.updated_at))
-        return False
-
-    def _failed_pager(self, run: BulkRun) -> _engine.Pager:
-        return _engine.Pager(
-            run.application_id, JobStatus.FAILED, self._config.page_size, overlap=True
         )
 
 

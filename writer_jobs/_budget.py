@@ -96,6 +96,7 @@ class Budget:
         self._tokens = float(burst)
         self._clock = clock
         self._updated = clock()
+        self._last_rate: float | None = None
         #: Requests a window the account leaves this client, learned from 429s
         #: (None: nothing learned yet; the ceiling, if any, paces).
         self.share: float | None = None
@@ -130,6 +131,12 @@ class Budget:
             self._in_flight += 1
             if rate is None:
                 return 0.0
+            if self._tokens < 0 and self._last_rate and rate != self._last_rate:
+                # Requests already scheduled at the old pace keep their times: the debt
+                # is kept in seconds, so a new one never overtakes them (at a faster
+                # pace it would, and a window could hold more than the ceiling).
+                self._tokens *= rate / self._last_rate
+            self._last_rate = rate
             self._tokens = min(self._capacity, self._tokens + (now - self._updated) * rate)
             self._updated = now
             self._tokens -= 1.0

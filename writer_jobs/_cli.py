@@ -28,9 +28,6 @@ import httpx
 from generated_client.types import Unset
 
 from . import __version__
-from ._async_client import AsyncJobsClient
-from ._bulk import BulkProgress, BulkSummary, JobOutcome, Outcome, Selection
-from ._client import JobsClient
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_UNAVAILABLE
 from ._exceptions import (
     APIConnectionError,
@@ -42,6 +39,15 @@ from ._exceptions import (
     WriterJobsError,
 )
 from ._validation import job_id as parse_job_id
+from .bulk import (
+    AsyncJobsClient,
+    BulkProgress,
+    BulkSummary,
+    JobOutcome,
+    JobsClient,
+    Outcome,
+    Selection,
+)
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: A bulk run stopped because the API was unavailable too long (sysexits' EX_TEMPFAIL:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import ssl
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -25,14 +26,6 @@ DEFAULT_BACKOFF_MAX = 30.0
 DEFAULT_MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
-
-#: Writer's default account limit, requests a minute (on its own API: "auto").
-ACCOUNT_LIMIT = 400.0
-#: Writer's API host (and its subdomains): where "auto" knows the account limit.
-WRITER_HOST = "writer.com"
-
-#: How long bulk work waits through continuous unavailability by default, seconds.
-DEFAULT_MAX_UNAVAILABLE = 600.0
 
 API_KEY_ENV = "WRITER_API_KEY"
 BASE_URL_ENV = "WRITER_BASE_URL"
@@ -70,13 +63,35 @@ class ClientConfig:
         }
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+#: Writer's default account limit, requests a minute.
+ACCOUNT_LIMIT = 400.0
+#: Writer's API host (and its subdomains): where "auto" knows the account limit.
+WRITER_HOST = "writer.com"
+#: How long bulk work waits through continuous unavailability by default, seconds.
+DEFAULT_MAX_UNAVAILABLE = 600.0
+#: How ``api_host`` spells every loopback host.
+LOOPBACK = "loopback"
+
+
+def api_host(host: str) -> str:
+    """A URL's host spelled one way: ``LOOPBACK`` for every spelling of this machine
+    (localhost, localhost., 127.0.0.0/8 in any numeric form such as 127.1 or 0x7f.1,
+    ::1, ::ffff:127.0.0.1, 0.0.0.0), an IP address in its canonical form, else the
+    lower-case name. The run lock and rate_limit="auto" both ask this."""
+    host = host.lower().strip("[]")
+    try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
+        numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
+        address = ipaddress.ip_address(str(numeric).split("%")[0])
+    except (OSError, ValueError, IndexError):
+        name = host.rstrip(".")
+        return LOOPBACK if name == "localhost" or name.endswith(".localhost") else host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return LOOPBACK if address.is_loopback or address.is_unspecified else str(address)
+
+
+def is_loopback(host: str) -> bool:
+    return api_host(host) == LOOPBACK
 
 
 def _resolve_api_key(api_key: str | None) -> str:
@@ -112,7 +127,7 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
         raise ConfigurationError("base_url must not carry credentials; pass api_key= instead")
     if url.query or url.fragment:
         raise ConfigurationError(f"base_url must not have a query or fragment, received {raw!r}")
-    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+    if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted. "
             "Use https://, or pass allow_insecure_http=True if you really mean it"
@@ -145,37 +160,64 @@ def _positive_timeout(value: object, name: str) -> float | None:
     return seconds
 
 
-def resolve_config(
-    *,
-    api_key: str | None,
-    base_url: str | None,
-    timeout: Any,
-    max_retries: Any,
-    allow_insecure_http: bool,
-    deadline: Any = DEFAULT_DEADLINE,
-    backoff_initial: Any = DEFAULT_BACKOFF_INITIAL,
-    backoff_max: Any = DEFAULT_BACKOFF_MAX,
-    max_retry_after: Any = DEFAULT_MAX_RETRY_AFTER,
-    max_response_bytes: Any = DEFAULT_MAX_RESPONSE_BYTES,
-    page_size: Any = DEFAULT_PAGE_SIZE,
-) -> ClientConfig:
+class ClientSettings(TypedDict, total=False):
+    """The keywords of ``JobsClient`` and ``AsyncJobsClient`` after ``api_key``, spelled
+    once (the README's "Configuration" says what each does; defaults in brackets):
+    base_url [WRITER_BASE_URL, else DEFAULT_BASE_URL], timeout [60 s, connect 5 s],
+    deadline [120 s], max_retries [5], backoff_initial [0.5], backoff_max [30],
+    max_retry_after [60], max_response_bytes [4 MiB], page_size [100],
+    allow_insecure_http [False], rate_limit ["auto"], verify [True], proxy [None],
+    http_client [None: built by the client], http_backend ["httpx"]."""
+
+    base_url: str | None
+    timeout: float | httpx.Timeout | None
+    deadline: float | None
+    max_retries: int
+    backoff_initial: float
+    backoff_max: float
+    max_retry_after: float
+    max_response_bytes: int
+    page_size: int
+    allow_insecure_http: bool
+    rate_limit: float | Literal["auto"] | None
+    verify: Any
+    proxy: str | None
+    http_client: httpx.Client | httpx.AsyncClient | None
+    http_backend: Literal["httpx", "aiohttp"]
+
+
+def resolve_config(api_key: str | None = None, **settings: Unpack[ClientSettings]) -> ClientConfig:
     """Validate every setting; raise a ConfigurationError/InvalidArgumentError on a bad one."""
-    initial = timeout_seconds(backoff_initial, name="backoff_initial")
-    cap = timeout_seconds(backoff_max, name="backoff_max")
-    retry_after_cap = timeout_seconds(max_retry_after, name="max_retry_after")
+    unknown = settings.keys() - ClientSettings.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    get: Any = settings.get
+    initial = timeout_seconds(
+        get("backoff_initial", DEFAULT_BACKOFF_INITIAL), name="backoff_initial"
+    )
+    cap = timeout_seconds(get("backoff_max", DEFAULT_BACKOFF_MAX), name="backoff_max")
+    retry_after_cap = timeout_seconds(
+        get("max_retry_after", DEFAULT_MAX_RETRY_AFTER), name="max_retry_after"
+    )
     if initial is None or cap is None or retry_after_cap is None:
         raise InvalidArgumentError("backoff_initial, backoff_max and max_retry_after must be set")
     return ClientConfig(
         api_key=_resolve_api_key(api_key),
-        base_url=_resolve_base_url(base_url, allow_insecure_http),
-        timeout=resolve_timeout(timeout),
-        max_retries=positive_int(max_retries, name="max_retries", minimum=0),
-        deadline=_positive_timeout(deadline, "deadline"),
+        base_url=_resolve_base_url(get("base_url"), bool(get("allow_insecure_http", False))),
+        timeout=resolve_timeout(get("timeout", DEFAULT_TIMEOUT)),
+        max_retries=positive_int(
+            get("max_retries", DEFAULT_MAX_RETRIES), name="max_retries", minimum=0
+        ),
+        deadline=_positive_timeout(get("deadline", DEFAULT_DEADLINE), "deadline"),
         backoff_initial=initial,
         backoff_max=cap,
         max_retry_after=retry_after_cap,
-        max_response_bytes=positive_int(max_response_bytes, name="max_response_bytes"),
-        page_size=positive_int(page_size, name="page_size", maximum=10_000),
+        max_response_bytes=positive_int(
+            get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES), name="max_response_bytes"
+        ),
+        page_size=positive_int(
+            get("page_size", DEFAULT_PAGE_SIZE), name="page_size", maximum=10_000
+        ),
     )
 
 

@@ -1,14 +1,15 @@
-"""The request/retry logic shared by the sync and async clients, with no I/O.
+"""The call catalogue, the retry policy, polling and paging, with no I/O.
 
 Each operation is a generator that yields actions (``Send`` a request, ``Sleep``)
 and receives what the action produced (an ``httpx.Response`` or the exception
 sending raised). The clients only carry the actions out, so every decision (what
-to retry, how long to wait, when a POST must not be repeated) is made here, once.
+to retry, how long to wait) is made here, once; whether a retry's POST may be repeated
+is proved in ``_exactly_once``. A deadline is always the moment a whole thing must be
+over: a call's (``Send.until``), a wait's, an attempt's (in ``_transports``).
 """
 
 from __future__ import annotations
 
-import datetime
 import enum
 import logging
 import random
@@ -23,7 +24,6 @@ import httpx
 
 from generated_client.api.template import create_job, get_job, list_jobs, retry_job
 from generated_client.models import CreateJobRequest, Job, JobDetails, JobInput, JobList, JobStatus
-from generated_client.types import Unset
 
 from ._config import ClientConfig
 from ._exceptions import (
@@ -35,7 +35,7 @@ from ._exceptions import (
     RetryOutcomeUnknownError,
     WaitTimeoutError,
 )
-from ._parse import http_date, parse_model, status_error
+from ._parse import parse_model, status_error
 
 logger = logging.getLogger("writer_jobs")
 
@@ -132,8 +132,8 @@ class Call:
 
 #: Statuses after which a job changes no more. One openapi.yaml does not list (a newer
 #: server's, kept by the open JobStatus) is likelier a new stage (``queued``) than a new
-#: end: NOT terminal, wait() polls it until its deadline, retry_failed never retries it.
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+#: end: NOT finished, wait() polls it until its deadline, retry_failed never retries it.
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 KNOWN_STATUSES = frozenset(JobStatus)
 _warned: set[str] = set()
 
@@ -160,7 +160,7 @@ def _parser(cls: type[T]) -> Callable[[httpx.Response, str, str], T]:
 
 
 _parse_job = _parser(Job)
-_parse_details = _parser(JobDetails)
+parse_details = _parser(JobDetails)
 _parse_list = _parser(JobList)
 
 
@@ -169,7 +169,7 @@ def retry_call(job_id: UUID) -> Call:
 
 
 def get_call(job_id: UUID) -> Call:
-    return Call("get_job", get_job._get_kwargs(job_id), _parse_details, Safety.IDEMPOTENT)
+    return Call("get_job", get_job._get_kwargs(job_id), parse_details, Safety.IDEMPOTENT)
 
 
 def list_call(application_id: str, status: JobStatus | None, offset: int, limit: int) -> Call:
@@ -413,147 +413,6 @@ def _reason(error: APIError) -> str:
     return type(error).__name__
 
 
-#: How far the server's ``Date`` header and the clock that stamps its jobs may disagree
-#: (a front end and a database behind one API): "updated before our POST" errs by this
-#: much towards "cannot tell", never towards posting again. Only a job that failed this
-#: recently and whose retry's answer was lost pays for it.
-CLOCK_MARGIN = 30.0
-
-
-def granularity(updated: float) -> float:
-    """How coarse a server timestamp may be: a value on a whole hour, minute or second
-    may have been truncated to it (0.0: sub-second precision)."""
-    return next((step for step in (3600.0, 60.0, 1.0) if updated % step == 0), 0.0)
-
-
-def retriggered_since(
-    updated: float, known_updated_at: float | None, posted_at_least: float | None
-) -> bool | None:
-    """Was a failed job, now last updated at ``updated``, re-triggered by a POST that
-    may have reached the server? False: provably not (posting again is safe); True:
-    provably yes; None: the server's timestamps cannot tell.
-
-    ``known_updated_at``, the job's updated_at before that POST (from a listing): a
-    change proves a re-trigger; the same value proves none only with sub-second
-    precision (a re-trigger and a failure within one stored second look the same).
-    ``posted_at_least`` bounds the server's clock when the POST was sent, from below:
-    a job updated (rounded up to its precision) more than CLOCK_MARGIN before it was
-    not touched by that POST."""
-    coarse = granularity(updated)
-    if known_updated_at is not None:
-        if abs(updated - known_updated_at) > 1e-6:
-            return True
-        if not coarse:
-            return False
-    if posted_at_least is not None and updated + coarse < posted_at_least - CLOCK_MARGIN:
-        return False
-    return None
-
-
-def epoch(value: datetime.datetime | Unset | None) -> float | None:
-    """A server timestamp as epoch seconds (a naive one is read as UTC); None if absent."""
-    if not isinstance(value, datetime.datetime):
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)
-    return value.timestamp()
-
-
-def server_date(response: httpx.Response) -> float | None:
-    """The server's clock from its ``Date`` header (epoch seconds), None if absent or bad."""
-    return http_date(response.headers.get("date"))
-
-
-def _parse_dated_details(
-    response: httpx.Response, method: str, url: str
-) -> tuple[JobDetails, float | None]:
-    return _parse_details(response, method, url), server_date(response)
-
-
-def verify_retry_took_effect(
-    job_id: UUID,
-    config: ClientConfig,
-    timeout: httpx.Timeout | None,
-    known_updated_at: float | None,
-) -> Callable[[float, float | None], Flow[Job | None]]:
-    """Before re-POSTing a retry whose outcome is unknown: GET the job.
-
-    Not ``failed``: the earlier POST took effect, and the job's state is the result.
-    ``failed``: the POST may still have re-triggered it, and it may have failed again
-    since. The server's own clocks decide, never ours: with ``known_updated_at`` (the
-    job's ``updated_at`` before the POST, e.g. from a listing) any change proves a
-    re-trigger; otherwise the job's ``updated_at`` must predate the POST, which the
-    GET's ``Date`` header minus the time elapsed since sending it bounds from below.
-    Returns None (POSTing again is safe) or raises RetryOutcomeUnknownError.
-    """
-    # One GET per check: a failing GET fails this attempt, and the next one checks again.
-    single = attrs.evolve(config, max_retries=0)
-    call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
-    url = config.base_url + retry_call(job_id).path
-
-    def check(sent_at: float, until: float | None) -> Flow[Job | None]:
-        details, date = yield from execute(call, single, timeout, until=until)
-        elapsed = time.monotonic() - sent_at  # measured late: errs towards "cannot tell"
-        if details.status is not JobStatus.FAILED:
-            return Job(id=details.id, status=details.status, created_at=details.created_at)
-        updated = epoch(details.updated_at)
-        posted_at_least = None if date is None else date - elapsed
-        verdict: bool | None = None
-        if updated is None:
-            why = "it is failed and its body has no updated_at to compare"
-        else:
-            verdict = retriggered_since(updated, known_updated_at, posted_at_least)
-            if verdict is False:
-                return None
-            if verdict:
-                why = (
-                    f"it is failed again, updated at {_iso(updated)} after "
-                    f"{_iso(known_updated_at or 0.0)}: it was re-triggered since and failed again"
-                )
-            elif posted_at_least is None:
-                why = (
-                    "it is failed and the server sent no Date header to compare its updated_at with"
-                )
-            else:
-                why = (
-                    f"it is failed, updated at {_iso(updated)}, not provably before the "
-                    "earlier POST could have reached the server (server time >= "
-                    f"{_iso(posted_at_least)}, allowing {CLOCK_MARGIN:g} s for its clocks "
-                    "to disagree): it may have been re-triggered and failed again"
-                )
-        raise RetryOutcomeUnknownError(
-            f"POST {url}: the answer to an earlier attempt was lost, and {why}; "
-            f"not sending another POST, so job {job_id} is never triggered twice "
-            "(check it with get() before retrying it yourself)",
-            method="POST",
-            url=url,
-            job=details,
-            retriggered=bool(verdict),
-        )
-
-    return check
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch_seconds, datetime.UTC).isoformat()
-
-
-def retry_flow(
-    job_id: UUID,
-    config: ClientConfig,
-    timeout: httpx.Timeout | None,
-    *,
-    known_updated_at: float | None = None,
-) -> Flow[Job]:
-    """POST .../retry, never triggering the job twice (see verify_retry_took_effect)."""
-    return execute(
-        retry_call(job_id),
-        config,
-        timeout,
-        before_repeat=verify_retry_took_effect(job_id, config, timeout, known_updated_at),
-    )
-
-
 def wait_flow(
     job_id: UUID,
     config: ClientConfig,
@@ -567,7 +426,7 @@ def wait_flow(
     interval = 1.0
     while True:
         last: JobDetails = yield from execute(get_call(job_id), config, timeout)
-        if last.status in TERMINAL_STATUSES:
+        if last.status in FINISHED:
             return last
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:

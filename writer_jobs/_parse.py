@@ -21,6 +21,7 @@ import httpx
 
 from generated_client.models import ErrorBody
 from generated_client.response_checks import CHECKS, JsonSchemaValueException
+from generated_client.types import Unset
 
 from ._exceptions import APIStatusError, ResponseValidationError, status_error_class
 from ._validation import shorten
@@ -123,12 +124,20 @@ def http_date(raw: str | None) -> float | None:
     if not raw:
         return None
     try:
-        moment = email.utils.parsedate_to_datetime(raw)
-        if moment.tzinfo is None:  # asctime form ("Sun Nov 29 05:00:00 2026"): GMT by RFC 9110
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return moment.timestamp()
+        # The asctime form ("Sun Nov 29 05:00:00 2026") has no zone: GMT by RFC 9110.
+        return as_utc(email.utils.parsedate_to_datetime(raw)).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def as_utc(moment: datetime.datetime) -> datetime.datetime:
+    """A datetime with its zone; a naive one (a server's, a user's) is read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
+def epoch(value: datetime.datetime | Unset | None) -> float | None:
+    """A server timestamp as epoch seconds (a naive one is read as UTC); None if absent."""
+    return as_utc(value).timestamp() if isinstance(value, datetime.datetime) else None
 
 
 def request_id(headers: httpx.Headers) -> str | None:

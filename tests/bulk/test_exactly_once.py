@@ -27,7 +27,8 @@ from writer_jobs import (
     RunInProgressError,
     ServiceUnavailableError,
 )
-from writer_jobs._journal import RunLock
+from writer_jobs.bulk import _plan, _sync
+from writer_jobs.bulk._journal import RunLock
 from writer_jobs.testing import FakeWriterAPI, Faults
 
 from ..conftest import Processes, sigint_raises
@@ -212,7 +213,7 @@ def test_a_killed_run_does_not_leave_the_lock_stuck(tmp_path: Path, processes: P
 
     code = (
         "import sys, time\n"
-        "from writer_jobs._journal import RunLock\n"
+        "from writer_jobs.bulk._journal import RunLock\n"
         "lock = RunLock('http://127.0.0.1:9', 'killed-app', None)\n"
         "print('locked', flush=True)\n"
         "time.sleep(60)\n"
@@ -364,7 +365,9 @@ def test_sync_run_stops_on_ctrl_c_within_about_a_second_and_resumes(tmp_path: Pa
     assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
 
 
-def test_a_journal_write_failing_stops_the_run(tmp_path: Path) -> None:
+def test_a_journal_write_failing_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal = tmp_path / "run.jsonl"
     with (
         FakeWriterAPI(seed_failed=50, delay=30) as api,
@@ -375,10 +378,10 @@ def test_a_journal_write_failing_stops_the_run(tmp_path: Path) -> None:
         def failing_outcome(outcome: JobOutcome) -> None:
             calls["n"] += 1
 
-        original = JobsClient._bulk_run
+        original = _plan.start_run
 
-        def spy(self: JobsClient, *a: Any, **k: Any) -> Any:
-            run = original(self, *a, **k)
+        def spy(*a: Any, **k: Any) -> Any:
+            run, plan = original(*a, **k)
             real_write = run.journal.write
 
             def write(entry: dict[str, Any]) -> None:
@@ -387,9 +390,9 @@ def test_a_journal_write_failing_stops_the_run(tmp_path: Path) -> None:
                 real_write(entry)
 
             run.journal.write = write  # type: ignore[method-assign]
-            return run
+            return run, plan
 
-        client._bulk_run = spy.__get__(client)  # type: ignore[method-assign]
+        monkeypatch.setattr(_sync, "start_run", spy)
         with pytest.raises(OSError, match="No space left"):
             client.retry_failed(
                 api.application_id, journal=journal, on_outcome=failing_outcome, concurrency=4
@@ -534,7 +537,7 @@ def test_a_journal_that_is_not_this_runs_is_refused_before_any_request(
 def test_a_500k_line_journal_is_streamed(tmp_path: Path) -> None:
     import tracemalloc
 
-    from writer_jobs._journal import Journal
+    from writer_jobs.bulk._journal import Journal
 
     path = tmp_path / "big.jsonl"
     target = {"application_id": "app", "base_url": "http://127.0.0.1:1"}

@@ -28,9 +28,10 @@ from writer_jobs import (
     JobStatus,
     RetryOutcomeUnknownError,
     RunInProgressError,
-    _bulk,
 )
-from writer_jobs._journal import RunLock
+from writer_jobs.bulk import _selection as _bulk
+from writer_jobs.bulk._journal import RunLock
+from writer_jobs.bulk._plan import start_run
 from writer_jobs.testing import FakeWriterAPI, Faults
 
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}
@@ -396,22 +397,17 @@ def test_a_run_waits_longer_each_time_its_pages_shift() -> None:
         FakeWriterAPI(seed_failed=12, newest_first=True, max_page_size=5) as api,
         JobsClient(api.api_key, base_url=api.base_url) as client,
     ):
-        run = client._bulk_run(
+        run, _ = start_run(
+            client,
             api.application_id,
-            concurrency=1,
-            wait=False,
-            wait_timeout=None,
-            journal=None,
-            rate_limit=None,
-            on_outcome=None,
-            timeout=None,
+            {"concurrency": 1, "wait": False, "rate_limit": None, "timeout": None},
         )
         try:
             pauses = []
             for _ in range(_bulk.MAX_SHIFTED_PASSES):
-                assert run.todo(shifted=True) == []
-                pauses.append(run.settle_pause())
-            assert run.todo(shifted=True) is None and not run.listing_settled
+                assert run.passes.todo(shifted=True) == []
+                pauses.append(run.passes.settle_pause())
+            assert run.passes.todo(shifted=True) is None and not run.passes.listing_settled
         finally:
             run.close()
     assert pauses == [0.01 * 2**n for n in range(_bulk.MAX_SHIFTED_PASSES)]

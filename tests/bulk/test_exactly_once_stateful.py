@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from writer_jobs import JobOutcome, JobsClient
-from writer_jobs._journal import Journal
+from writer_jobs.bulk._journal import Journal
 from writer_jobs.testing import FakeWriterAPI, Outage
 from writer_jobs.testing._conditions import OutageKind
 

@@ -13,7 +13,7 @@ import pytest
 
 from writer_jobs import AsyncJobsClient, BulkProgress, JobOutcome, JobsClient, JobStatus, Outcome
 from writer_jobs._budget import Budget
-from writer_jobs._journal import Journal
+from writer_jobs.bulk._journal import Journal
 from writer_jobs.testing import FakeWriterAPI, Faults
 
 FAST: dict[str, Any] = {"backoff_initial": 0.005, "backoff_max": 0.05}

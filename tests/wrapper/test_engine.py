@@ -15,7 +15,6 @@ from generated_client.models import JobDetails, JobList
 from writer_jobs import APITimeoutError, InternalServerError, JobStatus, RetryOutcomeUnknownError
 from writer_jobs._config import ClientConfig, resolve_config
 from writer_jobs._engine import (
-    CLOCK_MARGIN,
     Flow,
     Pager,
     Send,
@@ -23,8 +22,8 @@ from writer_jobs._engine import (
     create_call,
     execute,
     get_call,
-    retry_flow,
 )
+from writer_jobs._exactly_once import CLOCK_MARGIN, retry_flow
 from writer_jobs._validation import inputs
 
 from .helpers import JOB_ID, details_body, job_body
@@ -127,7 +126,7 @@ def test_with_the_listed_updated_at_a_moved_timestamp_proves_the_retrigger() -> 
     moved: dict[str, Any] = {"updated_at": "2023-11-14T22:13:21.250000+00:00"}  # 1 s later
     script = [_response(503), _response(200, details_body("failed", **moved))]
     with pytest.raises(RetryOutcomeUnknownError) as caught:
-        _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+        _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
     assert caught.value.retriggered
     same: dict[str, Any] = {"updated_at": "2023-11-14T22:13:20.250000+00:00"}
     script = [
@@ -135,7 +134,7 @@ def test_with_the_listed_updated_at_a_moved_timestamp_proves_the_retrigger() -> 
         _response(200, details_body("failed", **same)),
         _response(202, job_body()),
     ]
-    _, actions = _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+    _, actions = _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
     assert _kinds(actions) == [POST, "sleep", GET, POST]
 
 
@@ -147,7 +146,7 @@ def test_an_unchanged_whole_second_updated_at_proves_nothing_by_itself() -> None
     just_after = email.utils.formatdate(listed + 1, usegmt=True)
     script = [_response(503), _response(200, details_body("failed", **same), Date=just_after)]
     with pytest.raises(RetryOutcomeUnknownError, match="not provably before") as caught:
-        _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+        _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
     assert not caught.value.retriggered
     much_later = email.utils.formatdate(listed + 3600, usegmt=True)
     script = [
@@ -155,7 +154,7 @@ def test_an_unchanged_whole_second_updated_at_proves_nothing_by_itself() -> None
         _response(200, details_body("failed", **same), Date=much_later),
         _response(202, job_body()),
     ]
-    _, actions = _drive(retry_flow(JOB_ID, _config(), None, known_updated_at=listed), script)
+    _, actions = _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
     assert _kinds(actions) == [POST, "sleep", GET, POST]
 
 

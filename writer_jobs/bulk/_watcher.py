@@ -10,7 +10,7 @@ failure that was retried). Where the lists cannot prove an end (no ``updated_at`
 server not listing newest first, a job missing from every list twice), a GET confirms
 it. No status is reported that the server did not show for that job after its trigger.
 
-No I/O: ``round()`` is a flow of the engine's kind; the clients run it.
+No I/O: ``round()`` is a flow of the engine's kind; the drivers run it.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ import httpx
 
 from generated_client.models import JobDetails, JobList, JobStatus
 
-from ._config import ClientConfig
-from ._engine import Call, Flow, Pager, epoch, execute, get_call, granularity
-
-#: Statuses that end a job. Anything else (in_progress, or a status this client does
-#: not know yet, e.g. "queued") is not an end.
-FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+from .._config import ClientConfig
+from .._engine import FINISHED, Call, Flow, Pager, execute, get_call
+from .._exactly_once import granularity
+from .._parse import epoch
 
 
 class Watcher:
@@ -43,8 +41,8 @@ class Watcher:
         self.requests = 0
         self.last_round_cost = 0
 
-    def add(self, job_id: UUID, since: float | None) -> None:
-        self.pending[job_id] = since
+    def add(self, job_id: UUID, updated_before: float | None) -> None:
+        self.pending[job_id] = updated_before
 
     def drop(self, job_ids: Iterable[UUID]) -> None:
         for job_id in job_ids:
@@ -55,16 +53,16 @@ class Watcher:
         """Did this listing or GET show the watched job's end, after its trigger?"""
         if job.status not in FINISHED:
             return False
-        since = self.pending.get(job.id)
+        updated_before = self.pending.get(job.id)
         updated = epoch(job.updated_at)
-        if job.status is JobStatus.FAILED and since is not None:
+        if job.status is JobStatus.FAILED and updated_before is not None:
             if updated is None:
                 return False
-            # A whole-second value equal to ``since`` may be a failure within the same
+            # A whole-second value equal to ``updated_before`` may be a failure within the same
             # second: a list cannot tell it from the old one, a GET (read after the
             # trigger was accepted) can.
-            coarse = fetched and granularity(updated) > 0 and updated >= since - 1e-6
-            return updated > since + 1e-6 or coarse
+            coarse = fetched and granularity(updated) > 0 and updated >= updated_before - 1e-6
+            return updated > updated_before + 1e-6 or coarse
         return True
 
     def round(self, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[list[JobDetails]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import ipaddress
 import json
 import os
 import socket
@@ -24,7 +23,8 @@ from uuid import UUID
 import attrs
 import httpx
 
-from ._exceptions import InvalidArgumentError, RunInProgressError
+from .._config import api_host
+from .._exceptions import InvalidArgumentError, RunInProgressError
 
 JOURNAL_FORMAT = 1
 
@@ -33,8 +33,9 @@ JOURNAL_FORMAT = 1
 class Resume:
     """What the journal says of a job an earlier run started but did not finish."""
 
-    #: The job's updated_at (server clock, epoch seconds) when a run listed it.
-    listed_updated_at: float | None
+    #: The job's updated_at before that run's trigger (server clock, epoch seconds;
+    #: ``listed_updated_at`` in the journal).
+    updated_before: float | None
     #: A lower bound of the server's clock when the started line was written.
     server_at_least: float | None
 
@@ -81,23 +82,10 @@ def _lock_folder() -> Path:
 
 
 def run_target(base_url: str) -> str:
-    """The API a base URL names, spelled one way: every loopback name (localhost,
-    127.0.0.1, ::1) is one host, the default port is explicit."""
+    """The API a base URL names, spelled one way (``api_host``; the default port explicit)."""
     url = httpx.URL(base_url)
-    host = url.host.lower()
-    try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
-        numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
-        address = ipaddress.ip_address(str(numeric).split("%")[0])
-    except (OSError, ValueError, IndexError):
-        name = host.rstrip(".")
-        loopback = name == "localhost" or name.endswith(".localhost")
-    else:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        loopback = address.is_loopback or address.is_unspecified
-        host = str(address)
     port = url.port or {"http": 80, "https": 443}.get(url.scheme)
-    return f"{url.scheme}://{'loopback' if loopback else host}:{port}{url.path.rstrip('/')}"
+    return f"{url.scheme}://{api_host(url.host)}:{port}{url.path.rstrip('/')}"
 
 
 class RunLock:

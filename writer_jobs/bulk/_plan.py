@@ -1,0 +1,208 @@
+"""The bulk plans, written once: what a run does next, as steps a driver carries out.
+
+Like the engine's flows, a plan is a generator: it yields a step and receives what the
+step produced. The thread driver (``_sync``) and the task driver (``_async``) only
+carry the steps out:
+
+- a ``Flow`` of the engine: run it through the client, under the run's control; its
+  result is sent back;
+- ``Pause(seconds)``: wait (waking when the run stops);
+- ``Work(jobs)``: hand the jobs to ``concurrency`` workers (and the watcher), until done;
+- ``Report(jobs)``: give jobs that ended to the caller (``wait_many``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, TypedDict
+from uuid import UUID
+
+import attrs
+import httpx
+
+from generated_client.models import JobDetails, JobStatus
+
+from .. import _validation
+from .._base import _UNSET_TIMEOUT, ClientBase
+from .._config import DEFAULT_MAX_UNAVAILABLE, resolve_rate_limit
+from .._engine import FINISHED, Flow, Pager, execute, get_call
+from .._exceptions import WaitTimeoutError
+from .._parse import epoch
+from ._outcome import BulkProgress, JobOutcome
+from ._run import BulkRun
+from ._selection import Selection, Todo
+from ._watcher import Watcher, interval
+
+
+@attrs.frozen
+class Pause:
+    seconds: float
+
+
+@attrs.frozen
+class Work:
+    jobs: list[Todo]
+    concurrency: int
+
+
+@attrs.frozen
+class Report:
+    jobs: list[JobDetails]
+
+
+Step = Flow[Any] | Pause | Work | Report
+Plan = Generator[Step, Any, None]
+
+
+class RetryFailedOptions(TypedDict, total=False):
+    """The keywords of ``retry_failed`` (sync and async), spelled once.
+
+    - ``concurrency`` (16): jobs handled at once (threads or tasks), at most 1024.
+    - ``wait`` (False): follow the re-triggered jobs with one watcher until each ends.
+    - ``wait_timeout`` (None: no limit): seconds each re-triggered job is followed.
+    - ``journal`` (None): a path; each outcome is appended as a JSON line, flushed per
+      line; rerun with the same journal to resume.
+    - ``rate_limit`` (None): this run's own cap, requests a minute, on top of the
+      client's budget.
+    - ``on_outcome``: called with each ``JobOutcome`` as it happens.
+    - ``on_progress``: called with a ``BulkProgress`` when the jobs to handle are known
+      (before any is sent: a place to ask for confirmation), and as each is sent and
+      finishes.
+    - ``timeout`` (the client's): per request.
+    - ``select`` (None: every failed job): a ``Selection``.
+    - ``dry_run`` (False): list what would be retried (``would_retry``), send no POST.
+    - ``max_unavailable`` (600): seconds of continuous unavailability (503s, connections
+      failing) the run waits through before it stops with ServiceUnavailableError (the
+      journal keeps its place); None: no bound.
+    """
+
+    concurrency: int
+    wait: bool
+    wait_timeout: float | None
+    journal: str | os.PathLike[str] | None
+    rate_limit: float | None
+    on_outcome: Callable[[JobOutcome], None] | None
+    on_progress: Callable[[BulkProgress], None] | None
+    timeout: float | httpx.Timeout | None
+    select: Selection | None
+    dry_run: bool
+    max_unavailable: float | None
+
+
+def start_run(
+    client: ClientBase, application_id: str, options: RetryFailedOptions
+) -> tuple[BulkRun, Plan]:
+    """Check every option (before any I/O), take the run lock, open the journal."""
+    unknown = options.keys() - RetryFailedOptions.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"retry_failed() got unexpected keyword arguments: {sorted(unknown)}")
+    app = _validation.application_id(application_id)
+    concurrency = _validation.positive_int(
+        options.get("concurrency", 16), name="concurrency", maximum=1024
+    )
+    wait_deadline = _validation.timeout_seconds(options.get("wait_timeout"), name="wait_timeout")
+    rate_limit = options.get("rate_limit")
+    if rate_limit is not None:
+        resolve_rate_limit(rate_limit, client.base_url)
+    selection = _validation.instance(options.get("select"), Selection, name="select")
+    timeout = options.get("timeout", _UNSET_TIMEOUT)
+    run = BulkRun(
+        client._config,
+        client._timeout(timeout),
+        application_id=app,
+        journal=options.get("journal"),
+        wait=bool(options.get("wait", False)),
+        wait_deadline=wait_deadline,
+        rate_limit=rate_limit,
+        on_outcome=options.get("on_outcome"),
+        on_progress=options.get("on_progress"),
+        selection=selection,
+        dry_run=bool(options.get("dry_run", False)),
+        max_unavailable=_validation.timeout_seconds(
+            options.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE), name="max_unavailable"
+        ),
+        unavailable_before=client._availability.unavailable_seconds,
+    )
+    return run, retry_failed_plan(run, concurrency)
+
+
+def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
+    """List every failed job (a pass), hand the run's new ones to workers, then list
+    again until a pass finds no failed job the run has not handled: pages that shift
+    while statuses change can hide a job from one pass, not from all."""
+    while True:
+        pager = Pager(run.application_id, JobStatus.FAILED, run.config.page_size, overlap=True)
+        while (call := pager.next_call()) is not None:
+            page = yield execute(call, run.config, run.timeout)
+            run.passes.add(pager.accept(page))
+        jobs = run.passes.todo(pager.shifted, pager.unverified)
+        if jobs is None:
+            run.record_preview()  # a dry run's preview (nothing otherwise)
+            return
+        if jobs:
+            run.tell_progress()
+        if jobs and not run.dry_run:
+            yield Work(jobs, concurrency)
+        elif not jobs:
+            yield Pause(run.passes.settle_pause())
+
+
+def watch_plan(
+    run: BulkRun,
+    watcher: Watcher,
+    triggering: Callable[[], bool],
+    pace: Callable[[], float | None],
+) -> Plan:
+    """With wait=True, beside the workers: rounds of list pages until every job they
+    re-triggered has ended (or passed its deadline), paid from a share of the client's
+    budget (``pace()``: what it holds to now, requests a minute)."""
+    while True:
+        posting = triggering()
+        if not posting and not watcher.pending:
+            return
+        yield Pause(interval(watcher, pace(), triggering=posting))
+        run.expire()
+        if watcher.pending:
+            ended = yield watcher.round(run.config, run.timeout)
+            run.ended(ended)
+
+
+def wait_many_plan(
+    client: ClientBase,
+    job_ids: Iterable[UUID | str],
+    deadline: float | None,
+    max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+) -> Plan:
+    """One GET a job (its application and state), then rounds of list pages per
+    application, paced from the client's budget; past ``deadline`` seconds,
+    WaitTimeoutError names the jobs still running."""
+    ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
+    seconds = _validation.timeout_seconds(deadline, name="deadline")
+    until = None if seconds is None else time.monotonic() + seconds
+    bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
+    # Bulk work: transient failures held back (up to ``bound`` unavailable in a row).
+    config = attrs.evolve(client._bulk_config, max_unavailable=bound)
+    watchers: dict[str, Watcher] = {}
+    for job_id in ids:
+        details = yield execute(get_call(job_id), config, None)
+        if details.status in FINISHED:
+            yield Report([details])
+        else:
+            app = details.application_id
+            watcher = watchers.setdefault(app, Watcher(app))
+            watcher.add(details.id, epoch(details.updated_at))
+    while busy := [w for w in watchers.values() if w.pending]:
+        if until is not None and time.monotonic() >= until:
+            remaining = [str(j) for w in busy for j in w.pending]
+            raise WaitTimeoutError(
+                f"{len(remaining)} jobs were still running when wait_many() reached its "
+                f"deadline: {', '.join(remaining[:20])}" + (" ..." if len(remaining) > 20 else ""),
+                last_job=None,
+            )
+        watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
+        pause = interval(watcher, client._budget.pace(), triggering=False)
+        yield Pause(pause if until is None else min(pause, max(until - time.monotonic(), 0.0)))
+        ended = yield watcher.round(config, None)
+        yield Report(ended)

@@ -1,0 +1,159 @@
+"""``JobsClient``: the sync single-call client plus the bulk layer's two methods, and the
+thread driver that carries their plans out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Unpack
+from uuid import UUID
+
+from generated_client.models import JobDetails
+
+from .._client import SingleCallClient
+from .._config import DEFAULT_MAX_UNAVAILABLE
+from ._outcome import BulkSummary
+from ._plan import (
+    Pause,
+    Plan,
+    Report,
+    RetryFailedOptions,
+    Work,
+    start_run,
+    wait_many_plan,
+    watch_plan,
+)
+from ._run import BulkRun, Stopped
+
+
+class JobsClient(SingleCallClient):
+    __doc__ = SingleCallClient.__doc__
+
+    def retry_failed(
+        self, application_id: str, **options: Unpack[RetryFailedOptions]
+    ) -> BulkSummary:
+        """Retry every failed job of an application, safely and resumably; see
+        :meth:`AsyncJobsClient.retry_failed` and ``RetryFailedOptions`` for the keywords.
+
+        Runs ``concurrency`` worker threads over this client's connection pool.
+        """
+        run, plan = start_run(self, application_id, options)
+        try:
+            for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
+                pass
+            return run.summary(self._availability.unavailable_seconds)
+        finally:
+            run.close()
+
+    def wait_many(
+        self,
+        job_ids: Iterable[UUID | str],
+        *,
+        deadline: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+    ) -> Iterator[JobDetails]:
+        """Wait for many jobs at once, yielding each as it finishes (``completed`` or
+        ``failed``), in the order they finish.
+
+        One GET a job to learn its application and state, then rounds of list pages
+        per application, paced from the client's budget: pages, not a GET per job
+        per poll. ``deadline`` is how long to wait in all, in seconds (None: no
+        limit); past it, WaitTimeoutError names the jobs still running.
+        """
+        yield from self._drive(wait_many_plan(self, job_ids, deadline, max_unavailable), None)
+
+    def _drive(self, plan: Plan, run: BulkRun | None) -> Iterator[JobDetails]:
+        """Carry out a plan's steps in this thread; yields what it reports."""
+        result: Any = None
+        while True:
+            try:
+                step = plan.send(result)
+            except StopIteration:
+                return
+            result = None
+            if isinstance(step, Pause):
+                if run is None:
+                    time.sleep(step.seconds)
+                else:
+                    run.pause(step.seconds)
+            elif isinstance(step, Report):
+                yield from step.jobs
+            elif isinstance(step, Work):
+                assert run is not None
+                self._work(run, step)
+            else:
+                result = self._run(step, run)
+
+    def _work(self, run: BulkRun, work: Work) -> None:
+        """Hand the jobs to worker threads; stop them all at the first error or Ctrl-C."""
+        todo = iter(work.jobs)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def guarded(body: Callable[[], None]) -> Callable[[], None]:
+            def run_body() -> None:
+                try:
+                    body()
+                except Stopped:
+                    return
+                except BaseException as exc:  # e.g. on_outcome raised, the journal failed
+                    errors.append(exc)
+                    run.gate.stop()
+                finally:
+                    run.leave()  # the last thread out releases the run lock of a closed run
+
+            run.enter()
+            return run_body
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                run.check()
+                run.finish(self._run(run.start_job(*item), run), item)
+
+        workers = [
+            threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=True)
+            for n in range(min(work.concurrency, len(work.jobs)))
+        ]
+        threads = list(workers)
+        if run.watcher is not None:
+            plan = watch_plan(
+                run,
+                run.watcher,
+                lambda: any(w.is_alive() for w in workers),
+                self._budget.pace,
+            )
+
+            def watch() -> None:
+                for _ in self._drive(plan, run):  # the watch plan reports nothing
+                    pass
+
+            threads.append(threading.Thread(target=guarded(watch), name="writer-jobs-watch"))
+        for thread in threads:
+            thread.start()
+        try:
+            while not errors and any(t.is_alive() for t in threads):
+                # A bounded join: Ctrl-C reaches this thread, and an error stops the run
+                # at once rather than when the slowest request ends.
+                next(t for t in threads if t.is_alive()).join(0.25)
+        except BaseException:
+            _stop(run, threads)
+            raise
+        if errors:
+            _stop(run, threads)
+            raise errors[0]
+
+
+def _stop(run: BulkRun, threads: Sequence[threading.Thread]) -> None:
+    """Stop a run's threads: none sends a request's bytes after this (the gate is
+    checked before each write, so one stuck in connect sends nothing); one whose
+    request is out finishes it and records nothing, its job stays unsettled in the
+    journal. Waits a second at most: the run lock stays held until the last one ends."""
+    run.gate.stop()
+    give_up = time.monotonic() + 1.0
+    for thread in threads:
+        thread.join(max(0.0, give_up - time.monotonic()))
