@@ -437,6 +437,21 @@ def write_report(
     return text
 
 
+def write_rate_report(out: Path, rate: dict[str, Any], quick: bool) -> str:
+    """The rate budget section alone (``--rate-only``): rate_budget.md and .json."""
+    lines = ["# writer-jobs rate budget", ""]
+    lines += ["QUICK (tiny sizes, numbers meaningless)", ""] if quick else []
+    lines += ["| measure | measured | target | met |", "| --- | --- | --- | --- |"]
+    for measure, value, target, ok in rate_targets(rate):
+        lines.append(f"| {measure} | {value:.3g} | {target} | {'yes' if ok else 'NO'} |")
+    text = "\n".join([*lines, "", *report_lines(rate)])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rate_budget.md").write_text(text)
+    (out / "rate_budget.json").write_text(json.dumps(rate, indent=2))
+    rate_chart(out / "rate_budget.png", rate)
+    return text
+
+
 def rate_chart(path: Path, rate: dict[str, Any]) -> None:
     import matplotlib
 
@@ -486,14 +501,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to prove it runs")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--rate-only",
+        action="store_true",
+        help="only the rate budget and outage situations (results/rate_budget.md)",
+    )
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]))
         return 0
     quick = args.quick
-    print("rate budget ...", flush=True)
+    print("rate budget and outages ...", flush=True)
     rate = bench_rate_budget(quick)
+    if args.rate_only:
+        print(write_rate_report(args.out, rate, quick))
+        return 0
     with bench_server(jobs=10) as url:
         print("sync per-call ...", flush=True)
         sync = bench_sync(url, calls=30 if quick else 300, rounds=2 if quick else 31)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -68,20 +69,51 @@ class AsyncSingleCallClient(ClientBase):
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
                 else:
-                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                    late = await self._queue(action, run)
+                    if late is not None:
+                        action = flow.send(_engine.NotSent(late))
+                        continue
                     if run is None:
                         outcome = await self._send(action)
                     else:
                         outcome = await self._send_in(run, action)
                     self._budget.observe(outcome)
+                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
             return result
+
+    async def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
+        """Wait for the request's place; see JobsClient._queue. Returns None, or the
+        wait that would have ended past the call's deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        cleared = not action.bulk
+        while True:
+            if not cleared and (outage := self._outage_wait(action)) > 0:
+                await asyncio.sleep(outage)
+                continue
+            cleared = True  # let through (maybe as the probe): not held again
+            budget = self._budget
+            signals = budget.signals
+            delay = budget.reserve()
+            until = action.until if run is None else None
+            if until is not None and time.monotonic() + max(delay, pace) > until:
+                budget.release()
+                return max(delay, pace)
+            wait = min(delay, budget.recheck)
+            if max(wait, pace) > 0:
+                try:
+                    await asyncio.sleep(max(wait, pace))
+                except BaseException:  # cancelled while queueing: nothing was sent
+                    budget.release()
+                    raise
+            pace = 0.0
+            if wait == delay and budget.signals == signals:
+                return None
+            budget.release()
 
     async def _send_in(self, run: RunControl, action: _engine.Send) -> httpx.Response | Exception:
         """Send within a run: never once it has stopped. From its first write of the

@@ -3,16 +3,21 @@ checks before any I/O, repr, and what a bulk run lends the flows it has them car
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, Unpack
 from uuid import UUID
 
+import attrs
 import httpx
 
 from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
+from ._availability import PROBE_MAX, Availability
 from ._budget import Budget
 from ._config import (
     ClientConfig,
@@ -24,10 +29,14 @@ from ._config import (
     tls_verify,
 )
 from ._exactly_once import retry_flow
-from ._exceptions import ClientClosedError, ConfigurationError
+from ._exceptions import ClientClosedError, ConfigurationError, ServiceUnavailableError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
+_log = logging.getLogger("writer_jobs")
+#: While the service is unavailable, bulk work says so this often, seconds.
+OUTAGE_SAID = 10.0
+
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
 HttpBackend = Literal["httpx", "aiohttp"]
@@ -42,7 +51,7 @@ class RunControl(Protocol):
     sending: set[Any]
 
     def reserve(self) -> float: ...
-    def observe(self, outcome: _engine.Received) -> None: ...
+    def observe(self, outcome: httpx.Response | Exception | None) -> None: ...
     def retrying(self, action: _engine.Sleep) -> None: ...
     def check(self) -> None: ...
     def pause(self, seconds: float) -> None: ...
@@ -73,6 +82,14 @@ class ClientBase:
         self._closed = False
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
+        #: Whether the service answers, as this client's requests saw it.
+        self._availability = Availability(
+            self._config.backoff_initial, min(self._config.backoff_max, PROBE_MAX)
+        )
+        self._outage_said = -math.inf
+        #: Bulk work's settings: a transient failure holds a request back rather than
+        #: failing it, and no call deadline (the bulk call's own bounds apply).
+        self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
         if http_backend not in ("httpx", "aiohttp"):
             raise ConfigurationError(
                 f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
@@ -80,6 +97,40 @@ class ClientBase:
         if http_client is not None:
             self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
         self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
+
+    def _outage_wait(self, action: _engine.Send) -> float:
+        """How long a bulk request waits for the service to answer again (0.0: send
+        it). Says so in the log every OUTAGE_SAID seconds; past the request's bound of
+        continuous unavailability, ServiceUnavailableError stops the bulk work."""
+        wait = self._availability.wait()
+        if wait <= 0:
+            return 0.0
+        down = self._availability.down_for()
+        reason = self._availability.reason
+        bound = action.max_unavailable
+        url = self._config.base_url + str(action.kwargs["url"])
+        method = str(action.kwargs["method"]).upper()
+        if bound is not None and down > bound:
+            raise ServiceUnavailableError(
+                f"the API was unavailable for {down:.0f} s in a row ({reason}), longer than "
+                f"max_unavailable={bound:g} s: stopped. The journal keeps the run's place: "
+                "run again with it to resume",
+                method=method,
+                url=url,
+                unavailable_for=down,
+                reason=reason,
+            )
+        now = time.monotonic()
+        if now - self._outage_said >= OUTAGE_SAID:
+            self._outage_said = now
+            _log.warning(
+                "API unavailable for %.0f s (%s), waiting (up to %s in a row)",
+                down,
+                reason,
+                "no limit" if bound is None else f"{bound:g} s",
+                extra={"unavailable_for": down, "unavailable_reason": reason},
+            )
+        return wait
 
     def _check_http_client(self, http_client: object, **ours: Any) -> None:
         kind = self._http_client_type

@@ -28,13 +28,14 @@ import httpx
 from generated_client.types import Unset
 
 from . import __version__
-from ._config import API_KEY_ENV, BASE_URL_ENV
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_UNAVAILABLE
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ConfigurationError,
     InvalidArgumentError,
+    ServiceUnavailableError,
     WriterJobsError,
 )
 from ._validation import job_id as parse_job_id
@@ -49,6 +50,9 @@ from .bulk import (
 )
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: A bulk run stopped because the API was unavailable too long (sysexits' EX_TEMPFAIL:
+#: try again later; the journal keeps the place).
+EXIT_UNAVAILABLE = 75
 #: retry-failed asks before retrying more jobs than this, when stdin is a terminal.
 CONFIRM_ABOVE = 20
 #: The ids of jobs that failed again printed at most, after a run.
@@ -364,8 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative,
         default=None,
         metavar="PER_MINUTE",
-        help="the account's budget, requests a minute (default: Writer's 400, none for a "
-        "loopback server such as the fake; 0: no limit)",
+        help="the account's budget, requests a minute: a ceiling; the pace is learned from "
+        "429s under it (default: Writer's 400 on Writer's API, none elsewhere; 0: none)",
+    )
+    p.add_argument(
+        "--max-unavailable",
+        type=_non_negative,
+        default=DEFAULT_MAX_UNAVAILABLE,
+        metavar="SECONDS",
+        help="stop after the API was unavailable this long in a row (503s, connections "
+        f"failing); the journal keeps the place (default {DEFAULT_MAX_UNAVAILABLE:g}); "
+        f"exit {EXIT_UNAVAILABLE}",
     )
 
     # serve has its own --api-key: the fake never takes $WRITER_API_KEY (a real key).
@@ -548,6 +561,8 @@ class Output:
             table.add_row("requests a job", f"{summary.requests / summary.total:.2f}")
         table.add_row("transient failures retried", str(summary.transient_failures))
         table.add_row("  of which 429 (paced down)", str(summary.rate_limited))
+        if summary.unavailable_seconds:
+            table.add_row("API unavailable (waited)", f"{summary.unavailable_seconds:.1f} s")
         table.add_row("elapsed", f"{summary.elapsed:.1f} s")
         self.out.print(table)
 
@@ -625,8 +640,31 @@ class _RetryNotice(logging.Handler):
         )
 
 
+class _UnavailableNotice(logging.Handler):
+    """While the API is unavailable, bulk work says so (the library logs it every 10 s)."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__(logging.WARNING)
+        self.output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        down = getattr(record, "unavailable_for", None)
+        if down is None:
+            return
+        reason = getattr(record, "unavailable_reason", "")
+        self.output.err.print(
+            f"writer-jobs: API unavailable for {down:.0f} s ({reason}), waiting; Ctrl-C "
+            "stops, the journal keeps your place",
+            highlight=False,
+            markup=False,
+        )
+
+
 def _setup_logging(verbosity: int, output: Output) -> None:
     logger = logging.getLogger("writer_jobs")
+    for notice in [h for h in logger.handlers if isinstance(h, _UnavailableNotice)]:
+        logger.removeHandler(notice)  # main() run again in one process: one notice
+    logger.addHandler(_UnavailableNotice(output))
     if verbosity <= 0:
         logger.addHandler(_RetryNotice(output))
         logger.setLevel(logging.INFO)
@@ -947,11 +985,26 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 on_progress=on_progress,
                 select=select,
                 dry_run=args.dry_run,
+                max_unavailable=args.max_unavailable,
             )
 
     try:
         with progress:
             summary = asyncio.run(run())
+    except ServiceUnavailableError as exc:
+        hint = (
+            f"the journal {args.journal} keeps its place: rerun the same command to resume"
+            if args.journal
+            else "no journal was kept: rerun with --journal FILE next time to make runs resumable"
+        )
+        output.err.print(
+            f"writer-jobs: the API was unavailable for {exc.unavailable_for:.0f} s in a row "
+            f"({exc.reason}), longer than --max-unavailable {args.max_unavailable:g} s: "
+            f"stopped; {hint}",
+            highlight=False,
+            markup=False,
+        )
+        return EXIT_UNAVAILABLE
     except Declined:
         output.err.print("declined: nothing was sent", highlight=False)
         return EXIT_API
@@ -1126,6 +1179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, output)
     except (InvalidArgumentError, ConfigurationError, UsageError) as exc:
         return _fail(output, EXIT_USAGE, str(exc))
+    except ServiceUnavailableError as exc:  # wait, retry --wait: the bound of wait_many
+        return _fail(output, EXIT_UNAVAILABLE, f"{args.command} failed: {exc}")
     except APIError as exc:
         return _fail(output, EXIT_API, f"{args.command} failed: {exc}")
     except WriterJobsError as exc:  # e.g. WaitTimeoutError

@@ -77,22 +77,59 @@ class SingleCallClient(ClientBase):
                         run.pause(action.seconds)
                     action = flow.send(None)
                 else:
-                    delay = self._budget.reserve() + (run.reserve() if run else 0.0)
-                    if run is None:
-                        if delay > 0:
-                            time.sleep(delay)
-                    else:
-                        if delay > 0:
-                            run.pause(delay)
-                        run.check()
+                    late = self._queue(action, run)
+                    if late is not None:
+                        action = flow.send(_engine.NotSent(late))
+                        continue
                     outcome = self._send(action, None if run is None else run.check)
                     self._budget.observe(outcome)
+                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
         except StopIteration as done:
             result: T = done.value
             return result
+
+    def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
+        """Wait for the request's place: while the service is unavailable, bulk work's
+        requests wait for it (one at a time probes it); then the budget, a long wait a
+        slice at a time, asking again after each (the pace may have changed), a place
+        taken before a 429 came given back. Returns None, or the wait that would have
+        ended past the call's deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        cleared = not action.bulk
+        while True:
+            if not cleared and (outage := self._outage_wait(action)) > 0:
+                if run is None:
+                    time.sleep(outage)
+                else:
+                    run.pause(outage)
+                continue
+            cleared = True  # let through (maybe as the probe): not held again
+            budget = self._budget
+            signals = budget.signals
+            delay = budget.reserve()
+            until = action.until if run is None else None
+            if until is not None and time.monotonic() + max(delay, pace) > until:
+                budget.release()
+                return max(delay, pace)
+            wait = min(delay, budget.recheck)
+            try:
+                if run is None:
+                    if max(wait, pace) > 0:
+                        time.sleep(max(wait, pace))
+                else:
+                    if max(wait, pace) > 0:
+                        run.pause(max(wait, pace))
+                    run.check()
+            except BaseException:  # stopped or interrupted while queueing: nothing sent
+                budget.release()
+                raise
+            pace = 0.0
+            if wait == delay and budget.signals == signals:
+                return None
+            budget.release()
 
     # --- the API ----------------------------------------------------------------
     def retry(

@@ -46,6 +46,13 @@ class ClientConfig:
     max_retry_after: float
     max_response_bytes: int
     page_size: int
+    #: Bulk work (retry_failed, wait_many, the watcher): a transient failure (429,
+    #: 408, 5xx, a connection failure or timeout) holds the request back and it goes
+    #: again, counted against no retry limit.
+    bulk: bool = False
+    #: Bulk work stops after the service was unavailable this many seconds in a row
+    #: (None: never).
+    max_unavailable: float | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -58,6 +65,10 @@ class ClientConfig:
 
 #: Writer's default account limit, requests a minute.
 ACCOUNT_LIMIT = 400.0
+#: Writer's API host (and its subdomains): where "auto" knows the account limit.
+WRITER_HOST = "writer.com"
+#: How long bulk work waits through continuous unavailability by default, seconds.
+DEFAULT_MAX_UNAVAILABLE = 600.0
 #: How ``api_host`` spells every loopback host.
 LOOPBACK = "loopback"
 
@@ -239,10 +250,12 @@ def log_from_env() -> None:
 
 
 def resolve_rate_limit(rate_limit: object, base_url: str) -> float | None:
-    """Requests a minute for the client's budget: "auto" is Writer's account limit (400),
-    or none for a loopback server (the fake: tests are not paced unless they ask)."""
+    """The ceiling of the client's budget, requests a minute: "auto" is Writer's account
+    limit (400) on Writer's own API, none elsewhere (a gateway, a proxy, the fake: their
+    limit is not known). Whatever the ceiling, the budget learns the pace from 429s."""
     if rate_limit == "auto":
-        return None if is_loopback(httpx.URL(base_url).host) else ACCOUNT_LIMIT
+        host = httpx.URL(base_url).host
+        return ACCOUNT_LIMIT if host == WRITER_HOST or host.endswith("." + WRITER_HOST) else None
     if rate_limit is None:
         return None
     rate = number(rate_limit, name="rate_limit (requests a minute, None or 'auto')")

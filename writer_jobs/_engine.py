@@ -53,16 +53,26 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # request, and a frozen attrs __init__ costs several times more (measured).
 class Send:
     """Send one request: the generated request kwargs, the per-request timeout, and the
-    call's deadline (``time.monotonic``; None: none) that the attempt must end by."""
+    call's deadline (``time.monotonic``; None: none) that the attempt must end by.
+    ``bulk``: bulk work's request, held back while the service is unavailable, for up
+    to ``max_unavailable`` seconds of continuous unavailability (None: no bound)."""
 
-    __slots__ = ("kwargs", "timeout", "until")
+    __slots__ = ("bulk", "kwargs", "max_unavailable", "timeout", "until")
 
     def __init__(
-        self, kwargs: dict[str, Any], timeout: httpx.Timeout | None, until: float | None = None
+        self,
+        kwargs: dict[str, Any],
+        timeout: httpx.Timeout | None,
+        until: float | None = None,
+        *,
+        bulk: bool = False,
+        max_unavailable: float | None = None,
     ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
         self.until = until
+        self.bulk = bulk
+        self.max_unavailable = max_unavailable
 
 
 @attrs.frozen
@@ -74,8 +84,18 @@ class Sleep:
     retry_of: APIError | None = None
 
 
-#: What a Send produced: the response, or the exception sending raised.
-Received = httpx.Response | Exception | None
+class NotSent:
+    """What a driver answers a Send with when it did not send it: waiting ``queued``
+    seconds for the account's budget would have ended past the call's deadline."""
+
+    __slots__ = ("queued",)
+
+    def __init__(self, queued: float) -> None:
+        self.queued = queued
+
+
+#: What a Send produced: the response, the exception sending raised, or NotSent.
+Received = httpx.Response | Exception | NotSent | None
 Flow = Generator[Send | Sleep, Received, T]
 
 
@@ -177,6 +197,16 @@ class _Failure:
 
 def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure:
     method = call.method
+    if isinstance(outcome, NotSent):
+        text = (
+            f"{method} {url}: not sent: the account's budget (rate_limit, and what 429s "
+            f"taught it) asked to queue {outcome.queued:.1f} s more, past the call's "
+            "deadline; raise deadline= or lower the load on the account"
+        )
+        late = APITimeoutError(
+            text, method=method, url=url, may_have_been_processed=False, attempts=attempt
+        )
+        return _Failure(late, retryable=False, ambiguous=False)
     if isinstance(outcome, httpx.Response):
         error = status_error(outcome, method=method, url=url, attempts=attempt)
         retryable = outcome.status_code in RETRYABLE_STATUSES
@@ -302,6 +332,8 @@ def execute(
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
+    #: Attempts bulk work held back (transient failures): counted against no retry limit.
+    held = 0
     while True:
         attempt += 1
         failure: _Failure | None = None
@@ -324,13 +356,38 @@ def execute(
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
             sent_at = time.monotonic()
-            outcome = yield Send(call.kwargs, timeout, until)
+            outcome = yield Send(
+                call.kwargs,
+                timeout,
+                until,
+                bulk=config.bulk,
+                max_unavailable=config.max_unavailable,
+            )
             if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
                 return call.parse(outcome, method, url)
             failure = _classify(call, outcome, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        delay = _delay_or_raise(call, failure, attempt, config, until)
+        if (
+            config.bulk
+            and failure.retryable
+            and not (call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous)
+        ):
+            # Bulk work: a transient failure holds the request back, it does not fail
+            # it, and counts against no retry limit. The driver paces the next attempt
+            # (the budget after a 429; after an outage sign, one probe at a time until
+            # the service answers, for up to max_unavailable). A POST that may have
+            # landed is checked first (before_repeat), once the service answers.
+            held += 1
+            delay = min(failure.retry_after or 0.0, config.max_retry_after)
+            logger.info("%s %s: held back (%s); going again", method, url, _reason(failure.error))
+            yield Sleep(delay, failure.error)
+            continue
+        unsafe = call.safety is not Safety.IDEMPOTENT
+        if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:
+            what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+            _with_note(failure.error, f"an earlier attempt may have {what} the job")
+        delay = _delay_or_raise(call, failure, attempt - held, config, until)
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             method,

@@ -44,6 +44,7 @@ __all__ = [
     "ResponseValidationError",
     "RetryOutcomeUnknownError",
     "RunInProgressError",
+    "ServiceUnavailableError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "WriterJobsError",
@@ -172,6 +173,19 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connect, write, read or waiting for a pooled connection)."""
+
+
+class ServiceUnavailableError(APIError):
+    """Bulk work stopped: the service did not answer (503s, connections failing or
+    timing out) for ``unavailable_for`` seconds in a row, past ``max_unavailable``.
+    The journal keeps the run's place: rerun with it to resume."""
+
+    def __init__(
+        self, message: str, *, method: str, url: str, unavailable_for: float, reason: str
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.unavailable_for = unavailable_for
+        self.reason = reason
 
 
 class RetryOutcomeUnknownError(APIError):

@@ -25,6 +25,7 @@ from writer_jobs import (
     JobStatus,
     RetryOutcomeUnknownError,
     RunInProgressError,
+    ServiceUnavailableError,
 )
 from writer_jobs.bulk import _plan, _sync
 from writer_jobs.bulk._journal import RunLock
@@ -464,7 +465,12 @@ def test_resume_without_listed_updated_at_retries_jobs_that_were_never_posted(
     ) as api:
         api.fail_next("retry_job", "drop_before", times=20)  # never processed
         with JobsClient(api.api_key, base_url=api.base_url, max_retries=0) as client:
-            client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+            # A bulk run waits out dropped connections: max_unavailable=0 stops this one
+            # at the first, leaving its jobs started and unsettled for the resume.
+            with pytest.raises(ServiceUnavailableError):
+                client.retry_failed(
+                    api.application_id, journal=journal, rate_limit=None, max_unavailable=0
+                )
             second = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
         per_job = _ours(api)
     assert second.outcomes == {"retried": 20}

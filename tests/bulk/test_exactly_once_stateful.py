@@ -1,5 +1,6 @@
 """A hypothesis state machine against the fake: runs of retry_failed with one journal,
-interleaved with lost answers (before and after processing), jobs failing again at
+interleaved with lost answers (before and after processing), outages (503s, or
+connections closed before or after carrying the request out), jobs failing again at
 once, crashes at any outcome (a callback raising), new failures and resumes. After
 every step no job has been re-triggered twice by the logical run; at the end a clean
 run leaves every job with a final outcome."""
@@ -17,7 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from writer_jobs import JobOutcome, JobsClient
 from writer_jobs.bulk._journal import Journal
-from writer_jobs.testing import FakeWriterAPI
+from writer_jobs.testing import FakeWriterAPI, Outage
+from writer_jobs.testing._conditions import OutageKind
 
 FAST: dict[str, Any] = {"backoff_initial": 0.001, "backoff_max": 0.01, "max_retries": 2}
 
@@ -50,6 +52,8 @@ class ExactlyOnce(RuleBasedStateMachine):
         fail_again=st.booleans(),
         crash_at=st.none() | st.integers(0, 10),
         concurrency=st.sampled_from([1, 4]),
+        outage=st.none()
+        | st.tuples(st.floats(0.0, 0.2), st.sampled_from(["503", "close"]), st.booleans()),
     )
     def run(
         self,
@@ -59,6 +63,7 @@ class ExactlyOnce(RuleBasedStateMachine):
         fail_again: bool,
         crash_at: int | None,
         concurrency: int,
+        outage: tuple[float, OutageKind, bool] | None,
     ) -> None:
         self.api.store.fail_again_after = 0.0 if fail_again else None
         if lost_after:
@@ -67,6 +72,11 @@ class ExactlyOnce(RuleBasedStateMachine):
             self.api.fail_next("retry_job", "drop_before", lost_before)
         if checks_fail:
             self.api.fail_next("get_job", "503", checks_fail)
+        if outage is not None:  # the service goes away for a moment while the run goes
+            after, kind, processed = outage
+            self.api.schedule(
+                Outage(self.api.elapsed() + after, 0.4, kind=kind, processed=processed)
+            )
         seen: list[JobOutcome] = []
 
         def on_outcome(outcome: JobOutcome) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
-from writer_jobs.testing import FakeWriterAPI
+from writer_jobs.testing import FakeWriterAPI, OtherConsumer
 
 
 def _get(http: httpx.Client, api: FakeWriterAPI) -> httpx.Response:
@@ -101,3 +102,50 @@ def test_newest_first_orders_the_list_without_a_status_too() -> None:
         stamps = [j["updated_at"] for j in body["result"]]
         assert len(stamps) == 10 and stamps == sorted(stamps, reverse=True)
         assert body["result"][0]["id"] == str(api.seeded[2])
+
+
+def _burst(http: httpx.Client, api: FakeWriterAPI, count: int) -> list[int]:
+    return [_get(http, api).status_code for _ in range(count)]
+
+
+def test_another_program_spends_its_part_of_the_same_window() -> None:
+    """20 a window of 2 s, the other program spending 300 a minute (10 a window):
+    once its requests fill their part of the window, the client gets the rest."""
+    with (
+        FakeWriterAPI(
+            rate_limit=20, rate_window=2.0, conditions=[OtherConsumer(per_minute=300)]
+        ) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        time.sleep(2.2)  # a whole window of the other program's requests
+        codes = _burst(http, api, 20)
+        # 10 of the other program's in the window; while the burst runs (slowly on a
+        # busy machine) some age out and the client may take their places first.
+        assert 5 <= codes.count(200) <= 15 and 429 in codes, codes
+        assert api.other_admitted >= 10
+        assert api.rate_limited == 20 - codes.count(200)
+
+
+def test_the_other_program_stops_and_the_window_frees_up() -> None:
+    with (
+        FakeWriterAPI(
+            rate_limit=20,
+            rate_window=1.0,
+            conditions=[OtherConsumer(per_minute=6000, duration=0.5)],
+        ) as api,
+        httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        time.sleep(0.3)
+        assert _get(http, api).status_code == 429, "the other program fills the window"
+        time.sleep(1.5)  # it stopped at 0.5 s; its requests aged out by 1.5 s
+        assert _burst(http, api, 21) == [200] * 20 + [429]
+        assert 20 <= api.other_admitted <= 40
+
+
+def test_other_consumer_refuses_a_bad_spend() -> None:
+    with pytest.raises(ValueError, match="per_minute must be a number >= 0, received -1"):
+        OtherConsumer(per_minute=-1)

@@ -11,6 +11,7 @@ from uuid import UUID
 from generated_client.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
+from .._config import DEFAULT_MAX_UNAVAILABLE
 from ._outcome import BulkSummary
 from ._plan import (
     Pause,
@@ -58,16 +59,21 @@ class AsyncJobsClient(AsyncSingleCallClient):
         try:
             async for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
                 pass
-            return run.summary()
+            return run.summary(self._availability.unavailable_seconds)
         finally:
             run.close()
 
     async def wait_many(
-        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
+        self,
+        job_ids: Iterable[UUID | str],
+        *,
+        deadline: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> AsyncIterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes; see
         :meth:`JobsClient.wait_many`."""
-        async for job in self._drive(wait_many_plan(self, job_ids, deadline), None):
+        plan = wait_many_plan(self, job_ids, deadline, max_unavailable)
+        async for job in self._drive(plan, None):
             yield job
 
     async def _drive(self, plan: Plan, run: BulkRun | None) -> AsyncIterator[JobDetails]:
@@ -116,7 +122,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
 
         if run.watcher is not None:
             triggering = lambda: not all(w.done() for w in workers)  # noqa: E731
-            plan = watch_plan(run, run.watcher, triggering, self._budget.per_minute)
+            plan = watch_plan(run, run.watcher, triggering, self._budget.pace)
             tasks.append(asyncio.create_task(watch(plan)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

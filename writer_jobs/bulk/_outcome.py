@@ -85,6 +85,9 @@ class BulkSummary:
     #: False if the list of failed jobs was still changing when the run stopped listing
     #: (another client retrying them): a job may have been missed; run again.
     listing_settled: bool = True
+    #: Seconds the service was unavailable during the run (503s, connections failing):
+    #: the run waited them out.
+    unavailable_seconds: float = 0.0
     #: Jobs an earlier run of the same journal started but did not finish, which this
     #: run checked with a GET before anything else (part of ``total``; none is sent twice).
     resumed: int = 0

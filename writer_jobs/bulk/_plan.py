@@ -26,8 +26,8 @@ from generated_client.models import JobDetails, JobStatus
 
 from .. import _validation
 from .._base import _UNSET_TIMEOUT, ClientBase
-from .._config import resolve_rate_limit
-from .._engine import FINISHED, Flow, Pager, execute
+from .._config import DEFAULT_MAX_UNAVAILABLE, resolve_rate_limit
+from .._engine import FINISHED, Flow, Pager, execute, get_call
 from .._exceptions import WaitTimeoutError
 from .._parse import epoch
 from ._outcome import BulkProgress, JobOutcome
@@ -73,6 +73,9 @@ class RetryFailedOptions(TypedDict, total=False):
     - ``timeout`` (the client's): per request.
     - ``select`` (None: every failed job): a ``Selection``.
     - ``dry_run`` (False): list what would be retried (``would_retry``), send no POST.
+    - ``max_unavailable`` (600): seconds of continuous unavailability (503s, connections
+      failing) the run waits through before it stops with ServiceUnavailableError (the
+      journal keeps its place); None: no bound.
     """
 
     concurrency: int
@@ -85,6 +88,7 @@ class RetryFailedOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | None
     select: Selection | None
     dry_run: bool
+    max_unavailable: float | None
 
 
 def start_run(
@@ -116,6 +120,10 @@ def start_run(
         on_progress=options.get("on_progress"),
         selection=selection,
         dry_run=bool(options.get("dry_run", False)),
+        max_unavailable=_validation.timeout_seconds(
+            options.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE), name="max_unavailable"
+        ),
+        unavailable_before=client._availability.unavailable_seconds,
     )
     return run, retry_failed_plan(run, concurrency)
 
@@ -142,16 +150,19 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
 
 
 def watch_plan(
-    run: BulkRun, watcher: Watcher, triggering: Callable[[], bool], per_minute: float | None
+    run: BulkRun,
+    watcher: Watcher,
+    triggering: Callable[[], bool],
+    pace: Callable[[], float | None],
 ) -> Plan:
     """With wait=True, beside the workers: rounds of list pages until every job they
     re-triggered has ended (or passed its deadline), paid from a share of the client's
-    budget (``per_minute``)."""
+    budget (``pace()``: what it holds to now, requests a minute)."""
     while True:
         posting = triggering()
         if not posting and not watcher.pending:
             return
-        yield Pause(interval(watcher, per_minute, triggering=posting))
+        yield Pause(interval(watcher, pace(), triggering=posting))
         run.expire()
         if watcher.pending:
             ended = yield watcher.round(run.config, run.timeout)
@@ -159,7 +170,10 @@ def watch_plan(
 
 
 def wait_many_plan(
-    client: ClientBase, job_ids: Iterable[UUID | str], deadline: float | None
+    client: ClientBase,
+    job_ids: Iterable[UUID | str],
+    deadline: float | None,
+    max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
 ) -> Plan:
     """One GET a job (its application and state), then rounds of list pages per
     application, paced from the client's budget; past ``deadline`` seconds,
@@ -167,9 +181,12 @@ def wait_many_plan(
     ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
     seconds = _validation.timeout_seconds(deadline, name="deadline")
     until = None if seconds is None else time.monotonic() + seconds
+    bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
+    # Bulk work: transient failures held back (up to ``bound`` unavailable in a row).
+    config = attrs.evolve(client._bulk_config, max_unavailable=bound)
     watchers: dict[str, Watcher] = {}
     for job_id in ids:
-        details = yield client._get_flow(job_id, _UNSET_TIMEOUT)
+        details = yield execute(get_call(job_id), config, None)
         if details.status in FINISHED:
             yield Report([details])
         else:
@@ -185,7 +202,7 @@ def wait_many_plan(
                 last_job=None,
             )
         watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, client._budget.per_minute, triggering=False)
+        pause = interval(watcher, client._budget.pace(), triggering=False)
         yield Pause(pause if until is None else min(pause, max(until - time.monotonic(), 0.0)))
-        ended = yield watcher.round(client._config, None)
+        ended = yield watcher.round(config, None)
         yield Report(ended)

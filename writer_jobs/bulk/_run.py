@@ -75,8 +75,17 @@ class BulkRun:
         on_progress: Callable[[BulkProgress], None] | None = None,
         selection: Selection | None = None,
         dry_run: bool = False,
+        max_unavailable: float | None = None,
+        unavailable_before: float = 0.0,
     ) -> None:
-        self.config = config
+        #: Bulk work: a transient failure holds a request back, for up to
+        #: ``max_unavailable`` of continuous unavailability; no call deadline (the
+        #: run's own bound is wait_timeout).
+        self.config = attrs.evolve(
+            config, bulk=True, deadline=None, max_unavailable=max_unavailable
+        )
+        #: The client's time spent unavailable when the run started.
+        self._unavailable_before = unavailable_before
         self.timeout = timeout
         self.application_id = application_id
         #: Seconds each re-triggered job is watched at most (``wait_timeout``).
@@ -105,7 +114,7 @@ class BulkRun:
         #: The listing passes: which failed jobs the run hands to its workers.
         self.passes = Passes(application_id, self.journal, dry_run=dry_run)
         #: This run's own cap (``rate_limit``), on top of the client's budget.
-        self.pacer = Budget(rate_limit, burst=1)
+        self.pacer = Budget(rate_limit, burst=1, learn=False)
         self.requests = 0
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None
@@ -244,7 +253,8 @@ class BulkRun:
             self.on_outcome(outcome)
         self.tell_progress()
 
-    def summary(self) -> BulkSummary:
+    def summary(self, unavailable_now: float = 0.0) -> BulkSummary:
+        """The run's summary; ``unavailable_now``: the client's time spent unavailable."""
         passes = self.passes
         return BulkSummary(
             total=passes.todo_count + passes.skipped,
@@ -259,6 +269,7 @@ class BulkRun:
             listing_settled=passes.listing_settled,
             resumed=passes.resumed,
             failed_again=self.failed_again,
+            unavailable_seconds=max(unavailable_now - self._unavailable_before, 0.0),
         )
 
     def record_preview(self) -> None:

@@ -12,6 +12,7 @@ from uuid import UUID
 from generated_client.models import JobDetails
 
 from .._client import SingleCallClient
+from .._config import DEFAULT_MAX_UNAVAILABLE
 from ._outcome import BulkSummary
 from ._plan import (
     Pause,
@@ -41,12 +42,16 @@ class JobsClient(SingleCallClient):
         try:
             for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
                 pass
-            return run.summary()
+            return run.summary(self._availability.unavailable_seconds)
         finally:
             run.close()
 
     def wait_many(
-        self, job_ids: Iterable[UUID | str], *, deadline: float | None = None
+        self,
+        job_ids: Iterable[UUID | str],
+        *,
+        deadline: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> Iterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes (``completed`` or
         ``failed``), in the order they finish.
@@ -56,7 +61,7 @@ class JobsClient(SingleCallClient):
         per poll. ``deadline`` is how long to wait in all, in seconds (None: no
         limit); past it, WaitTimeoutError names the jobs still running.
         """
-        yield from self._drive(wait_many_plan(self, job_ids, deadline), None)
+        yield from self._drive(wait_many_plan(self, job_ids, deadline, max_unavailable), None)
 
     def _drive(self, plan: Plan, run: BulkRun | None) -> Iterator[JobDetails]:
         """Carry out a plan's steps in this thread; yields what it reports."""
@@ -133,7 +138,7 @@ class JobsClient(SingleCallClient):
                 run,
                 run.watcher,
                 lambda: not all(end.is_set() for end in worker_ends),
-                self._budget.per_minute,
+                self._budget.pace,
             )
 
             def watch() -> None:

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from generated_client.models import JobList, JobListPagination, JobStatus
 from generated_client.types import UNSET
 
+from ._conditions import OtherConsumer, Outage, Schedule
 from ._faults import AFTER, FaultPicker
 from ._store import FakeJob, JobStore, StoreError
 
@@ -165,6 +166,7 @@ class FakeApp:
         rate_limit: int | None = None,
         rate_window: float = 60.0,
         rate_limit_retry_after: bool = False,
+        schedule: Schedule | None = None,
     ) -> None:
         if pagination_mode not in PAGINATION_MODES:
             raise ValueError(
@@ -194,6 +196,13 @@ class FakeApp:
         self.rate_window = rate_window
         self.rate_limit_retry_after = rate_limit_retry_after
         self._admitted: collections.deque[float] = collections.deque()
+        #: Outages and other programs on the account, over time.
+        self.schedule = schedule or Schedule()
+        #: Per other program: [its next turn (monotonic), requests it is behind].
+        self._consumers: dict[int, list[float]] = {}
+        #: Requests of other programs the account's window admitted / refused.
+        self.other_admitted = 0
+        self.other_refused = 0
         self.app = Starlette(
             middleware=[
                 Middleware(
@@ -283,6 +292,9 @@ class FakeApp:
                 job_id = uuid.UUID(raw_id) if raw_id else None
             except ValueError:
                 job_id = None
+            outage = self.schedule.outage(time.monotonic())
+            if outage is not None:
+                return await self._unavailable(request, operation, job_id, outage, handler)
             if request.headers.get("authorization") != f"Bearer {self.api_key}":
                 err = StoreError(
                     401, "Unauthorized", "fail.unauthorized.badToken", "Invalid or missing API key."
@@ -314,12 +326,42 @@ class FakeApp:
 
         return endpoint
 
+    async def _unavailable(
+        self,
+        request: Request,
+        operation: str,
+        job_id: uuid.UUID | None,
+        outage: Outage,
+        handler: Handler,
+    ) -> Response:
+        """The service is away: a 503 to everything, or the connection closed before
+        the answer (after carrying the request out, with ``outage.processed``)."""
+        if outage.kind == "503":
+            self._record(request, operation, 503, False, "outage", job_id)
+            err = StoreError(
+                503,
+                "ServiceUnavailable",
+                "fail.serviceUnavailable.temporary",
+                "Service temporarily unavailable.",
+            )
+            return _error(err)
+        processed = False
+        if outage.processed and request.headers.get("authorization") == f"Bearer {self.api_key}":
+            try:
+                _, _, job_id = await handler(request)
+                processed = True
+            except StoreError:
+                pass
+        self._record(request, operation, None, processed, "outage", job_id)
+        return _DropResponse()
+
     def _over_the_limit(self) -> float | None:
         """None if this request fits the account's window (and count it), else how
         many seconds until a place frees up."""
         if self.rate_limit is None:
             return None
         now = time.monotonic()
+        self._other_programs(now)
         admitted = self._admitted
         while admitted and admitted[0] <= now - self.rate_window:
             admitted.popleft()
@@ -327,6 +369,41 @@ class FakeApp:
             return admitted[0] + self.rate_window - now
         admitted.append(now)
         return None
+
+    def _other_programs(self, now: float) -> None:
+        """Let the other programs on the account take their turns up to ``now``, at
+        the moments they were due (the window is replayed in time order)."""
+        turns: list[tuple[float, OtherConsumer, list[float]]] = []
+        for consumer in self.schedule.consumers():
+            if consumer.per_minute <= 0:
+                continue
+            state = self._consumers.setdefault(
+                id(consumer), [self.schedule.origin + consumer.start, 0.0]
+            )
+            # A turn at most every 10 ms, carrying the requests due by then.
+            spacing = max(60.0 / consumer.per_minute, 0.01)
+            while state[0] <= now:
+                turns.append((state[0], consumer, state))
+                state[0] += spacing
+        turns.sort(key=lambda turn: turn[0])
+        admitted = self._admitted
+        assert self.rate_limit is not None
+        for at, consumer, state in turns:
+            if not consumer.active(at - self.schedule.origin):
+                continue
+            if self.schedule.outage(at) is not None:
+                continue  # the service is away for everyone
+            due = consumer.per_minute * max(60.0 / consumer.per_minute, 0.01) / 60.0
+            # A refused request goes again at the next turn, then is given up.
+            state[1] = min(state[1] + due, 2 * max(due, 1.0))
+            while admitted and admitted[0] <= at - self.rate_window:
+                admitted.popleft()
+            while state[1] >= 1.0 and len(admitted) < self.rate_limit:
+                admitted.append(at)
+                state[1] -= 1.0
+                self.other_admitted += 1
+            if state[1] >= 1.0:
+                self.other_refused += 1
 
     def _before(
         self, request: Request, operation: str, fault: str, job_id: uuid.UUID | None

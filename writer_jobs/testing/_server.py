@@ -6,13 +6,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from generated_client.models import JobStatus
 
 from ._app import FakeApp, LogEntry
+from ._conditions import Condition, Schedule
 from ._faults import FaultPicker, Faults
 from ._store import FakeJob, JobStore
 
@@ -52,6 +53,11 @@ class FakeWriterAPI:
       ``total_count_error`` is added to it (a count that lags the list).
     - ``omit_updated_at``: operation ids ("list_jobs", "get_job") whose job bodies
       leave out the optional updated_at.
+    - ``conditions``: what happens over time, in seconds from ``start()``:
+      ``OtherConsumer(per_minute, start, duration)``, another program spending the
+      same account's window (with ``rate_limit``), and ``Outage(start, duration,
+      kind)``, the service answering 503 to everything or closing connections
+      unanswered; ``schedule()`` adds more while it runs (``elapsed()`` is now).
     - ``on_list``: settable hook ``(api, application_id, status, offset, limit)``
       called before each list page is computed (``limit`` as requested), e.g. to
       change statuses between page requests; ``retry_as_other(job_id)`` re-triggers
@@ -90,6 +96,7 @@ class FakeWriterAPI:
         rate_limit_retry_after: bool = False,
         newest_first: bool = False,
         seed_completed: int = 0,
+        conditions: Sequence[Condition] = (),
     ) -> None:
         self.api_key = api_key
         self.application_id = application_id
@@ -102,6 +109,8 @@ class FakeWriterAPI:
             fail_again_after=fail_again_after,
         )
         self.picker = FaultPicker(faults or Faults())
+        self._schedule = Schedule()
+        self._schedule.add(*conditions)
         self._fake = FakeApp(
             self.store,
             self.picker,
@@ -117,6 +126,7 @@ class FakeWriterAPI:
             rate_limit=rate_limit,
             rate_window=rate_window,
             rate_limit_retry_after=rate_limit_retry_after,
+            schedule=self._schedule,
         )
         self.store.newest_first = newest_first
         if seed_completed:
@@ -146,6 +156,25 @@ class FakeWriterAPI:
     def rate_limited(self) -> int:
         """Requests refused by the account's rate limit."""
         return sum(1 for e in self._fake.log if e.fault == "rate_limit")
+
+    @property
+    def other_admitted(self) -> int:
+        """Requests of other programs (``OtherConsumer``) the account's window admitted."""
+        return self._fake.other_admitted
+
+    @property
+    def unavailable(self) -> int:
+        """Requests that met an outage (answered 503, or their connection closed)."""
+        return sum(1 for e in self._fake.log if e.fault == "outage")
+
+    def schedule(self, *conditions: Condition) -> None:
+        """Add conditions (``OtherConsumer``, ``Outage``), timed from ``start()``:
+        ``api.schedule(Outage(api.elapsed() + 1, 5))`` is an outage in a second."""
+        self._schedule.add(*conditions)
+
+    def elapsed(self) -> float:
+        """Seconds since ``start()``: the clock conditions are scheduled on."""
+        return self._schedule.elapsed()
 
     def requests_per_operation(self) -> dict[str, int]:
         """Every request received, processed or not, by operation id."""
@@ -230,6 +259,7 @@ class FakeWriterAPI:
                 raise RuntimeError("the fake Writer API did not start")
             time.sleep(0.01)
         self.base_url = f"http://{host}:{port}"
+        self._schedule.start()
         return self
 
     def stop(self) -> None:
