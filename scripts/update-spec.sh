@@ -55,6 +55,12 @@ fi
 if [[ -f "$reference" ]]; then
   cp "$reference" "$root/tests/contract/reference/writer-retry-job.md"
   echo "update-spec: refreshed tests/contract/reference/writer-retry-job.md from $reference"
+  # The other published operation pages beside it, when the folder has them.
+  for page in writer-get-job.yaml writer-create-job.yaml writer-list-jobs.yaml; do
+    if [[ -f "$(dirname "$reference")/$page" ]]; then
+      cp "$(dirname "$reference")/$page" "$root/tests/contract/reference/$page"
+    fi
+  done
 else
   echo "update-spec: no published retry page at $reference: the contract tests compare with the old copy" >&2
 fi

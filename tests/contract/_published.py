@@ -1,5 +1,5 @@
 """The spec as Writer publishes it, built from the published definitions of the four job
-operations (tests/contract/reference/ and the shared reference folder): today's, and a
+operations (copies in tests/contract/reference/, refreshed by make update-spec): today's, and a
 later version the way the owner would publish it (the whole API, no operationIds, no
 error responses, plus three additive changes)."""
 
@@ -13,7 +13,9 @@ import yaml
 
 from ._spec import REFERENCE_RETRY, ROOT, reached_schemas, reference_retry_spec
 
-REFERENCE = ROOT.parent / "shared" / "reference"
+# Copies of the published pages: a clone of the project has them without the folder
+# they were taken from (update-spec refreshes them with the retry page).
+REFERENCE = Path(__file__).resolve().parent / "reference"
 RETRY = "/v1/applications/jobs/{job_id}/retry"
 JOB = "/v1/applications/jobs/{job_id}"
 JOBS = "/v1/applications/{application_id}/jobs"
