@@ -76,6 +76,8 @@ class Availability:
         self._probe: Probe | None = None
         #: When the last probe was let through.
         self._probed_at = -math.inf
+        #: When the last failure came.
+        self._failed_at = -math.inf
         self._total = 0.0
 
     @property
@@ -90,14 +92,25 @@ class Availability:
         with self._lock:
             return 0.0 if self.down_since is None else self._clock() - self.down_since
 
-    def wait(self, since: float | None = None) -> float | Probe:
+    def outlasted(self, since: float | None, bound: float) -> bool:
+        """Whether the current outage outlasted ``bound`` seconds (counted from
+        ``since`` at the earliest): a failure came at or past the bound, so the
+        service was still away then, not only unprobed since."""
+        with self._lock:
+            if self.down_since is None:
+                return False
+            start = self.down_since if since is None else max(self.down_since, since)
+            return self._failed_at >= start + bound
+
+    def wait(self, since: float | None = None, bound: float | None = None) -> float | Probe:
         """How long a bulk request waits before asking again (0.0: send it now), or,
         while the service is unavailable, the Probe it goes as (one at a time).
 
         ``since``: when the request's bulk call began. A call that began during the
         outage and has seen no probe since probes at once: what an earlier call (a
         stopped run) learned about the outage is stale, and the backoff it reached is
-        not this call's."""
+        not this call's. ``bound``: the call's max_unavailable; a probe goes at the
+        bound whatever the backoff says, so the call stops only on its failure."""
         with self._lock:
             if self.down_since is None:
                 return 0.0
@@ -107,6 +120,10 @@ class Availability:
             due = self._next_probe
             if since is not None and self._probed_at < since:
                 due = min(due, since)
+            if bound is not None:
+                start = self.down_since if since is None else max(self.down_since, since)
+                if self._probed_at < start + bound:  # the last probe, at the bound
+                    due = min(due, start + bound)
             if now >= due:
                 self._probe = Probe()
                 self._probed_at = now
@@ -146,6 +163,7 @@ class Availability:
                 return
             assert reason is not None
             self.reason = reason
+            self._failed_at = now
             if self.down_since is None:
                 self.down_since = now
             elif not is_probe:

@@ -103,16 +103,17 @@ class ClientBase:
         it), or the Probe it goes as. Says so in the log every OUTAGE_SAID seconds;
         past the request's bound of continuous unavailability (counted from its bulk
         call's start at the earliest), ServiceUnavailableError stops the bulk work."""
-        wait = self._availability.wait(action.since)
+        bound = action.max_unavailable
+        wait = self._availability.wait(action.since, bound)
         if isinstance(wait, Probe) or wait <= 0:
             return wait
         down = self._availability.down_for()
         reason = self._availability.reason
-        bound = action.max_unavailable
         url = self._config.base_url + str(action.kwargs["url"])
         method = str(action.kwargs["method"]).upper()
-        counted = down if action.since is None else min(down, time.monotonic() - action.since)
-        if bound is not None and counted > bound:
+        # Stopped only once a probe at the bound failed too: an outage shorter than the
+        # bound is waited out, however the probes' backoff falls.
+        if bound is not None and self._availability.outlasted(action.since, bound):
             raise ServiceUnavailableError(
                 f"the API was unavailable for {down:.0f} s in a row ({reason}), longer than "
                 f"max_unavailable={bound:g} s: stopped. The journal keeps the run's place: "
