@@ -172,6 +172,23 @@ def _ratio(value: str) -> float:
     return number
 
 
+def _outage_arg(value: str) -> tuple[float, float, str]:
+    """START:DURATION[:503|close], seconds from the server's start (built into the
+    fake's Outage in serve, which imports the fake lazily)."""
+    parts = value.split(":")
+    kind = parts.pop() if len(parts) == 3 else "503"
+    try:
+        start, duration = (float(part) for part in parts)
+    except ValueError:
+        start = duration = -1.0
+    if len(parts) != 2 or kind not in ("503", "close") or min(start, duration) < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be START:DURATION[:503|close] in seconds, e.g. 20:60 or 20:60:close, "
+            f"received {value!r}"
+        )
+    return start, duration, kind
+
+
 def _input_arg(value: str) -> tuple[str, str]:
     name, sep, text = value.partition("=")
     if not sep or not name.strip():
@@ -452,6 +469,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="R",
         help="share of jobs that fail when they finish (default 0)",
+    )
+    p.add_argument(
+        "--other-consumer",
+        type=_non_negative,
+        default=0.0,
+        metavar="PER_MINUTE",
+        help="another program on the same account spends PER_MINUTE requests a minute of "
+        "--rate-limit's window (default 0)",
+    )
+    p.add_argument(
+        "--outage",
+        type=_outage_arg,
+        action="append",
+        default=[],
+        metavar="START:DURATION[:KIND]",
+        help="the service goes away START seconds after it starts, for DURATION seconds: "
+        "KIND 503 (default) answers 503, close closes connections unanswered; repeatable",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="random seed of faults, ids, failures (default 0)"
@@ -1088,13 +1122,18 @@ def _show_preview(
 
 def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
     try:
-        from .testing import DEFAULT_KEY, FakeWriterAPI, Faults
+        from .testing import DEFAULT_KEY, FakeWriterAPI, Faults, OtherConsumer, Outage
     except ImportError:
         raise UsageError(
             "serve needs the 'server' extra: pip install 'writer-jobs[server]'"
         ) from None
     # The fake accepts --api-key when given, else a fixed fake key (never $WRITER_API_KEY,
     # so a real key is neither accepted nor printed).
+    if args.other_consumer and args.rate_limit is None:
+        raise UsageError(
+            f"--other-consumer {args.other_consumer:g} spends an account's window: "
+            "give the account one with --rate-limit"
+        )
     key = getattr(args, "api_key", None) or DEFAULT_KEY
     faults = Faults(rate=args.fault_rate, kinds=("429", "503"), seed=args.seed, retry_after=0.2)
     api = FakeWriterAPI(
@@ -1109,6 +1148,13 @@ def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
         rate_limit=args.rate_limit,
         newest_first=args.newest_first,
         seed_completed=args.seed_completed,
+        conditions=[
+            *([OtherConsumer(args.other_consumer)] if args.other_consumer else []),
+            *(
+                Outage(start, duration, "close" if kind == "close" else "503")
+                for start, duration, kind in args.outage
+            ),
+        ],
     )
     api.start()
     shown_key = key if key == DEFAULT_KEY else "(the --api-key you passed)"

@@ -421,12 +421,17 @@ def test_resume_without_listed_updated_at_and_a_server_clock_behind_triggers_non
         api.fail_next("retry_job", "drop_after", times=20)
         with JobsClient(api.api_key, base_url=api.base_url, max_retries=0) as client:
             first = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
-            assert first.outcomes == {"error": 20}
+            # The run waits the lost answers out (an outage); a job whose POST went out
+            # once the server's clock had moved past the margin is proved 'retried', the
+            # rest cannot be proved either way: 'error'.
+            assert set(first.outcomes) <= {"error", "retried"}
+            assert sum(first.outcomes.values()) == 20 and first.outcomes.get("error", 0) > 0
             time.sleep(0.2)  # every job has failed again by now
             second = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
         per_job = _ours(api)
     assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
-    assert second.outcomes == {"error": 20}  # cannot be proved either way: left alone
+    # The unproved ones still cannot be proved: left alone, never POSTed again.
+    assert second.outcomes == {"error": first.outcomes["error"]}
 
 
 def test_a_resume_never_records_a_listing_newer_than_the_first_runs(tmp_path: Path) -> None:

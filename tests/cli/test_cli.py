@@ -321,3 +321,54 @@ def test_serve_runs_the_fake(tmp_path: Path, processes: Processes) -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(("kind", "said"), [("503", "503"), ("close", "RemoteProtocolError")])
+def test_serve_schedules_an_outage(processes: Processes, kind: str, said: str) -> None:
+    proc = processes.start(
+        [SCRIPT, "--json", "serve", "--seed-failed", "1", "--outage", f"0:600:{kind}"],
+        sigint=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        serving = json.loads(proc.stdout.readline())
+        listed = subprocess.run(
+            [
+                SCRIPT,
+                "--base-url",
+                serving["base_url"],
+                "--api-key",
+                serving["api_key"],
+                "--max-retries",
+                "0",
+                "list",
+                serving["application_id"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert listed.returncode == 1 and said in listed.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--outage", "20"], "must be START:DURATION[:503|close]"),
+        (["--outage", "20:60:flaky"], "received '20:60:flaky'"),
+        (["--outage=-1:60"], "received '-1:60'"),
+        (["--other-consumer", "200"], "give the account one with --rate-limit"),
+    ],
+)
+def test_serve_refuses_a_bad_condition(args: list[str], said: str) -> None:
+    done = subprocess.run(
+        [SCRIPT, "serve", *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 2 and said in done.stderr
