@@ -14,6 +14,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
+from ._availability import Probe
 from ._base import _UNSET_TIMEOUT, ClientBase, RunControl
 from ._transports import AsyncAiohttp, AsyncHttpx, AsyncTransport
 
@@ -69,16 +70,23 @@ class AsyncSingleCallClient(ClientBase):
                     await asyncio.sleep(action.seconds)
                     action = flow.send(None)
                 else:
-                    late = await self._queue(action, run)
+                    probe = await self._clear_outage(action)
+                    outcome: httpx.Response | Exception | None = None
+                    late: float | None = None
+                    try:
+                        late = await self._queue(action, run)
+                        if late is None and run is None:
+                            outcome = await self._send(action)
+                        elif late is None and run is not None:
+                            outcome = await self._send_in(run, action)
+                    finally:
+                        # Whatever ended it (an answer, a cancelled task, a stopped run),
+                        # a probe is given back: no answer (None) tells nothing.
+                        self._availability.observe(outcome, probe)
                     if late is not None:
                         action = flow.send(_engine.NotSent(late))
                         continue
-                    if run is None:
-                        outcome = await self._send(action)
-                    else:
-                        outcome = await self._send_in(run, action)
                     self._budget.observe(outcome)
-                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
@@ -86,16 +94,23 @@ class AsyncSingleCallClient(ClientBase):
             result: T = done.value
             return result
 
+    async def _clear_outage(self, action: _engine.Send) -> Probe | None:
+        """See JobsClient._clear_outage."""
+        if not action.bulk:
+            return None
+        while True:
+            outage = self._outage_wait(action)
+            if isinstance(outage, Probe):
+                return outage
+            if outage <= 0:
+                return None
+            await asyncio.sleep(outage)
+
     async def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
         """Wait for the request's place; see JobsClient._queue. Returns None, or the
         wait that would have ended past the call's deadline (then nothing is sent)."""
         pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
-        cleared = not action.bulk
         while True:
-            if not cleared and (outage := self._outage_wait(action)) > 0:
-                await asyncio.sleep(outage)
-                continue
-            cleared = True  # let through (maybe as the probe): not held again
             budget = self._budget
             signals = budget.signals
             delay = budget.reserve()

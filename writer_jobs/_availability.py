@@ -16,6 +16,7 @@ what came back; the clock is injected.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,15 @@ def unavailable(outcome: httpx.Response | Exception | object) -> str | None:
     return None
 
 
+class Probe:
+    """The one request let through while the service is unavailable. Whatever ends
+    it (an answer, a failure, Ctrl-C, a cancelled task, a stopped run) must give it
+    back: ``observe(outcome, probe)`` or ``release(probe)``; until then no other
+    request probes."""
+
+    __slots__ = ()
+
+
 class Availability:
     """One client's view of whether the service answers. Thread-safe."""
 
@@ -62,7 +72,12 @@ class Availability:
         self.reason = ""
         self._failures = 0
         self._next_probe = 0.0
-        self._probe_out = False
+        #: The probe out now, if any.
+        self._probe: Probe | None = None
+        #: When the last probe was let through.
+        self._probed_at = -math.inf
+        #: When the last failure came.
+        self._failed_at = -math.inf
         self._total = 0.0
 
     @property
@@ -77,46 +92,83 @@ class Availability:
         with self._lock:
             return 0.0 if self.down_since is None else self._clock() - self.down_since
 
-    def wait(self) -> float:
-        """How long a bulk request waits before asking again (0.0: send it now; while
-        the service is unavailable, one request at a time is let through as a probe)."""
+    def outlasted(self, since: float | None, bound: float) -> bool:
+        """Whether the current outage outlasted ``bound`` seconds (counted from
+        ``since`` at the earliest): a failure came at or past the bound, so the
+        service was still away then, not only unprobed since."""
+        with self._lock:
+            if self.down_since is None:
+                return False
+            start = self.down_since if since is None else max(self.down_since, since)
+            return self._failed_at >= start + bound
+
+    def wait(self, since: float | None = None, bound: float | None = None) -> float | Probe:
+        """How long a bulk request waits before asking again (0.0: send it now), or,
+        while the service is unavailable, the Probe it goes as (one at a time).
+
+        ``since``: when the request's bulk call began. A call that began during the
+        outage and has seen no probe since probes at once: what an earlier call (a
+        stopped run) learned about the outage is stale, and the backoff it reached is
+        not this call's. ``bound``: the call's max_unavailable; a probe goes at the
+        bound whatever the backoff says, so the call stops only on its failure."""
         with self._lock:
             if self.down_since is None:
                 return 0.0
-            now = self._clock()
-            if not self._probe_out and now >= self._next_probe:
-                self._probe_out = True
-                return 0.0
-            if self._probe_out:
+            if self._probe is not None:
                 return RECHECK
-            return min(self._next_probe - now, RECHECK)
+            now = self._clock()
+            due = self._next_probe
+            if since is not None and self._probed_at < since:
+                due = min(due, since)
+            if bound is not None:
+                start = self.down_since if since is None else max(self.down_since, since)
+                if self._probed_at < start + bound:  # the last probe, at the bound
+                    due = min(due, start + bound)
+            if now >= due:
+                self._probe = Probe()
+                self._probed_at = now
+                return self._probe
+            return min(due - now, RECHECK)
 
-    def observe(self, outcome: httpx.Response | Exception | object) -> None:
+    def release(self, probe: Probe | None) -> None:
+        """``probe`` ended with no answer to tell (its run stopped, Ctrl-C, a cancelled
+        task, not sent): the next request probes at once, when its time is due."""
+        if probe is None:
+            return
+        with self._lock:
+            if self._probe is probe:
+                self._probe = None
+
+    def observe(
+        self, outcome: httpx.Response | Exception | object, probe: Probe | None = None
+    ) -> None:
         """What a request came back with (None, or any non-answer but a transport
-        error, e.g. a stopped run's: tells nothing)."""
+        error, e.g. a stopped run's: tells nothing). ``probe``: the request went as it."""
         reason = unavailable(outcome)
         answered = isinstance(outcome, httpx.Response) and reason is None
         if reason is None and not answered:
-            with self._lock:
-                self._probe_out = False
+            self.release(probe)
             return
         with self._lock:
             now = self._clock()
+            is_probe = probe is not None and probe is self._probe
+            if is_probe:
+                self._probe = None
             if answered:
                 if self.down_since is not None:
                     self._total += now - self.down_since
                 self.down_since = None
                 self._failures = 0
-                self._probe_out = False
+                self._probe = None  # one still out is an ordinary request now
                 return
             assert reason is not None
             self.reason = reason
+            self._failed_at = now
             if self.down_since is None:
                 self.down_since = now
-            elif not self._probe_out:
+            elif not is_probe:
                 return  # a request already out when the outage began: not a probe
             # The first failure, or the probe's: the next probe waits twice as long.
             self._failures += 1
             delay = min(self.first * 2 ** min(self._failures - 1, 16), self.most)
             self._next_probe = now + delay
-            self._probe_out = False

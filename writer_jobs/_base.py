@@ -17,7 +17,7 @@ from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
-from ._availability import PROBE_MAX, Availability
+from ._availability import PROBE_MAX, Availability, Probe
 from ._budget import Budget
 from ._config import (
     ClientConfig,
@@ -98,19 +98,22 @@ class ClientBase:
             self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
         self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
 
-    def _outage_wait(self, action: _engine.Send) -> float:
+    def _outage_wait(self, action: _engine.Send) -> float | Probe:
         """How long a bulk request waits for the service to answer again (0.0: send
-        it). Says so in the log every OUTAGE_SAID seconds; past the request's bound of
-        continuous unavailability, ServiceUnavailableError stops the bulk work."""
-        wait = self._availability.wait()
-        if wait <= 0:
-            return 0.0
+        it), or the Probe it goes as. Says so in the log every OUTAGE_SAID seconds;
+        past the request's bound of continuous unavailability (counted from its bulk
+        call's start at the earliest), ServiceUnavailableError stops the bulk work."""
+        bound = action.max_unavailable
+        wait = self._availability.wait(action.since, bound)
+        if isinstance(wait, Probe) or wait <= 0:
+            return wait
         down = self._availability.down_for()
         reason = self._availability.reason
-        bound = action.max_unavailable
         url = self._config.base_url + str(action.kwargs["url"])
         method = str(action.kwargs["method"]).upper()
-        if bound is not None and down > bound:
+        # Stopped only once a probe at the bound failed too: an outage shorter than the
+        # bound is waited out, however the probes' backoff falls.
+        if bound is not None and self._availability.outlasted(action.since, bound):
             raise ServiceUnavailableError(
                 f"the API was unavailable for {down:.0f} s in a row ({reason}), longer than "
                 f"max_unavailable={bound:g} s: stopped. The journal keeps the run's place: "

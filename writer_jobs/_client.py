@@ -14,6 +14,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
+from ._availability import Probe
 from ._base import _UNSET_TIMEOUT, ClientBase, RunControl
 from ._exceptions import ConfigurationError
 from ._transports import SyncHttpx
@@ -77,13 +78,21 @@ class SingleCallClient(ClientBase):
                         run.pause(action.seconds)
                     action = flow.send(None)
                 else:
-                    late = self._queue(action, run)
+                    probe = self._clear_outage(action, run)
+                    outcome: httpx.Response | Exception | None = None
+                    late: float | None = None
+                    try:
+                        late = self._queue(action, run)
+                        if late is None:
+                            outcome = self._send(action, None if run is None else run.check)
+                    finally:
+                        # Whatever ended it (an answer, Ctrl-C, a stopped run), a probe
+                        # is given back: no answer (None) tells nothing.
+                        self._availability.observe(outcome, probe)
                     if late is not None:
                         action = flow.send(_engine.NotSent(late))
                         continue
-                    outcome = self._send(action, None if run is None else run.check)
                     self._budget.observe(outcome)
-                    self._availability.observe(outcome)
                     if run is not None:
                         run.observe(outcome)
                     action = flow.send(outcome)
@@ -91,22 +100,29 @@ class SingleCallClient(ClientBase):
             result: T = done.value
             return result
 
-    def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
-        """Wait for the request's place: while the service is unavailable, bulk work's
-        requests wait for it (one at a time probes it); then the budget, a long wait a
-        slice at a time, asking again after each (the pace may have changed), a place
-        taken before a 429 came given back. Returns None, or the wait that would have
-        ended past the call's deadline (then nothing is sent)."""
-        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
-        cleared = not action.bulk
+    def _clear_outage(self, action: _engine.Send, run: RunControl | None) -> Probe | None:
+        """While the service is unavailable, a bulk request waits for it; returns the
+        Probe when it is let through as the one probing it (the caller gives it back)."""
+        if not action.bulk:
+            return None
         while True:
-            if not cleared and (outage := self._outage_wait(action)) > 0:
-                if run is None:
-                    time.sleep(outage)
-                else:
-                    run.pause(outage)
-                continue
-            cleared = True  # let through (maybe as the probe): not held again
+            outage = self._outage_wait(action)
+            if isinstance(outage, Probe):
+                return outage
+            if outage <= 0:
+                return None
+            if run is None:
+                time.sleep(outage)
+            else:
+                run.pause(outage)
+
+    def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
+        """Wait for the request's place in the budget, a long wait a slice at a time,
+        asking again after each (the pace may have changed), a place taken before a 429
+        came given back. Returns None, or the wait that would have ended past the
+        call's deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        while True:
             budget = self._budget
             signals = budget.signals
             delay = budget.reserve()

@@ -53,6 +53,10 @@ class ClientConfig:
     #: Bulk work stops after the service was unavailable this many seconds in a row
     #: (None: never).
     max_unavailable: float | None = None
+    #: When the bulk call began (``time.monotonic``; None: not bulk work): an outage
+    #: that began before it counts against its bound from then, and its first request
+    #: probes at once (a stopped earlier call's backoff is not its own).
+    bulk_since: float | None = None
 
     @property
     def headers(self) -> dict[str, str]:

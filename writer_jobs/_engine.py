@@ -55,9 +55,11 @@ class Send:
     """Send one request: the generated request kwargs, the per-request timeout, and the
     call's deadline (``time.monotonic``; None: none) that the attempt must end by.
     ``bulk``: bulk work's request, held back while the service is unavailable, for up
-    to ``max_unavailable`` seconds of continuous unavailability (None: no bound)."""
+    to ``max_unavailable`` seconds of continuous unavailability (None: no bound),
+    counted from ``since`` at the earliest (when its bulk call began, on
+    ``time.monotonic``)."""
 
-    __slots__ = ("bulk", "kwargs", "max_unavailable", "timeout", "until")
+    __slots__ = ("bulk", "kwargs", "max_unavailable", "since", "timeout", "until")
 
     def __init__(
         self,
@@ -67,12 +69,14 @@ class Send:
         *,
         bulk: bool = False,
         max_unavailable: float | None = None,
+        since: float | None = None,
     ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
         self.until = until
         self.bulk = bulk
         self.max_unavailable = max_unavailable
+        self.since = since
 
 
 @attrs.frozen
@@ -362,6 +366,7 @@ def execute(
                 until,
                 bulk=config.bulk,
                 max_unavailable=config.max_unavailable,
+                since=config.bulk_since,
             )
             if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
                 return call.parse(outcome, method, url)

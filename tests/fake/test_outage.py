@@ -76,7 +76,9 @@ def test_an_outage_scheduled_at_construction_starts_after_its_delay() -> None:
 
 
 def test_outages_refuse_what_they_cannot_be() -> None:
-    with pytest.raises(ValueError, match="outage kind must be '503' or 'close', received 'x'"):
+    with pytest.raises(
+        ValueError, match="outage kind must be '503', 'close' or 'stall', received 'x'"
+    ):
         Outage(start=0, duration=1, kind="x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="duration must be a number >= 0, received -1"):
         Outage(start=0, duration=-1)

@@ -183,7 +183,7 @@ def wait_many_plan(
     until = None if seconds is None else time.monotonic() + seconds
     bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
     # Bulk work: transient failures held back (up to ``bound`` unavailable in a row).
-    config = attrs.evolve(client._bulk_config, max_unavailable=bound)
+    config = attrs.evolve(client._bulk_config, max_unavailable=bound, bulk_since=time.monotonic())
     watchers: dict[str, Watcher] = {}
     for job_id in ids:
         details = yield execute(get_call(job_id), config, None)

@@ -82,7 +82,11 @@ class BulkRun:
         #: ``max_unavailable`` of continuous unavailability; no call deadline (the
         #: run's own bound is wait_timeout).
         self.config = attrs.evolve(
-            config, bulk=True, deadline=None, max_unavailable=max_unavailable
+            config,
+            bulk=True,
+            deadline=None,
+            max_unavailable=max_unavailable,
+            bulk_since=time.monotonic(),
         )
         #: The client's time spent unavailable when the run started.
         self._unavailable_before = unavailable_before

@@ -334,8 +334,9 @@ class FakeApp:
         outage: Outage,
         handler: Handler,
     ) -> Response:
-        """The service is away: a 503 to everything, or the connection closed before
-        the answer (after carrying the request out, with ``outage.processed``)."""
+        """The service is away: a 503 to everything, the connection closed before the
+        answer (after carrying the request out, with ``outage.processed``), or the
+        request held unanswered until the outage ends."""
         if outage.kind == "503":
             self._record(request, operation, 503, False, "outage", job_id)
             err = StoreError(
@@ -345,6 +346,12 @@ class FakeApp:
                 "Service temporarily unavailable.",
             )
             return _error(err)
+        if outage.kind == "stall":
+            # Logged as it arrives: a test can tell that a request is held right now.
+            self._record(request, operation, None, False, "outage", job_id)
+            end = self.schedule.origin + outage.start + outage.duration
+            await asyncio.sleep(max(end - time.monotonic(), 0.0))
+            return _DropResponse()
         processed = False
         if outage.processed and request.headers.get("authorization") == f"Bearer {self.api_key}":
             try:

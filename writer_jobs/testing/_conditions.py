@@ -11,8 +11,8 @@ from typing import Literal
 
 import attrs
 
-OutageKind = Literal["503", "close"]
-OUTAGE_KINDS = frozenset({"503", "close"})
+OutageKind = Literal["503", "close", "stall"]
+OUTAGE_KINDS = frozenset({"503", "close", "stall"})
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -39,8 +39,10 @@ class OtherConsumer:
 class Outage:
     """The service is away from ``start`` seconds after the server started, for
     ``duration`` seconds: ``kind`` "503" answers 503 to every request; "close"
-    closes every connection before the answer. With ``processed`` (for "close"),
-    each request is carried out first: the answers are lost, not the requests."""
+    closes every connection before the answer; "stall" holds every request
+    unanswered until the outage ends, then closes its connection (the client's
+    timeout ends it first). With ``processed`` (for "close"), each request is
+    carried out first: the answers are lost, not the requests."""
 
     start: float = attrs.field(validator=_non_negative)
     duration: float = attrs.field(validator=_non_negative)
@@ -49,7 +51,9 @@ class Outage:
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in OUTAGE_KINDS:
-            raise ValueError(f"outage kind must be '503' or 'close', received {self.kind!r}")
+            raise ValueError(
+                f"outage kind must be '503', 'close' or 'stall', received {self.kind!r}"
+            )
 
     def active(self, at: float) -> bool:
         return self.start <= at < self.start + self.duration
