@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -107,28 +107,16 @@ class AsyncSingleCallClient(ClientBase):
             await asyncio.sleep(outage)
 
     async def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
-        """Wait for the request's place; see JobsClient._queue. Returns None, or the
-        wait that would have ended past the call's deadline (then nothing is sent)."""
-        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
-        while True:
-            budget = self._budget
-            signals = budget.signals
-            delay = budget.reserve()
-            until = action.until if run is None else None
-            if until is not None and time.monotonic() + max(delay, pace) > until:
-                budget.release()
-                return max(delay, pace)
-            wait = min(delay, budget.recheck)
-            if max(wait, pace) > 0:
-                try:
-                    await asyncio.sleep(max(wait, pace))
-                except BaseException:  # cancelled while queueing: nothing was sent
-                    budget.release()
-                    raise
-            pace = 0.0
-            if wait == delay and budget.signals == signals:
-                return None
-            budget.release()
+        """Wait for the request's place; see JobsClient._queue (a cancelled task gives
+        its place back)."""
+        with contextlib.closing(self._queue_steps(action, run)) as steps:
+            try:
+                while True:
+                    if (wait := next(steps)) > 0:
+                        await asyncio.sleep(wait)
+            except StopIteration as done:
+                late: float | None = done.value
+                return late
 
     async def _send_in(self, run: RunControl, action: _engine.Send) -> httpx.Response | Exception:
         """Send within a run: never once it has stopped. From its first write of the

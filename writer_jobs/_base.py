@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any, Literal, Protocol, Unpack
 from uuid import UUID
 
@@ -97,6 +97,35 @@ class ClientBase:
         if http_client is not None:
             self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
         self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
+
+    def _queue_steps(
+        self, action: _engine.Send, run: RunControl | None
+    ) -> Generator[float, None, float | None]:
+        """The request's place in the budget, without I/O (the clients' _queue sleep
+        what it yields): a long wait a slice at a time, asking again after each (the
+        pace may have changed), a place taken before a 429 came given back, and given
+        back too when the caller stops during a wait (it closes this generator).
+        Returns None (send now), or the wait that would have ended past the call's
+        deadline (then nothing is sent)."""
+        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+        while True:
+            budget = self._budget
+            signals = budget.signals
+            delay = budget.reserve()
+            until = action.until if run is None else None
+            if until is not None and time.monotonic() + max(delay, pace) > until:
+                budget.release()
+                return max(delay, pace)
+            wait = min(delay, budget.recheck)
+            try:
+                yield max(wait, pace)
+            except BaseException:  # stopped or interrupted while queueing: nothing sent
+                budget.release()
+                raise
+            pace = 0.0
+            if wait == delay and budget.signals == signals:
+                return None
+            budget.release()
 
     def _outage_wait(self, action: _engine.Send) -> float | Probe:
         """How long a bulk request waits for the service to answer again (0.0: send

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -117,35 +118,23 @@ class SingleCallClient(ClientBase):
                 run.pause(outage)
 
     def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
-        """Wait for the request's place in the budget, a long wait a slice at a time,
-        asking again after each (the pace may have changed), a place taken before a 429
-        came given back. Returns None, or the wait that would have ended past the
-        call's deadline (then nothing is sent)."""
-        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
-        while True:
-            budget = self._budget
-            signals = budget.signals
-            delay = budget.reserve()
-            until = action.until if run is None else None
-            if until is not None and time.monotonic() + max(delay, pace) > until:
-                budget.release()
-                return max(delay, pace)
-            wait = min(delay, budget.recheck)
+        """Wait for the request's place in the budget (see _queue_steps); within a run,
+        stoppable. Returns None, or the wait that would have ended past the call's
+        deadline (then nothing is sent)."""
+        with contextlib.closing(self._queue_steps(action, run)) as steps:
             try:
-                if run is None:
-                    if max(wait, pace) > 0:
-                        time.sleep(max(wait, pace))
-                else:
-                    if max(wait, pace) > 0:
-                        run.pause(max(wait, pace))
-                    run.check()
-            except BaseException:  # stopped or interrupted while queueing: nothing sent
-                budget.release()
-                raise
-            pace = 0.0
-            if wait == delay and budget.signals == signals:
-                return None
-            budget.release()
+                while True:
+                    wait = next(steps)
+                    if run is None:
+                        if wait > 0:
+                            time.sleep(wait)
+                    else:
+                        if wait > 0:
+                            run.pause(wait)
+                        run.check()
+            except StopIteration as done:
+                late: float | None = done.value
+                return late
 
     # --- the API ----------------------------------------------------------------
     def retry(
