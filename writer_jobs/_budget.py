@@ -126,7 +126,7 @@ class Budget:
         with self._lock:
             now = self._clock()
             self._age(now)
-            self._grow(now)
+            self._grow(now, asking=1)
             rate = self._rate()
             self._in_flight += 1
             if rate is None:
@@ -249,9 +249,11 @@ class Budget:
         self._held_until = now + self.window
         self._grown_at = self._held_until
 
-    def _grow(self, now: float) -> None:
+    def _grow(self, now: float, *, asking: int = 0) -> None:
         """Probe upward, a window after the last 429: quickly back to the best share
-        learned before (a storm passed), slowly past it and only while it is used."""
+        learned before (a storm passed), slowly past it and only while it is used.
+
+        ``asking``: requests being reserved now (not in flight yet), part of the demand."""
         if self.share is None or now <= self._held_until:
             return
         elapsed = (now - max(self._grown_at, self._held_until)) / self.window
@@ -260,7 +262,11 @@ class Budget:
             return
         if self.share < self._best:
             self.share = min(self.share * RECOVER**elapsed, self._best)
-        elif self._admitted_count + self._in_flight >= PRESSING * self._limit():
+        elif self._admitted_count + self._in_flight + asking >= PRESSING * math.floor(
+            self._limit()
+        ):
+            # Measured against what the window lets through (whole requests): a client
+            # held to floor(limit) a window uses all it has, and must still grow.
             self.share *= PROBE**elapsed
         self._capacity = max(self._capacity, min(self._burst, self.share * HOLD / 2))
         if self._ceiling_count is not None and self.share >= self._ceiling_count:

@@ -86,3 +86,21 @@ def test_a_job_failing_again_within_the_same_stored_minute_is_reported_ended() -
         ended = list(client.wait_many([job_id], deadline=20))
     assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}
     assert [j.status for j in ended] == [JobStatus.FAILED]
+
+
+@pytest.mark.timeout(60)
+def test_a_refailure_stamped_by_a_job_clock_behind_still_ends_the_wait() -> None:
+    """The failures retried were stamped 2 s ago; the job clock stamping the re-failures
+    is 5 s behind, so each new failure's updated_at is earlier than the listed one and
+    than the retry. A GET after the trigger shows it changed: both waits end with the
+    status the server shows (the bounds are far past the 0.05 s the jobs take)."""
+    api = FakeWriterAPI(
+        seed_failed=3, seed_failed_age=2.0, fail_again_after=0.05, fail_again_clock_offset=-5.0
+    )
+    with api, JobsClient(api.api_key, base_url=api.base_url) as client:
+        summary = client.retry_failed(api.application_id, wait=True, wait_timeout=30)
+        job_ids = [client.retry(job_id).id for job_id in api.seeded]
+        ended = list(client.wait_many(job_ids, deadline=30))
+    assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}
+    assert sorted(j.id for j in ended) == sorted(api.seeded)
+    assert all(j.status is JobStatus.FAILED for j in ended)

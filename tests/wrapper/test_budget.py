@@ -210,3 +210,27 @@ def test_a_single_call_queueing_past_its_deadline_says_so_and_sends_nothing() ->
     message = str(caught.value)
     assert "not sent" in message and "queue" in message and "deadline" in message
     assert "deadline of 0 s" not in message and caught.value.may_have_been_processed is False
+
+
+def test_a_cold_429_with_one_caller_still_probes_upward() -> None:
+    """Another program filled the window just before the client started, then went
+    quiet: the first 3 requests get bare 429s, every later one is admitted. One caller,
+    one request at a time, 6 s window: the share learned (the least one) lets 3 through
+    a window; those 3 are all the window allows, so the client is using all it has and
+    the share must grow, not stay at 3 a window while the account is free."""
+    clock = [0.0]
+    budget = Budget(None, window=6.0, clock=lambda: clock[0])
+    sent: list[float] = []
+    while clock[0] < 120.0:
+        wait = budget.reserve()
+        step = min(wait, budget.recheck)
+        clock[0] += step
+        if step != wait:
+            budget.release()
+            continue
+        sent.append(clock[0])
+        clock[0] += 0.05  # the answer's latency
+        budget.observe(httpx.Response(429 if len(sent) <= 3 else 200))
+    per_window = [sum(1 for t in sent if i * 6 <= t < (i + 1) * 6) for i in range(20)]
+    assert budget.rate_limited == 3
+    assert max(per_window[10:]) > 3 * 4, f"requests in each 6 s window: {per_window}"

@@ -6,9 +6,11 @@ missing from it has finished, or was missed by a list that shifted while paged. 
 end is proved by seeing it in the ``failed`` or ``completed`` list, read newest first
 and only back to the earliest such job's trigger (a long history is never paged
 through). A failed entry counts only when newer than the trigger (an older one is the
-failure that was retried). Where the lists cannot prove an end (no ``updated_at``, a
-server not listing newest first, a job missing from every list twice), a GET confirms
-it. No status is reported that the server did not show for that job after its trigger.
+failure that was retried); one older than the failure retried is a new failure stamped by
+a clock behind, counted once a GET confirms it. Where the lists cannot prove an end (no
+``updated_at``, a server not listing newest first, a job missing from every list twice),
+a GET confirms it. No status is reported that the server did not show for that job
+after its trigger.
 
 No I/O: ``round()`` is a flow of the engine's kind; the drivers run it.
 """
@@ -58,11 +60,16 @@ class Watcher:
         if job.status is JobStatus.FAILED and updated_before is not None:
             if updated is None:
                 return False
+            if abs(updated - updated_before) > 1e-6:
+                # Changed since the baseline. Later: a new failure. Earlier: also a new
+                # one, stamped by a job clock behind the one that stamped the old (clocks
+                # disagree); a GET read after the trigger was accepted shows the job as it
+                # is now, so it proves it, while a list entry must be confirmed by a GET.
+                return fetched or updated > updated_before
             # A whole-second value equal to ``updated_before`` may be a failure within the same
             # second: a list cannot tell it from the old one, a GET (read after the
             # trigger was accepted) can.
-            coarse = fetched and granularity(updated) > 0 and updated >= updated_before - 1e-6
-            return updated > updated_before + 1e-6 or coarse
+            return fetched and granularity(updated) > 0
         return True
 
     def round(self, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[list[JobDetails]]:

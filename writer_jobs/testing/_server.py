@@ -46,6 +46,9 @@ class FakeWriterAPI:
     - ``fail_again_after``: every job retried through the API fails again this many
       seconds after the retry (0.0: at once; ``updated_at`` is still later than the
       retry's). Jobs made by create keep ``delay`` and ``failure_ratio``.
+    - ``fail_again_clock_offset``: seconds added to a re-failure's ``updated_at``
+      (negative: stamped by a job clock behind the one that stamped the failure
+      retried, so it can be earlier than the listed failure and the retry).
     - ``max_page_size``: list pages are silently capped at this many jobs;
       ``pagination_mode`` is what ``pagination.limit`` says: "effective" (the
       capped limit), "requested" (the limit asked for) or "omitted" (no
@@ -86,6 +89,7 @@ class FakeWriterAPI:
         timestamp_resolution: float = 0.0,
         seed_failed_age: float = 0.0,
         fail_again_after: float | None = None,
+        fail_again_clock_offset: float = 0.0,
         max_page_size: int | None = None,
         pagination_mode: str = "effective",
         send_total_count: bool = True,
@@ -107,6 +111,7 @@ class FakeWriterAPI:
             conflict_on_running=conflict_on_running,
             clock_offset=clock_offset,
             fail_again_after=fail_again_after,
+            fail_again_clock_offset=fail_again_clock_offset,
         )
         self.picker = FaultPicker(faults or Faults())
         self._schedule = Schedule()

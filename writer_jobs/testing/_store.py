@@ -87,7 +87,9 @@ class JobStore:
     ``failed`` with probability ``failure_ratio`` (drawn from a seeded RNG) or
     ``completed``. With ``fail_again_after`` set, a retried job instead fails again
     that many seconds after the retry (its ``updated_at`` is that moment, always
-    later than the retry's). ``clock_offset`` shifts every timestamp (seconds;
+    later than the retry's, unless ``fail_again_clock_offset`` shifts it: seconds
+    added to a re-failure's timestamp, a job clock disagreeing with the one that
+    stamped the failure retried). ``clock_offset`` shifts every timestamp (seconds;
     negative: the server's clock is behind). Thread-safe: the server and the test
     thread both use it.
     """
@@ -102,6 +104,7 @@ class JobStore:
         clock: Callable[[], float] = time.monotonic,
         clock_offset: float = 0.0,
         fail_again_after: float | None = None,
+        fail_again_clock_offset: float = 0.0,
     ) -> None:
         if fail_again_after is not None and fail_again_after < 0:
             raise ValueError(f"fail_again_after must be >= 0, received {fail_again_after!r}")
@@ -110,6 +113,9 @@ class JobStore:
         #: the order they entered their status.
         self.newest_first = False
         self.fail_again_after = fail_again_after
+        #: Seconds added to a re-failure's timestamp: the job clock that stamps it
+        #: disagrees with the one that stamped the failure retried (negative: behind).
+        self._fail_again_offset = datetime.timedelta(seconds=fail_again_clock_offset)
         self._offset = datetime.timedelta(seconds=clock_offset)
         self.failure_ratio = failure_ratio
         self.conflict_on_running = conflict_on_running
@@ -157,6 +163,7 @@ class JobStore:
                 # Settled early (settle_all), it fails now rather than in the future;
                 # always at least a tick after the retry (job.updated_at).
                 at = max(min(fails_at, self.now()), job.updated_at + _TICK)
+                at += self._fail_again_offset
                 self._move(job, JobStatus.FAILED, at)
                 job.error = "The job failed again after a retry (fake failure)."
             elif self._rng.random() < self.failure_ratio:
