@@ -24,8 +24,16 @@ tools: $(STAMP) $(PRISM)
 test: tools
 	$(BIN)/python -m pytest
 
+# What `make demo` needs and nothing more: the CLI and the fake server (a tree already
+# set up by `make tools` has them).
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[cli,server]'
+	@touch $(DEMO_STAMP)
+
 # The main job against the bundled fake server: no key, no network.
-demo: $(STAMP)
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	./scripts/demo.sh
 
 # Speed and memory against httpx, aiohttp and the official SDK; writes benchmarks/results/.

@@ -28,7 +28,7 @@ import httpx
 from generated_client.types import Unset
 
 from . import __version__
-from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_UNAVAILABLE
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_UNAVAILABLE
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -36,6 +36,7 @@ from ._exceptions import (
     ConfigurationError,
     InvalidArgumentError,
     ServiceUnavailableError,
+    WaitTimeoutError,
     WriterJobsError,
 )
 from ._validation import job_id as parse_job_id
@@ -53,6 +54,8 @@ EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 #: A bulk run stopped because the API was unavailable too long (sysexits' EX_TEMPFAIL:
 #: try again later; the journal keeps the place).
 EXIT_UNAVAILABLE = 75
+#: A wait passed --wait-timeout with jobs still running (timeout(1)'s code).
+EXIT_WAIT_TIMEOUT = 124
 #: retry-failed asks before retrying more jobs than this, when stdin is a terminal.
 CONFIRM_ABOVE = 20
 #: The ids of jobs that failed again printed at most, after a run.
@@ -67,7 +70,10 @@ try:
     from rich.console import Console
     from rich.table import Table
 except ImportError:  # pragma: no cover - the cli extra is missing
-    sys.stderr.write("writer-jobs: the CLI needs the 'cli' extra: pip install 'writer-jobs[cli]'\n")
+    sys.stderr.write(
+        "writer-jobs: the CLI needs the 'cli' extra (rich, shtab); writer-jobs is not on PyPI: "
+        "from a clone of its repository, pip install '.[cli]'\n"
+    )
     raise SystemExit(EXIT_USAGE) from None
 
 
@@ -248,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Retry, watch, list and create Writer async jobs.",
         epilog="Exit codes: 0 ok (every job waited for completed), 1 API or network error, "
-        "2 usage error, 3 a job waited for ended failed, 130 interrupted.",
+        "2 usage error, 3 a job waited for ended failed, 75 the API stayed unavailable past "
+        f"--max-unavailable (rerun to resume), {EXIT_WAIT_TIMEOUT} --wait-timeout passed with "
+        "jobs still running, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
     try:
@@ -498,6 +506,9 @@ class Output:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+        #: The API's host and port, and the run's journal, for the notices (None: unknown).
+        self.api: str | None = None
+        self.journal: str | None = None
         # Piped output keeps whole rows (a job id is never wrapped); a terminal wraps.
         self.out = Console(
             highlight=False,
@@ -517,6 +528,9 @@ class Output:
             for job in jobs:
                 self.json_line(job.to_dict())
             return
+        if not jobs:  # a title alone: "no in_progress jobs of demo-app"
+            self.out.print(title or "no jobs", highlight=False, markup=False)
+            return
         table = Table(title=title, title_justify="left")
         columns = ["id", "status", "application_id", "updated_at", "error / result"]
         cells = {c: [_cell(getattr(job, c, None)) for job in jobs] for c in columns[:-1]}
@@ -533,7 +547,7 @@ class Output:
         # list may be long); the other columns share what is left, cut with an ellipsis,
         # so each job is one line at any width (80 columns included).
         whole = {
-            c: max(len(c), *map(len, cells[c]))
+            c: max([len(c), *map(len, cells[c])])
             for c in present
             if c in {"id", "status", "updated_at"}
         }
@@ -565,10 +579,12 @@ class Output:
             value = getattr(job, name, None)
             if value is not None and not isinstance(value, Unset):
                 table.add_row(name.replace("_", " "), _cell(value))
-        if isinstance(job.error, str):
-            table.add_row("error", job.error)
-        if not isinstance(job.data, Unset):
-            table.add_row("data", _cell(job.data))
+        # A job just created (the API's Job) has neither field; a JobDetails may lack either.
+        error, data = getattr(job, "error", None), getattr(job, "data", None)
+        if isinstance(error, str):
+            table.add_row("error", error)
+        if data is not None and not isinstance(data, Unset):
+            table.add_row("data", _cell(data))
         for name, value in getattr(job, "additional_properties", {}).items():
             table.add_row(name, json.dumps(value, default=str))
         self.out.print(table)
@@ -603,10 +619,11 @@ class Output:
 
 def _error_or_result(job: Any) -> str:
     """What a job ended with, in words: its error text, or the text it produced."""
-    if isinstance(job.error, str):
-        return job.error
-    suggestion = getattr(job.data, "suggestion", None)
-    return suggestion if isinstance(suggestion, str) else _cell(job.data)
+    error, data = getattr(job, "error", None), getattr(job, "data", None)
+    if isinstance(error, str):
+        return error
+    suggestion = getattr(data, "suggestion", None)
+    return suggestion if isinstance(suggestion, str) else _cell(data)
 
 
 def _cell(value: Any) -> str:
@@ -621,6 +638,15 @@ def _cell(value: Any) -> str:
     if hasattr(value, "to_dict"):  # a job's result: show what it holds
         return json.dumps(value.to_dict(), ensure_ascii=False)
     return str(value)
+
+
+def _api_host(base_url: str | None) -> str | None:
+    """host:port of the API the command talks to, for messages (None: not a URL)."""
+    try:
+        url = httpx.URL(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    return url.netloc.decode() or None
 
 
 def _client_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -686,9 +712,12 @@ class _UnavailableNotice(logging.Handler):
         if down is None:
             return
         reason = getattr(record, "unavailable_reason", "")
+        where = self.output.api or "the API"
+        since = f" for {down:.0f} s" if down >= 1 else ""  # not "for 0 s": it just began
+        journal = self.output.journal
+        place = f", the journal {journal} keeps your place" if journal else ""
         self.output.err.print(
-            f"writer-jobs: API unavailable for {down:.0f} s ({reason}), waiting; Ctrl-C "
-            "stops, the journal keeps your place",
+            f"writer-jobs: {where} unavailable{since} ({reason}), waiting; Ctrl-C stops{place}",
             highlight=False,
             markup=False,
         )
@@ -847,6 +876,11 @@ def _jobs_noun(count: int) -> str:
     return "job" if count == 1 else "jobs"
 
 
+def _count(count: int, noun: str) -> str:
+    """``no jobs``, ``1 job``, ``2 jobs``."""
+    return f"{count or 'no'} {noun}{'' if count == 1 else 's'}"
+
+
 def _short(exc: WriterJobsError) -> str:
     """An error in a table cell: its kind and the server's own words when it sent some
     (not the request line and status around them)."""
@@ -879,7 +913,8 @@ def _cmd_list(args: argparse.Namespace, output: Output) -> int:
             if args.limit is not None and len(jobs) >= args.limit:
                 break
     if not output.as_json:
-        output.jobs(jobs, title=f"{len(jobs)} {_jobs_noun(len(jobs))} of {args.application_id}")
+        status = f"{args.status} " if args.status else ""
+        output.jobs(jobs, title=f"{_count(len(jobs), status + 'job')} of {args.application_id}")
     return EXIT_OK
 
 
@@ -918,7 +953,7 @@ def _cmd_wait(args: argparse.Namespace, output: Output) -> int:
             if output.as_json:
                 output.json_line(job.to_dict())
     if not output.as_json:
-        output.jobs(jobs, title=f"{len(jobs)} {_jobs_noun(len(jobs))} ended")
+        output.jobs(jobs, title=f"{_count(len(jobs), 'job')} ended")
     return _ended(*(job.status for job in jobs))
 
 
@@ -964,13 +999,17 @@ def _again_command(args: argparse.Namespace) -> str:
 
 
 def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
+    output.journal = args.journal
     progress = _Progress(output, f"retrying {args.application_id}", sent=args.wait)
     prompt_time = 0.0
     failed_again: list[str] = []
+    timed_out: list[str] = []
 
     def on_outcome(outcome: JobOutcome) -> None:
         if outcome.outcome is Outcome.RETRIED and outcome.status == "failed":
             failed_again.append(str(outcome.job_id))
+        if outcome.error_type == WaitTimeoutError.__name__:
+            timed_out.append(str(outcome.job_id))
         if output.as_json:
             output.json_line(outcome.to_json())
         elif outcome.error_type:
@@ -1078,9 +1117,18 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
             "retrying them?): a failed job may not have been seen; run again to pick it up",
             highlight=False,
         )
+    if timed_out and not output.as_json:
+        output.err.print(
+            f"writer-jobs: {_count(len(timed_out), 'job')} still running when --wait-timeout "
+            f"{args.wait_timeout:g} s passed (re-triggered once; `writer-jobs wait` follows them)",
+            highlight=False,
+            markup=False,
+        )
     if summary.errors or not summary.listing_settled:
         return EXIT_API
-    return EXIT_JOB_FAILED if summary.failed_again else EXIT_OK
+    if summary.failed_again:
+        return EXIT_JOB_FAILED
+    return EXIT_WAIT_TIMEOUT if timed_out else EXIT_OK
 
 
 def _question(state: BulkProgress, args: argparse.Namespace) -> str:
@@ -1102,15 +1150,16 @@ def _show_preview(
         output.json_line(summary.to_json())
         return EXIT_OK
     count = len(preview)
-    table = Table(
-        title=f"{count} failed {_jobs_noun(count)} of {application_id} would be retried",
-        title_justify="left",
-    )
+    title = f"{_count(count, 'failed job')} of {application_id} would be retried"
+    if not preview:
+        output.out.print(title, highlight=False, markup=False)
+    table = Table(title=title, title_justify="left")
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("error", no_wrap=True, overflow="ellipsis")
     for outcome in preview:
         table.add_row(str(outcome.job_id), outcome.message or "")
-    output.out.print(table)
+    if preview:
+        output.out.print(table)
     errors = collections.Counter(outcome.message or "(no error text)" for outcome in preview)
     for text, n in errors.most_common():
         output.out.print(f"{n:>6}  {text}", highlight=False, markup=False)
@@ -1220,6 +1269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     output = Output(as_json=bool(getattr(args, "json", False)))
+    output.api = _api_host(getattr(args, "base_url", None))
     _setup_logging(getattr(args, "verbose", 0) or 0, output)
     try:
         return COMMANDS[args.command](args, output)
@@ -1229,7 +1279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(output, EXIT_UNAVAILABLE, f"{args.command} failed: {exc}")
     except APIError as exc:
         return _fail(output, EXIT_API, f"{args.command} failed: {exc}")
-    except WriterJobsError as exc:  # e.g. WaitTimeoutError
+    except WaitTimeoutError as exc:
+        return _fail(output, EXIT_WAIT_TIMEOUT, f"{args.command}: {exc}")
+    except WriterJobsError as exc:
         return _fail(output, EXIT_API, f"{args.command} failed: {exc}")
     except KeyboardInterrupt:
         return _fail(output, EXIT_INTERRUPTED, "interrupted")

@@ -197,7 +197,8 @@ def wait_many_plan(
         if until is not None and time.monotonic() >= until:
             remaining = [str(j) for w in busy for j in w.pending]
             raise WaitTimeoutError(
-                f"{len(remaining)} jobs were still running when wait_many() reached its "
+                f"{len(remaining)} {'job was' if len(remaining) == 1 else 'jobs were'} still "
+                "running when wait_many() reached its "
                 f"deadline: {', '.join(remaining[:20])}" + (" ..." if len(remaining) > 20 else ""),
                 last_job=None,
             )
