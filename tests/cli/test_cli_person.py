@@ -104,3 +104,57 @@ def test_the_printed_next_step_retries_each_job_that_failed_again_once_more(
     assert "run.3.jsonl" in second.stderr, "the next step after that names the next journal"
     assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
     no_key(first)
+
+
+def test_the_printed_next_step_keeps_every_option_given_and_says_where_the_key_comes_from(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3, delay=0.2, failure_ratio=1.0) as api:
+        given = [
+            "--base-url", api.base_url, "--api-key", SENTINEL, "--timeout", "30",
+            "--max-retries", "3", "-v",
+            "retry-failed", api.application_id, "--wait", "--wait-timeout", "60",
+            "--journal", str(journal), "--rate-limit", "6000", "--max-unavailable", "120",
+            "--concurrency", "4", "--error-matches", "Upstream|fake failure",
+            "--failed-since", "1d", "--yes",
+            "--failed-before", "2100-01-01T00:00:00", "--limit", "100",
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        first = subprocess.run(
+            [SCRIPT, *given], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        assert first.returncode == 3, first.stderr
+        told = " ".join(first.stderr.split())
+        assert "set WRITER_API_KEY to the one you gave with --api-key" in told
+        printed = first.stderr.split("in a new run", 1)[1].split(":\n", 1)[1].splitlines()[0]
+        words = shlex.split(printed)
+        assert SENTINEL not in printed
+        options = {w for w in words if w.startswith("-")}
+        assert options == {
+            "--base-url", "--timeout", "--max-retries", "--verbose", "--wait",
+            "--wait-timeout", "--journal", "--rate-limit", "--max-unavailable",
+            "--concurrency", "--error-matches", "--failed-since", "--yes",
+        }, "every option but the key, --failed-before and --limit (spent by this run)"  # fmt: skip
+        for flag, value in [
+            ("--timeout", "30"),
+            ("--max-unavailable", "120"),
+            ("--rate-limit", "6000"),
+        ]:
+            assert words[words.index(flag) + 1] == value
+        assert words[words.index("--journal") + 1] == str(tmp_path / "run.2.jsonl")
+        # As printed, with the key where the message says it comes from.
+        assert words[0] == "writer-jobs"
+        again = subprocess.run(
+            [SCRIPT, *words[1:]],
+            capture_output=True,
+            text=True,
+            env=env | {"WRITER_API_KEY": SENTINEL},
+            timeout=60,
+            check=False,
+        )
+        per_job = api.retries_per_job()
+    assert again.returncode == 3, again.stderr  # they fail every time on this server
+    assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
+    no_key(first)
+    no_key(again)
