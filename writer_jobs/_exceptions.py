@@ -66,7 +66,7 @@ class Hint(enum.Enum):
 
 class WriterJobsError(Exception):
     """Base of every error raised by writer-jobs. ``hint``: what to do about it, when
-    known (a :class:`Hint`); ``problem``: the message without it."""
+    known (a ``Hint``); ``problem``: the message without it."""
 
     def __init__(self, *args: object, hint: Hint | None = None) -> None:
         super().__init__(*args)

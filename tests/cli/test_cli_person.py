@@ -158,3 +158,31 @@ def test_the_printed_next_step_keeps_every_option_given_and_says_where_the_key_c
     assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
     no_key(first)
     no_key(again)
+
+
+def test_a_resume_says_at_once_what_it_checks_and_that_its_last_runs_requests_count(
+    tmp_path: Path,
+) -> None:
+    import json
+    import time
+
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=10, delay=30) as api:
+        lines: list[dict[str, object]] = [
+            {"event": "journal", "format": 1, "application_id": api.application_id}
+            | {"base_url": api.base_url},
+            {"event": "sent", "at": time.time() - 5, "requests": 9},
+        ]
+        for job in api.seeded[:4]:  # the last run's POSTs landed; their outcomes never came
+            api.store.retry(job)
+            lines.append({"event": "started", "job_id": str(job)})
+        journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        result = run(api, "retry-failed", api.application_id, "--journal", str(journal))
+        per_job = api.retries_per_job()
+    assert result.returncode == 0, result.stderr
+    first = " ".join(result.stderr.split("\n", 1)[0].split())
+    assert first.startswith(f"writer-jobs: resuming from {journal}"), result.stderr
+    assert "4 jobs the last run started: checked first" in first
+    assert "its 9 requests of the last minute count in the account's window" in first
+    # The four landed before (not through the API): only the six others are sent.
+    assert set(per_job) == set(api.seeded[4:]) and set(per_job.values()) == {1}
