@@ -186,3 +186,27 @@ def test_a_resume_says_at_once_what_it_checks_and_that_its_last_runs_requests_co
     assert "its 9 requests of the last minute count in the account's window" in first
     # The four landed before (not through the API): only the six others are sent.
     assert set(per_job) == set(api.seeded[4:]) and set(per_job.values()) == {1}
+
+
+def test_an_outage_notice_names_the_host_never_0_s_and_a_journal_only_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    from writer_jobs.testing import Outage
+
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3) as api:
+        api.schedule(Outage(start=0.0, duration=60.0, kind="503"))
+        host = api.base_url.removeprefix("http://")
+        bare = run(api, "retry-failed", api.application_id, "--max-unavailable", "2")
+        kept = run(
+            api,
+            *("retry-failed", api.application_id, "--max-unavailable", "2"),
+            *("--journal", str(tmp_path / "run.jsonl")),
+        )
+        assert api.processed("retry_job") == 0
+    for result in (bare, kept):
+        assert result.returncode == 75, result.stderr
+        notices = [line for line in result.stderr.splitlines() if "waiting; Ctrl-C" in line]
+        assert notices and all(f"at {host} (503)" in line for line in notices), result.stderr
+        assert "for 0 s" not in result.stderr
+    assert "journal" not in " ".join(line for line in bare.stderr.splitlines() if "Ctrl-C" in line)
+    assert f"the journal keeps your place ({tmp_path / 'run.jsonl'})" in kept.stderr

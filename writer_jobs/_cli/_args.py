@@ -93,16 +93,6 @@ def moment(value: str) -> datetime.datetime:
     return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
 
 
-def delay(value: str) -> float | tuple[float, float]:
-    low, sep, high = value.partition("-")
-    if not sep:
-        return non_negative(value)
-    bounds = (non_negative(low), non_negative(high))
-    if bounds[0] > bounds[1]:
-        raise argparse.ArgumentTypeError(f"a delay range is MIN-MAX, received {value!r}")
-    return bounds
-
-
 def positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -110,13 +100,6 @@ def positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, received {value!r}") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, received {value!r}")
-    return number
-
-
-def ratio(value: str) -> float:
-    number = non_negative(value)
-    if number > 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, received {value!r}")
     return number
 
 

@@ -69,12 +69,12 @@ class BulkNotice(logging.Handler):
         if down is None:
             return
         reason = getattr(record, "unavailable_reason", "")
-        where = self.output.api or "the API"
-        since = f" for {down:.0f} s" if down >= 1 else ""  # not "for 0 s": it just began
+        at = f" at {self.output.api}" if self.output.api else ""
+        since = f"{down:.0f} s" if down >= 1 else "under 1 s"  # not "0 s": it just began
         journal = self.output.journal
-        place = f", the journal {journal} keeps your place" if journal else ""
+        place = f", the journal keeps your place ({journal})" if journal else ""
         self.output.say(
-            f"writer-jobs: {where} unavailable{since} ({reason}), waiting; Ctrl-C stops{place}"
+            f"writer-jobs: API unavailable for {since}{at} ({reason}), waiting; Ctrl-C stops{place}"
         )
 
 

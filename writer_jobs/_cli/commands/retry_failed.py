@@ -306,7 +306,7 @@ def _show_summary(output: Output, summary: BulkSummary, application_id: str) -> 
         table.add_row("requests a job", f"{summary.requests / summary.total:.2f}")
     table.add_row("transient failures retried", str(summary.transient_failures))
     table.add_row("  of which 429 (paced down)", str(summary.rate_limited))
-    if summary.unavailable_seconds:
+    if summary.unavailable_seconds >= 0.1:  # one 503 retried at once is not an outage
         table.add_row("API unavailable (waited)", f"{summary.unavailable_seconds:.1f} s")
     table.add_row("elapsed", f"{summary.elapsed:.1f} s")
     output.table(table)
