@@ -20,6 +20,7 @@ import pytest
 
 from writer_jobs.testing import FakeWriterAPI
 
+from ..conftest import Processes
 from .test_cli import SCRIPT, SENTINEL
 
 COLUMNS = 80
@@ -276,3 +277,28 @@ def test_retry_failed_wait_timeout_has_its_own_exit_code(api: FakeWriterAPI) -> 
         if mode == "table":
             assert "1 job still running when --wait-timeout 1 s passed" in result.stderr
     assert set(api.retries_per_job().values()) == {1}
+
+
+# --- serve: both output modes, no jobs and some --------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("seeded", [0, 3])
+def test_serve(processes: Processes, mode: str, seeded: int) -> None:
+    import signal
+
+    argv = [SCRIPT, *(["--json"] if mode == "json" else []), "serve", "--seed-failed", str(seeded)]
+    proc = processes.start(
+        argv, sigint=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        if mode == "json":
+            serving = json.loads(proc.stdout.readline())
+            assert serving["seeded_failed"] == seeded and serving["api_key"]
+        else:
+            line = proc.stderr.readline()
+            assert line.startswith("Fake Writer API on http://127.0.0.1:"), line
+            assert f"failed jobs: {seeded}" in line
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in stderr

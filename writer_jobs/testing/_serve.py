@@ -207,24 +207,26 @@ def run(args: argparse.Namespace, output: _Output) -> int:
         ],
     )
     api.start()
-    shown_key = key if key == DEFAULT_KEY else "(the --api-key you passed)"
-    if output.as_json:
-        output.json_line(
-            {
-                "event": "serving",
-                "base_url": api.base_url,
-                "application_id": args.app,
-                "seeded_failed": len(api.seeded),
-                "api_key": key if key == DEFAULT_KEY else None,
-            }
-        )
-    else:
-        output.say(
-            f"Fake Writer API on {api.base_url}  key: {shown_key}  app: {args.app}  "
-            f"failed jobs: {len(api.seeded)}  (Ctrl-C to stop)"
-        )
-    try:
+    try:  # Ctrl-C from the first moment on (even before the address is printed) ends it
+        shown_key = key if key == DEFAULT_KEY else "(the --api-key you passed)"
+        if output.as_json:
+            output.json_line(
+                {
+                    "event": "serving",
+                    "base_url": api.base_url,
+                    "application_id": args.app,
+                    "seeded_failed": len(api.seeded),
+                    "api_key": key if key == DEFAULT_KEY else None,
+                }
+            )
+        else:
+            output.say(
+                f"Fake Writer API on {api.base_url}  key: {shown_key}  app: {args.app}  "
+                f"failed jobs: {len(api.seeded)}  (Ctrl-C to stop)"
+            )
         api.serve_forever()
     except KeyboardInterrupt:
+        pass
+    finally:
         api.stop()
     return 0
