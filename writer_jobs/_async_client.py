@@ -15,14 +15,14 @@ from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._availability import Probe
-from ._base import _UNSET_TIMEOUT, ClientBase, RunControl
+from ._base import CLIENT_TIMEOUT, ClientBase, RunControl
 from ._transports import AsyncAiohttp, AsyncHttpx, AsyncTransport
 
 T = TypeVar("T")
 
 
 class AsyncSingleCallClient(ClientBase):
-    """The asyncio twin of :class:`JobsClient` (its single calls): the same methods as coroutines,
+    """The asyncio twin of ``JobsClient`` (its single calls): the same methods as coroutines,
     ``list()`` as an async iterator, ``async with`` and ``aclose()``. Safe to
     share across tasks of one event loop."""
 
@@ -142,15 +142,15 @@ class AsyncSingleCallClient(ClientBase):
 
     # --- the API ----------------------------------------------------------------
     async def retry(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> Job:
-        """Re-trigger a failed job; see :meth:`JobsClient.retry`."""
+        """Re-trigger a failed job; see ``JobsClient.retry()``."""
         return await self._run(self._retry_flow(job_id, timeout))
 
     async def get(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> JobDetails:
-        """One job; see :meth:`JobsClient.get`."""
+        """One job; see ``JobsClient.get()``."""
         return await self._run(self._get_flow(job_id, timeout))
 
     async def create(
@@ -158,9 +158,9 @@ class AsyncSingleCallClient(ClientBase):
         application_id: str,
         inputs: Mapping[str, str | Sequence[str]],
         *,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> Job:
-        """Start a job; see :meth:`JobsClient.create`."""
+        """Start a job; see ``JobsClient.create()``."""
         return await self._run(self._create_flow(application_id, inputs, timeout))
 
     async def wait(
@@ -168,9 +168,9 @@ class AsyncSingleCallClient(ClientBase):
         job_id: UUID | str,
         *,
         deadline: float | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> JobDetails:
-        """Poll until the job finishes; see :meth:`JobsClient.wait`."""
+        """Poll until the job finishes; see ``JobsClient.wait()``."""
         return await self._run(self._wait_flow(job_id, deadline, timeout))
 
     def list(
@@ -179,9 +179,9 @@ class AsyncSingleCallClient(ClientBase):
         *,
         status: JobStatus | str | None = None,
         page_size: int | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> AsyncIterator[JobDetails]:
-        """Every job of an application, as an async iterator; see :meth:`JobsClient.list`."""
+        """Every job of an application, as an async iterator; see ``JobsClient.list()``."""
         pager = self._pager(application_id, status, page_size)
         return self._pages(pager, self._timeout(timeout))
 

@@ -261,7 +261,7 @@ class ClientBase:
     # Argument checks, before any I/O. Each returns what the engine needs.
     @staticmethod
     def _timeout(timeout: object) -> httpx.Timeout | None:
-        return None if timeout is _UNSET_TIMEOUT else resolve_timeout(timeout)
+        return None if timeout is CLIENT_TIMEOUT else resolve_timeout(timeout)
 
     def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Job]:
         jid = _validation.job_id(job_id)
@@ -305,5 +305,5 @@ class _UnsetTimeout:
         return "<client default>"
 
 
-#: "Use the client's timeout" for the per-call ``timeout=`` keyword (None means no timeout).
-_UNSET_TIMEOUT: Any = _UnsetTimeout()
+#: The per-call ``timeout=`` default: the client's own timeout (None means no timeout).
+CLIENT_TIMEOUT: Any = _UnsetTimeout()

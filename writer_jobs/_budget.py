@@ -34,7 +34,7 @@ import collections
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 
@@ -167,6 +167,50 @@ class Budget:
                     self._admitted.append([start, 1.0])
                 self._admitted_count += 1
                 self._best = max(self._best, float(self._admitted_count))
+
+    def recall(self, sent: Iterable[tuple[float, int]]) -> int:
+        """Requests the work this budget continues sent before it existed (a bulk run
+        resumed from its journal): ``(when, on this budget's clock; how many)``. Those
+        still in the window are this client's own: its pace goes on from theirs, rather
+        than bursting into a window they filled and reading the 429s that follow as
+        another program's share. Returns how many were still in the window."""
+        with self._lock:
+            now = self._clock()
+            # A count stamped at its second's end may be a moment ahead: it is now.
+            recent = sorted((min(at, now), n) for at, n in sent if at > now - self.window and n > 0)
+            if not recent:
+                return 0
+            rate = self._rate()
+            # The token bucket, as if they had gone through it (from full, at the first).
+            self._tokens, self._updated = self._capacity, recent[0][0]
+            for at, count in recent:
+                if rate is not None:
+                    self._tokens = min(self._capacity, self._tokens + (at - self._updated) * rate)
+                self._tokens -= count
+                self._updated = at
+                start = at - at % self._slot
+                if self._admitted and self._admitted[-1][0] >= start:
+                    self._admitted[-1][1] += count
+                else:
+                    self._admitted.append([start, float(count)])
+                self._admitted_count += count
+            self._last_rate = rate
+            if rate is None:
+                self._tokens = max(self._tokens, 0.0)  # unpaced: no debt to wait out
+            self._age(now)
+            self._best = max(self._best, float(self._admitted_count))
+            return sum(n for _, n in recent)
+
+    def wait_now(self) -> float:
+        """How long a request reserved now would wait (nothing is reserved)."""
+        with self._lock:
+            now = self._clock()
+            self._age(now)
+            rate = self._rate()
+            if rate is None:
+                return self._window_wait(now)
+            tokens = min(self._capacity, self._tokens + (now - self._updated) * rate) - 1.0
+            return max(0.0 if tokens >= 0 else -tokens / rate, self._window_wait(now))
 
     @property
     def recheck(self) -> float:

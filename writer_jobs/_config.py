@@ -12,7 +12,7 @@ from typing import Any, Literal, TypedDict, Unpack
 import attrs
 import httpx
 
-from ._exceptions import ConfigurationError, InvalidArgumentError
+from ._exceptions import ConfigurationError, Hint, InvalidArgumentError
 from ._validation import number, positive_int, shorten, timeout_seconds
 from ._version import __version__
 
@@ -101,9 +101,7 @@ def is_loopback(host: str) -> bool:
 def _resolve_api_key(api_key: str | None) -> str:
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if key is None or not key.strip():
-        raise ConfigurationError(
-            f"no Writer API key: pass api_key= or set the {API_KEY_ENV} environment variable"
-        )
+        raise ConfigurationError("no Writer API key", hint=Hint.PASS_API_KEY)
     if not isinstance(key, str):
         raise ConfigurationError(f"api_key must be a str, received {type(key).__name__}")
     if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in key.strip()):
@@ -128,13 +126,13 @@ def _resolve_base_url(base_url: str | None, allow_insecure_http: bool) -> str:
             f"base_url must be an http:// or https:// URL with a host, received {shorten(raw)}"
         )
     if url.username or url.password:
-        raise ConfigurationError("base_url must not carry credentials; pass api_key= instead")
+        raise ConfigurationError("base_url must not carry credentials", hint=Hint.KEY_NOT_IN_URL)
     if url.query or url.fragment:
         raise ConfigurationError(f"base_url must not have a query or fragment, received {raw!r}")
     if url.scheme == "http" and not is_loopback(url.host) and not allow_insecure_http:
         raise ConfigurationError(
-            f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted. "
-            "Use https://, or pass allow_insecure_http=True if you really mean it"
+            f"refusing plain http:// to {url.host!r}: the API key would travel unencrypted.",
+            hint=Hint.USE_HTTPS,
         )
     path = url.path.rstrip("/")
     if path.endswith("/v1"):  # the operations' paths start with /v1 already

@@ -31,6 +31,7 @@ from ._exceptions import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    Hint,
     ResponseValidationError,
     RetryOutcomeUnknownError,
     WaitTimeoutError,
@@ -279,9 +280,8 @@ def _delay_or_raise(
                 "before creating it again",
             )
         elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
-            _with_note(
-                error, "the job may have been re-triggered: check it with get() before retrying"
-            )
+            _with_note(error, "the job may have been re-triggered")
+            error.hint = Hint.CHECK_THE_JOB
         if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
             _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
         error.attempts = attempt

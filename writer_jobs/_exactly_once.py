@@ -144,8 +144,7 @@ def check_before_repeat(
                 )
         raise RetryOutcomeUnknownError(
             f"POST {url}: the answer to an earlier attempt was lost, and {why}; "
-            f"not sending another POST, so job {job_id} is never triggered twice "
-            "(check it with get() before retrying it yourself)",
+            f"not sending another POST, so job {job_id} is never triggered twice",
             method="POST",
             url=url,
             job=details,

@@ -19,6 +19,7 @@ WriterJobsError
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # no runtime import: `from writer_jobs import WriterJobsError` stays light
@@ -36,6 +37,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "Hint",
     "InternalServerError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -51,8 +53,39 @@ __all__ = [
 ]
 
 
+class Hint(enum.Enum):
+    """What a person can do about an error, named once where it is raised. ``str()``
+    of the error ends with it in the library's words (the value); a front end says it
+    in its own (the CLI names its flags): ``error.explain(words)``."""
+
+    PASS_API_KEY = "pass api_key= or set the WRITER_API_KEY environment variable"  # noqa: S105
+    KEY_NOT_IN_URL = "pass api_key= instead"
+    USE_HTTPS = "Use https://, or pass allow_insecure_http=True if you really mean it"
+    CHECK_THE_JOB = "check it with get() before retrying it yourself"
+
+
 class WriterJobsError(Exception):
-    """Base of every error raised by writer-jobs."""
+    """Base of every error raised by writer-jobs. ``hint``: what to do about it, when
+    known (a ``Hint``); ``problem``: the message without it."""
+
+    def __init__(self, *args: object, hint: Hint | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
+
+    @property
+    def problem(self) -> str:
+        """What went wrong, without the hint."""
+        return super().__str__()
+
+    def explain(self, hint_words: str | None) -> str:
+        """The problem followed by ``hint_words`` (another wording of the hint)."""
+        problem = self.problem
+        if not hint_words:
+            return problem
+        return f"{problem} {hint_words}" if problem.endswith(".") else f"{problem}; {hint_words}"
+
+    def __str__(self) -> str:
+        return self.explain(None if self.hint is None else self.hint.value)
 
 
 class InvalidArgumentError(WriterJobsError, ValueError):
@@ -80,15 +113,18 @@ class APIError(WriterJobsError):
     """Something went wrong talking to the API: ``method`` and ``url`` name the request,
     ``attempts`` is how many were made."""
 
-    def __init__(self, message: str, *, method: str, url: str, attempts: int = 1) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, method: str, url: str, attempts: int = 1, hint: Hint | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.message = message
         self.method = method
         self.url = url
         self.attempts = attempts
 
-    def __str__(self) -> str:
-        return self.message
+    @property
+    def problem(self) -> str:
+        return self.message  # notes added to it included
 
 
 class APIStatusError(APIError):
@@ -205,7 +241,9 @@ class RetryOutcomeUnknownError(APIError):
         retriggered: bool,
         attempts: int = 1,
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
+        super().__init__(
+            message, method=method, url=url, attempts=attempts, hint=Hint.CHECK_THE_JOB
+        )
         self.job = job
         self.retriggered = retriggered
         self.may_have_been_processed = True

@@ -344,3 +344,47 @@ def test_an_accepted_retry_with_an_unreadable_answer_is_retried_not_an_error(fau
     assert summary.outcomes == {"retried": 3} and summary.ok
     assert all(o.error_type == "ResponseValidationError" for o in seen)
     assert set(per_job) == set(api.seeded) and max(per_job.values()) == 1
+
+
+def test_the_journal_records_what_a_run_sent_and_a_resume_counts_it_as_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each second a run is answered, a ``sent`` line; a resume reads those of the last
+    minute into its client's budget (the account's window holds them), and says so
+    before its first request."""
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(seed_failed=30, delay=0.05) as api:
+        with JobsClient(api.api_key, base_url=api.base_url) as client:
+            first = client.retry_failed(api.application_id, journal=journal, rate_limit=None)
+        answered = sum(1 for e in api.log if e.status is not None and e.status != 429)
+        recorded = [e for e in _journal(journal) if e["event"] == "sent"]
+        assert sum(e["requests"] for e in recorded) == answered == first.requests
+        api.store.seed_failed(api.application_id, 5)
+        with (
+            caplog.at_level("INFO", logger="writer_jobs"),
+            JobsClient(api.api_key, base_url=api.base_url) as client,
+        ):
+            second = client.retry_failed(api.application_id, journal=journal)
+        (said,) = [r for r in caplog.records if hasattr(r, "resuming")]
+    assert said.resuming["recalled_requests"] == answered
+    assert said.resuming["final"] == 30 and said.resuming["in_flight"] == 0
+    assert second.total == 5 and second.outcomes == {"retried": 5}
+    assert caplog.records.index(said) == 0, "said before anything else"
+
+
+def test_sent_lines_older_than_the_window_are_not_recalled(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "run.jsonl"
+    now = time.time()
+    lines = [
+        {"event": "journal", "format": 1, "application_id": "a", "base_url": "http://x"},
+        {"event": "sent", "at": now - 600, "requests": 50},
+        {"event": "sent", "at": now - 10, "requests": 7},
+        {"event": "sent", "at": "soon", "requests": 3},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    journal = Journal(path, application_id="a", base_url="http://x")
+    journal.close()
+    assert [n for _, n in journal.sent] == [7]
+    assert journal.cut_lines == 1

@@ -158,7 +158,7 @@ def test_ids_from_stdin_plain_or_json_lines_from_list() -> None:
             "0.5",
         )
         bad = _with_stdin(api, "not-an-id\n", "retry", "-")
-    assert plain.returncode == 1 and "still running" in plain.stderr
+    assert plain.returncode == 124 and "still running" in plain.stderr
     assert bad.returncode == 2 and "stdin line 1" in bad.stderr
 
 

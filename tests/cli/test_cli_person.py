@@ -104,3 +104,109 @@ def test_the_printed_next_step_retries_each_job_that_failed_again_once_more(
     assert "run.3.jsonl" in second.stderr, "the next step after that names the next journal"
     assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
     no_key(first)
+
+
+def test_the_printed_next_step_keeps_every_option_given_and_says_where_the_key_comes_from(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3, delay=0.2, failure_ratio=1.0) as api:
+        given = [
+            "--base-url", api.base_url, "--api-key", SENTINEL, "--timeout", "30",
+            "--max-retries", "3", "-v",
+            "retry-failed", api.application_id, "--wait", "--wait-timeout", "60",
+            "--journal", str(journal), "--rate-limit", "6000", "--max-unavailable", "120",
+            "--concurrency", "4", "--error-matches", "Upstream|fake failure",
+            "--failed-since", "1d", "--yes",
+            "--failed-before", "2100-01-01T00:00:00", "--limit", "100",
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+        first = subprocess.run(
+            [SCRIPT, *given], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        assert first.returncode == 3, first.stderr
+        told = " ".join(first.stderr.split())
+        assert "set WRITER_API_KEY to the one you gave with --api-key" in told
+        printed = first.stderr.split("in a new run", 1)[1].split(":\n", 1)[1].splitlines()[0]
+        words = shlex.split(printed)
+        assert SENTINEL not in printed
+        options = {w for w in words if w.startswith("-")}
+        assert options == {
+            "--base-url", "--timeout", "--max-retries", "--verbose", "--wait",
+            "--wait-timeout", "--journal", "--rate-limit", "--max-unavailable",
+            "--concurrency", "--error-matches", "--failed-since", "--yes",
+        }, "every option but the key, --failed-before and --limit (spent by this run)"  # fmt: skip
+        for flag, value in [
+            ("--timeout", "30"),
+            ("--max-unavailable", "120"),
+            ("--rate-limit", "6000"),
+        ]:
+            assert words[words.index(flag) + 1] == value
+        assert words[words.index("--journal") + 1] == str(tmp_path / "run.2.jsonl")
+        # As printed, with the key where the message says it comes from.
+        assert words[0] == "writer-jobs"
+        again = subprocess.run(
+            [SCRIPT, *words[1:]],
+            capture_output=True,
+            text=True,
+            env=env | {"WRITER_API_KEY": SENTINEL},
+            timeout=60,
+            check=False,
+        )
+        per_job = api.retries_per_job()
+    assert again.returncode == 3, again.stderr  # they fail every time on this server
+    assert set(per_job) == set(api.seeded) and set(per_job.values()) == {2}
+    no_key(first)
+    no_key(again)
+
+
+def test_a_resume_says_at_once_what_it_checks_and_that_its_last_runs_requests_count(
+    tmp_path: Path,
+) -> None:
+    import json
+    import time
+
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=10, delay=30) as api:
+        lines: list[dict[str, object]] = [
+            {"event": "journal", "format": 1, "application_id": api.application_id}
+            | {"base_url": api.base_url},
+            {"event": "sent", "at": time.time() - 5, "requests": 9},
+        ]
+        for job in api.seeded[:4]:  # the last run's POSTs landed; their outcomes never came
+            api.store.retry(job)
+            lines.append({"event": "started", "job_id": str(job)})
+        journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        result = run(api, "retry-failed", api.application_id, "--journal", str(journal))
+        per_job = api.retries_per_job()
+    assert result.returncode == 0, result.stderr
+    first = " ".join(result.stderr.split("\n", 1)[0].split())
+    assert first.startswith(f"writer-jobs: resuming from {journal}"), result.stderr
+    assert "4 jobs the last run started: checked first" in first
+    assert "its 9 requests of the last minute count in the account's window" in first
+    # The four landed before (not through the API): only the six others are sent.
+    assert set(per_job) == set(api.seeded[4:]) and set(per_job.values()) == {1}
+
+
+def test_an_outage_notice_names_the_host_never_0_s_and_a_journal_only_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    from writer_jobs.testing import Outage
+
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3) as api:
+        api.schedule(Outage(start=0.0, duration=60.0, kind="503"))
+        host = api.base_url.removeprefix("http://")
+        bare = run(api, "retry-failed", api.application_id, "--max-unavailable", "2")
+        kept = run(
+            api,
+            *("retry-failed", api.application_id, "--max-unavailable", "2"),
+            *("--journal", str(tmp_path / "run.jsonl")),
+        )
+        assert api.processed("retry_job") == 0
+    for result in (bare, kept):
+        assert result.returncode == 75, result.stderr
+        notices = [line for line in result.stderr.splitlines() if "waiting; Ctrl-C" in line]
+        assert notices and all(f"at {host} (503)" in line for line in notices), result.stderr
+        assert "for 0 s" not in result.stderr
+    assert "journal" not in " ".join(line for line in bare.stderr.splitlines() if "Ctrl-C" in line)
+    assert f"the journal keeps your place ({tmp_path / 'run.jsonl'})" in kept.stderr

@@ -174,3 +174,27 @@ def test_tables_fit_80_columns_one_line_a_job_and_get_shows_every_field(
         assert "failed" in row and "Upstream" in row
     for label in ("id", "status", "application id", "created at", "updated at", "error"):
         assert any(line.startswith(label + " ") for line in shown.splitlines()), label
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["create", "demo-app", "--input", "product=kettle"], "in_progress"),
+        (["list", "empty-app"], "no jobs of empty-app"),
+        (["list", "demo-app", "--status", "in_progress"], "no in_progress jobs of demo-app"),
+        (["retry-failed", "empty-app", "--dry-run"], "no failed jobs of empty-app would be"),
+        (["retry-failed", "empty-app"], "failed jobs found"),
+    ],
+)
+def test_the_everyday_paths_on_an_80_column_screen(
+    terminals: list[Terminal], args: list[str], said: str
+) -> None:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=2, delay=30) as api:
+        term = _open(terminals, api, *args)
+        assert term.finish() == 0
+        screen = term.text()
+        created = [str(job.id) for job in api.store._jobs.values() if job.inputs]
+    assert "Traceback" not in screen and "Error" not in screen, screen
+    assert said in screen, screen
+    for job_id in created:  # the id is what the next step needs: whole, on one line
+        assert job_id in screen, screen

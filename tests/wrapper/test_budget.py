@@ -234,3 +234,58 @@ def test_a_cold_429_with_one_caller_still_probes_upward() -> None:
     per_window = [sum(1 for t in sent if i * 6 <= t < (i + 1) * 6) for i in range(20)]
     assert budget.rate_limited == 3
     assert max(per_window[10:]) > 3 * 4, f"requests in each 6 s window: {per_window}"
+
+
+def _most_in_a_minute(sent: list[float]) -> int:
+    sent, most, j = sorted(sent), 0, 0
+    for i, start in enumerate(sent):
+        while j < len(sent) and sent[j] < start + 60.0:
+            j += 1
+        most = max(most, j - i)
+    return most
+
+
+def _per_second(sent: list[float]) -> list[tuple[float, int]]:
+    """As a journal records them: a count a second, at the second's end."""
+    counts = collections.Counter(int(at) for at in sent)
+    return [(second + 1.0, n) for second, n in sorted(counts.items())]
+
+
+@given(
+    limit=st.sampled_from([60, 400]),
+    stop=st.floats(1, 90),
+    backlog=st.integers(1, 600),
+    exact=st.booleans(),
+)
+def test_a_resume_recalling_its_last_runs_requests_keeps_every_minute_under_the_limit(
+    limit: int, stop: float, backlog: int, exact: bool
+) -> None:
+    """A run stopped at ``stop`` s and resumed at once, its work still queued: the two
+    together never put more than the limit in a minute."""
+    clock = [0.0]
+    first = Budget(limit, clock=lambda: clock[0])
+    sent = [t for t in _send_times(first, clock, [0.0] * backlog) if t < stop]
+    clock[0] = stop
+    second = Budget(limit, clock=lambda: clock[0])
+    told = [(t, 1) for t in sent] if exact else _per_second(sent)
+    assert second.recall(told) == sum(n for at, n in told if at > stop - 60)
+    resumed = _send_times(second, clock, [stop] * (backlog - len(sent)))
+    assert _most_in_a_minute(sent + resumed) <= limit
+
+
+def test_without_recall_a_resume_at_once_overfills_the_minute() -> None:
+    """What recall() prevents: a new budget bursts into the window its run filled."""
+    clock = [0.0]
+    first = Budget(400, clock=lambda: clock[0])
+    sent = [t for t in _send_times(first, clock, [0.0] * 600) if t < 25.0]
+    clock[0] = 25.0
+    fresh = Budget(400, clock=lambda: clock[0])
+    resumed = _send_times(fresh, clock, [25.0] * (600 - len(sent)))
+    assert _most_in_a_minute(sent + resumed) > 400
+
+
+def test_recall_ignores_requests_older_than_the_window_and_sets_no_debt_unpaced() -> None:
+    clock = [100.0]
+    budget = Budget(None, clock=lambda: clock[0])
+    assert budget.recall([(10.0, 50), (39.0, 5), (70.0, 30), (100.0, 2)]) == 32
+    assert budget.reserve() == 0.0, "no ceiling, nothing learned: unpaced"

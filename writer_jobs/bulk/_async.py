@@ -45,7 +45,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
         an interrupted run may have touched are checked with a GET before any retry.
         A job this run (or its journal's earlier runs) re-triggered is never retried
         again by it, even if it failed again: to retry those, start a new run (a new
-        journal). ``on_progress`` is told a :class:`BulkProgress` when the jobs to
+        journal). ``on_progress`` is told a ``BulkProgress`` when the jobs to
         handle are known (before any is sent: a place to ask for confirmation), and
         as each is sent and finishes.
 
@@ -71,7 +71,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
         max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> AsyncIterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes; see
-        :meth:`JobsClient.wait_many`."""
+        ``JobsClient.wait_many()``."""
         plan = wait_many_plan(self, job_ids, deadline, max_unavailable)
         async for job in self._drive(plan, None):
             yield job

@@ -1,7 +1,9 @@
 """What makes a bulk run resumable and exclusive: its journal file and its run lock.
 
 A journal is JSON lines: a first line naming the run target, then per job a ``started``
-line flushed before its first request and an ``outcome`` line after. The run lock is an
+line flushed before its first request and an ``outcome`` line after; and, each second
+a run is answered, a ``sent`` line (how many requests, when: wall clock) that a resume
+counts as its own in the account's window. The run lock is an
 advisory ``flock`` (the kernel releases it when the process dies: a killed run never
 leaves it stuck) on a file per (API, application) in a per-user folder under /tmp (not
 $TMPDIR, which differs between shells and would let two runs miss each other).
@@ -9,6 +11,7 @@ $TMPDIR, which differs between shells and would let two runs miss each other).
 
 from __future__ import annotations
 
+import collections
 import datetime
 import hashlib
 import json
@@ -16,6 +19,7 @@ import os
 import socket
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -27,6 +31,8 @@ from .._config import api_host
 from .._exceptions import InvalidArgumentError, RunInProgressError
 
 JOURNAL_FORMAT = 1
+#: How far back a resume reads the ``sent`` lines: the account's window.
+RECALL = 60.0
 
 
 @attrs.frozen
@@ -183,6 +189,8 @@ class Journal:
         self.final: set[UUID] = set()
         self.unsettled: dict[UUID, Resume] = {}
         self.cut_lines = 0
+        #: (epoch seconds, requests) of the ``sent`` lines of the last RECALL seconds.
+        self.sent: collections.deque[tuple[float, int]] = collections.deque()
         #: The run's selection: the one given, or the one this journal's runs used.
         self.selection = selection
         self._file: IO[str] | None = None
@@ -259,6 +267,9 @@ class Journal:
             return
         try:
             entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("event") == "sent":
+                self._read_sent(entry)
+                return
             raw_id = entry["job_id"]
             event = entry["event"]
             if not isinstance(raw_id, str):
@@ -277,6 +288,18 @@ class Journal:
             self.unsettled.pop(job_id, None)
         elif event != "outcome":
             self.cut_lines += 1
+
+    def _read_sent(self, entry: dict[str, Any]) -> None:
+        try:
+            at, requests = float(entry["at"]), int(entry["requests"])
+        except (ValueError, KeyError, TypeError):
+            self.cut_lines += 1
+            return
+        horizon = time.time() - RECALL
+        if at > horizon:
+            self.sent.append((at, requests))
+        while self.sent and self.sent[0][0] <= horizon:
+            self.sent.popleft()
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one line and flush it; after close() nothing more is written."""

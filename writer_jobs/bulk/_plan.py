@@ -13,6 +13,7 @@ carry the steps out:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -25,7 +26,7 @@ import httpx
 from generated_client.models import JobDetails, JobStatus
 
 from .. import _validation
-from .._base import _UNSET_TIMEOUT, ClientBase
+from .._base import CLIENT_TIMEOUT, ClientBase
 from .._config import DEFAULT_MAX_UNAVAILABLE, resolve_rate_limit
 from .._engine import FINISHED, Flow, Pager, execute, get_call
 from .._exceptions import WaitTimeoutError
@@ -34,6 +35,8 @@ from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
 from ._selection import Selection, Todo
 from ._watcher import Watcher, interval
+
+_log = logging.getLogger("writer_jobs")
 
 
 @attrs.frozen
@@ -107,7 +110,7 @@ def start_run(
     if rate_limit is not None:
         resolve_rate_limit(rate_limit, client.base_url)
     selection = _validation.instance(options.get("select"), Selection, name="select")
-    timeout = options.get("timeout", _UNSET_TIMEOUT)
+    timeout = options.get("timeout", CLIENT_TIMEOUT)
     run = BulkRun(
         client._config,
         client._timeout(timeout),
@@ -125,7 +128,40 @@ def start_run(
         ),
         unavailable_before=client._availability.unavailable_seconds,
     )
+    _recall(client, run)
     return run, retry_failed_plan(run, concurrency)
+
+
+def _recall(client: ClientBase, run: BulkRun) -> None:
+    """A resume: the requests its journal's last run sent in the account's window are
+    this client's own (its budget and the run's cap go on from them); said at once,
+    with what the run does first."""
+    journal = run.journal
+    if journal.path is None or not (journal.unsettled or journal.final or journal.sent):
+        return
+    ago = time.time() - time.monotonic()  # wall clock minus this process's clock
+    sent = [(at - ago, count) for at, count in journal.sent]
+    recalled = client._budget.recall(sent)
+    run.pacer.recall(sent)
+    wait = client._budget.wait_now()
+    _log.info(
+        "resuming from %s: %d jobs its runs started are checked (a GET each) before any "
+        "retry, %d ended are skipped; %d requests it sent count in the account's window%s",
+        journal.path,
+        len(journal.unsettled),
+        len(journal.final),
+        recalled,
+        f" (waiting {wait:.0f} s for room in it)" if wait >= 1 else "",
+        extra={
+            "resuming": {
+                "journal": str(journal.path),
+                "in_flight": len(journal.unsettled),
+                "final": len(journal.final),
+                "recalled_requests": recalled,
+                "window_wait": wait,
+            }
+        },
+    )
 
 
 def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
@@ -197,7 +233,8 @@ def wait_many_plan(
         if until is not None and time.monotonic() >= until:
             remaining = [str(j) for w in busy for j in w.pending]
             raise WaitTimeoutError(
-                f"{len(remaining)} jobs were still running when wait_many() reached its "
+                f"{len(remaining)} {'job was' if len(remaining) == 1 else 'jobs were'} still "
+                "running when wait_many() reached its "
                 f"deadline: {', '.join(remaining[:20])}" + (" ..." if len(remaining) > 20 else ""),
                 last_job=None,
             )

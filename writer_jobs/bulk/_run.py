@@ -138,6 +138,8 @@ class BulkRun:
         #: Async tasks of this run with a request out (not cancelled when the run stops).
         self.sending: set[Any] = set()
         self._closed = False
+        #: This second's answered requests, not yet in the journal: [wall second, count].
+        self._sent_second = [0, 0]
 
     # --- the client's RunControl: every request of the run goes through these -------
     def reserve(self) -> float:
@@ -149,6 +151,27 @@ class BulkRun:
         self.pacer.observe(outcome)
         if isinstance(outcome, httpx.Response):
             self.server_clock.observe(outcome)
+            if outcome.status_code != 429:  # a place it took in the account's window
+                self._count_sent()
+
+    def _count_sent(self) -> None:
+        """One more answered request this second; a second past goes to the journal
+        (a ``sent`` line): a resume counts them as its own in the account's window."""
+        if self.journal.path is None:
+            return
+        second = int(time.time())
+        with self._lock:
+            if self._sent_second[0] != second:
+                self._write_sent()
+                self._sent_second = [second, 0]
+            self._sent_second[1] += 1
+
+    def _write_sent(self) -> None:
+        """The pending second's count to the journal (under the run's lock)."""
+        second, count = self._sent_second
+        if count:
+            self.journal.write({"event": "sent", "at": second + 1.0, "requests": count})
+        self._sent_second = [second, 0]
 
     def check(self) -> None:
         self.gate.check()
@@ -313,6 +336,7 @@ class BulkRun:
         then, a new run on the application could check a job before that request lands."""
         self.gate.stop()
         with self._lock:
+            self._write_sent()
             self.journal.close()
             self._closed = True
             release = not self._threads

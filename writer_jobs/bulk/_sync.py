@@ -34,7 +34,7 @@ class JobsClient(SingleCallClient):
         self, application_id: str, **options: Unpack[RetryFailedOptions]
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably; see
-        :meth:`AsyncJobsClient.retry_failed` and ``RetryFailedOptions`` for the keywords.
+        ``AsyncJobsClient.retry_failed()`` and ``RetryFailedOptions`` for the keywords.
 
         Runs ``concurrency`` worker threads over this client's connection pool.
         """

@@ -1,6 +1,6 @@
 """Testing helpers: a fake Writer jobs API served on 127.0.0.1.
 
-Needs the ``server`` extra (``pip install 'writer-jobs[server]'``).
+Needs the ``server`` extra (from a clone: ``pip install '.[server]'``).
 
     from writer_jobs import JobsClient
     from writer_jobs.testing import FakeWriterAPI
@@ -11,28 +11,58 @@ Needs the ``server`` extra (``pip install 'writer-jobs[server]'``).
 With pytest, the ``fake_writer`` fixture gives a running one per test.
 """
 
-try:
-    import starlette  # noqa: F401
-    import uvicorn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - the extra is missing
-    raise ImportError(
-        "writer_jobs.testing needs the 'server' extra: pip install 'writer-jobs[server]'"
-    ) from exc
+from __future__ import annotations
 
-from ._app import LogEntry
-from ._conditions import OtherConsumer, Outage
-from ._faults import Faults
-from ._server import DEFAULT_KEY, FakeWriterAPI
-from ._store import FakeJob, JobStore, StoreError
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DEFAULT_KEY",
-    "FakeJob",
-    "FakeWriterAPI",
-    "Faults",
-    "JobStore",
-    "LogEntry",
-    "OtherConsumer",
-    "Outage",
-    "StoreError",
+#: The fake's names, loaded on first use: `writer-jobs serve` registers itself
+#: (``_serve``) without the ``server`` extra, which only running the fake needs.
+_LAZY = {
+    "LogEntry": "._app",
+    "OtherConsumer": "._conditions",
+    "Outage": "._conditions",
+    "Faults": "._faults",
+    "DEFAULT_KEY": "._server",
+    "FakeWriterAPI": "._server",
+    "FakeJob": "._store",
+    "JobStore": "._store",
+    "StoreError": "._store",
+}
+
+__all__ = [  # noqa: PLE0604 - names resolved on first use
+    *_LAZY
 ]
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'writer_jobs.testing' has no attribute {name!r}")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise ImportError(
+            "writer_jobs.testing needs the 'server' extra: from a clone of writer-jobs, "
+            "pip install '.[server]'"
+        ) from exc
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
+if TYPE_CHECKING:
+    from ._app import LogEntry as LogEntry
+    from ._conditions import OtherConsumer as OtherConsumer
+    from ._conditions import Outage as Outage
+    from ._faults import Faults as Faults
+    from ._server import DEFAULT_KEY as DEFAULT_KEY
+    from ._server import FakeWriterAPI as FakeWriterAPI
+    from ._store import FakeJob as FakeJob
+    from ._store import JobStore as JobStore
+    from ._store import StoreError as StoreError
