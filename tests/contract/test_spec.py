@@ -69,15 +69,20 @@ def test_retry_operation_keeps_everything_the_published_page_shows() -> None:
 
 
 def test_the_retry_operation_and_its_schemas_are_compared_with_the_page() -> None:
-    names, changes = changelog.page_changes(reference_retry_spec(), spec())
+    names, _ = changelog.page_changes(reference_retry_spec(), spec())
     assert names == [f"POST {RETRY_PATH} (retry_job)"]
-    assert [c.line() for c in changes] == [], "today's openapi.yaml is the page's version"
     mine = reached_schemas(_retry(spec()), spec())
     assert set(mine) == {"generate_application_async_response", "api_job_status"}
+    # The page is not compared with itself: the spec's operationId is lent to it.
+    page = _edited(lambda document: None)
+    assert changelog.page_changes(reference_retry_spec(), page) == (names, [])
 
 
 def _edited(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    document = copy.deepcopy(spec())
+    """The page's own document, with the overlay's operationId, then ``edit``ed: what a
+    later spec would be (these hold whichever spec openapi.yaml is today)."""
+    document = copy.deepcopy(reference_retry_spec())
+    _retry(document)["operationId"] = "retry_job"
     edit(document)
     return document
 
@@ -98,6 +103,7 @@ def test_a_field_added_to_the_retry_response_is_additive() -> None:
 def test_a_field_dropped_from_the_retry_response_is_named_with_the_operation() -> None:
     def drop(document: dict[str, Any]) -> None:
         del schemas_of(document)["generate_application_async_response"]["properties"]["id"]
+        schemas_of(document)["generate_application_async_response"]["required"].remove("id")
 
     assert _page_breaks(_edited(drop)) == [
         f"POST {RETRY_PATH} (retry_job): "
