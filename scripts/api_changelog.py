@@ -391,9 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(c.line() for c in changes) if changes else "  no change")
     broken = {n for c in changes if c.kind == BREAKING for n in c.uses}
     if not args.no_python:
-        for package in ("generated_client", "writer_jobs"):
+        # generated_client/ is installed as writer_jobs._generated; griffe reads the
+        # repository copy under its own name (a private module's changes are not reported).
+        for package, label in (
+            ("generated_client", "generated_client (installed as writer_jobs._generated)"),
+            ("writer_jobs", "writer_jobs"),
+        ):
             report = griffe_report(package, args.against)
-            print(f"Python surface of {package} (griffe check against {args.against}):")
+            print(f"Python surface of {label} (griffe check against {args.against}):")
             lines = [ln for ln in report.splitlines() if ln.strip()]
             print("\n".join(f"  {ln}" for ln in lines) if lines else "  no breaking change")
             for ln in lines:

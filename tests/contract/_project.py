@@ -42,7 +42,10 @@ def copy_project(dest: Path, fresh: bool = False) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
-        if source.is_file():
+        if source.is_symlink():  # writer_jobs/_generated -> ../generated_client
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).symlink_to(os.readlink(source))
+        elif source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     if (ROOT / "node_modules").is_dir() and not fresh:
