@@ -32,8 +32,8 @@ LOWEST_TESTS := tests/wrapper tests/bulk
 # More pytest arguments for every test target, e.g. PYTEST_ARGS='-x -k retry'.
 PYTEST_ARGS ?=
 
-.PHONY: test check test-quick test-matrix test-lowest demo bench generate check-generated \
-	lint tools update-spec docs lock ci
+.PHONY: test check test-quick test-matrix test-lowest venvs demo bench generate \
+	check-generated lint tools update-spec docs lock ci
 
 $(STAMP): pyproject.toml $(DEV_LOCK) $(TOOLS_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,17 +81,22 @@ check: lint test-quick
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
-# The core, bulk and CLI tests on each other supported Python.
-test-matrix: $(foreach v,$(MATRIX),.venv-py$(v)/.installed)
-	@set -e; for v in $(MATRIX); do \
-	  echo "== Python $$v: $(MATRIX_TESTS)"; \
-	  .venv-py$$v/bin/python -m pytest -q $(PYTEST_ARGS) $(MATRIX_TESTS); \
-	done
+# The core, bulk and CLI tests on each other supported Python (make test-py3.12 for one).
+# These runs and test-lowest share the working tree with make test (CI runs them side by
+# side): no pytest cache of their own.
+test-matrix: $(foreach v,$(MATRIX),test-py$(v))
+
+test-py%: .venv-py%/.installed
+	.venv-py$*/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(MATRIX_TESTS)
 
 # The core and bulk tests with the runtime dependencies at their lowest declared versions.
 test-lowest: .venv-lowest/.installed
-	.venv-lowest/bin/python -c 'import httpx, attrs; print("== lowest: httpx", httpx.__version__, "attrs", attrs.__version__)'
-	.venv-lowest/bin/python -m pytest -q $(PYTEST_ARGS) $(LOWEST_TESTS)
+	.venv-lowest/bin/python -c 'import httpx, attrs; print("lowest: httpx", httpx.__version__, "attrs", attrs.__version__)'
+	.venv-lowest/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(LOWEST_TESTS)
+
+# Every venv and tool the targets above use (CI makes them before running the suites
+# side by side).
+venvs: tools $(foreach v,$(MATRIX),.venv-py$(v)/.installed) .venv-lowest/.installed
 
 # The main job against the bundled fake server: no key, no network.
 demo: $(STAMP)
@@ -135,5 +140,5 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# What CI runs (.ci/run).
+# What CI runs (.ci/run), one after the other.
 ci: check-generated lint docs test test-matrix test-lowest
