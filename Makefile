@@ -33,7 +33,7 @@ LOWEST_TESTS := tests/wrapper tests/bulk
 PYTEST_ARGS ?=
 
 .PHONY: test check test-quick test-matrix test-lowest venvs demo bench generate \
-	check-generated lint tools update-spec docs lock ci
+	check-generated lint tools update-spec docs lock
 
 $(STAMP): pyproject.toml $(DEV_LOCK) $(TOOLS_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -139,6 +139,3 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check writer_jobs tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-
-# What CI runs (.ci/run), one after the other.
-ci: check-generated lint docs test test-matrix test-lowest
