@@ -7,11 +7,17 @@ so this project's own additions (spec/overlay.yaml) never show as changes.
 
     python scripts/api_changelog.py [--old FILE] [--new FILE] [--against REF] [--no-python]
                                     [--fail-on-breaking]
+    python scripts/api_changelog.py --page PAGE [--new FILE] [--fail-on-breaking]
 
 --old defaults to openapi.yaml at --against (default HEAD), --new to ./openapi.yaml.
 For an old client reading a newer server: in responses a new field or enum value is
 additive (the models keep unknown fields, enums are open), a field that may now be
 absent or null is breaking; in requests a new required input is breaking.
+
+--page compares a copy of a published operation page (tests/contract/reference/, the
+OpenAPI block of writer-retry-job.md) with the same operations of openapi.yaml, by the
+same rules: the page is the older side (a newer spec than the page is the normal case),
+so what the spec adds is additive and what it drops from the page is breaking.
 """
 
 from __future__ import annotations
@@ -256,6 +262,75 @@ def api_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     return _operation_changes(old, new) + _schema_changes(old, new)
 
 
+def page_document(page: Path) -> dict[str, Any]:
+    """The OpenAPI block of a published page (the ```` ```yaml ```` fence of the .md), or
+    the whole file when it is YAML (writer-get-job.yaml and the other operation pages)."""
+    text = page.read_text()
+    if page.suffix == ".md":
+        match = re.search(r"````yaml[^\n]*\n(.*?)````", text, re.S)
+        if not match:
+            raise SystemExit(f"api_changelog: {page} has no ````yaml block")
+        text = match.group(1)
+    loaded = yaml.safe_load(text)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _slice(document: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """The operations ``keys`` ("POST /path") of ``document``, with the schemas they reach."""
+    paths: dict[str, Any] = {}
+    for path, item in (document.get("paths") or {}).items():
+        for method, op in item.items():
+            if f"{method.upper()} {path}" in keys:
+                paths.setdefault(path, {})[method] = op
+    schemas = document.get("components", {}).get("schemas", {})
+    reached = _reached(_refs(paths), schemas)
+    components = {"schemas": {name: schemas[name] for name in sorted(reached)}}
+    return {"paths": paths, "components": components}
+
+
+def page_changes(page: dict[str, Any], effective: dict[str, Any]) -> tuple[list[str], list[Change]]:
+    """The operations of ``page`` and what ``effective`` changed in them, by the rules of
+    api_changes. The page has no operationIds (the overlay adds them): it gets the spec's."""
+    keys = set(_operations(page))
+    old, new = _slice(page, keys), _slice(effective, keys)
+    new_ops = _operations(new)
+    for key, op in _operations(old).items():
+        if key in new_ops and "operationId" not in op and "operationId" in new_ops[key]:
+            op["operationId"] = new_ops[key]["operationId"]
+    names = [f"{key} ({new_ops.get(key, {}).get('operationId', '?')})" for key in sorted(keys)]
+    return names, api_changes(old, new)
+
+
+def page_report(page: Path, new: Path, fail_on_breaking: bool) -> int:
+    """Prints how openapi.yaml differs from the published page copy ``page``."""
+    names, changes = page_changes(page_document(page), yaml.safe_load(new.read_text()) or {})
+    shown = _shown(page)
+    print(f"Published page {shown} ({', '.join(names)}) -> {new.name}:")
+    print("\n".join(c.line() for c in changes) if changes else "  no change")
+    breaking = [c for c in changes if c.kind == BREAKING]
+    if not breaking:
+        return 0
+    for change in breaking:
+        print(
+            f"api_changelog: {new.name} breaks the published page {shown}, operation "
+            f"{', '.join(names)}: {change.what}: {change.how}",
+            file=sys.stderr,
+        )
+    print(
+        "api_changelog: if Writer changed the page too, refresh the copy with the new spec: "
+        "make update-spec SPEC=path/to/spec REFERENCE=path/to/writer-retry-job.md",
+        file=sys.stderr,
+    )
+    return 1 if fail_on_breaking else 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def griffe_report(package: str, against: str) -> str:
     """griffe's breaking changes of ``package`` since git ``against`` ('' when none)."""
     griffe = Path(sys.executable).parent / "griffe"
@@ -292,7 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fail-on-breaking", action="store_true", help="exit 1 when an API change is breaking"
     )
+    parser.add_argument(
+        "--page", type=Path, help="compare this published page copy with --new, not two specs"
+    )
     args = parser.parse_args(argv)
+    if args.page is not None:
+        return page_report(args.page, args.new, args.fail_on_breaking)
     if args.old is not None:
         old_text = args.old.read_text()
     else:
@@ -311,9 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(c.line() for c in changes) if changes else "  no change")
     broken = {n for c in changes if c.kind == BREAKING for n in c.uses}
     if not args.no_python:
-        for package in ("generated_client", "writer_jobs"):
+        # generated_client/ is installed as writer_jobs._generated; griffe reads the
+        # repository copy under its own name (a private module's changes are not reported).
+        for package, label in (
+            ("generated_client", "generated_client (installed as writer_jobs._generated)"),
+            ("writer_jobs", "writer_jobs"),
+        ):
             report = griffe_report(package, args.against)
-            print(f"Python surface of {package} (griffe check against {args.against}):")
+            print(f"Python surface of {label} (griffe check against {args.against}):")
             lines = [ln for ln in report.splitlines() if ln.strip()]
             print("\n".join(f"  {ln}" for ln in lines) if lines else "  no breaking change")
             for ln in lines:

@@ -3,7 +3,8 @@
 # injected 429/503s, and `writer-jobs retry-failed --wait` cleaning it up.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bin=.venv/bin
+# The venv's programs: .venv's (make demo), or the one a test runs on (each Python of CI).
+bin="${DEMO_BIN:-.venv/bin}"
 log="$(mktemp)"
 journal="$(mktemp -u).jsonl"
 port="$("$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -14,6 +14,19 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+# The quick and slow tiers (make check / make test): the marks and the process guard.
+from ._tiers import (
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    quick_tests_start_no_process,
+)
+
+__all__ = [
+    "pytest_collection_modifyitems",
+    "pytest_runtest_makereport",
+    "quick_tests_start_no_process",
+]
+
 # CI (CI=true) replays the same examples every run: a red build is never luck.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):

@@ -29,9 +29,10 @@ def git(project: Path, *args: str) -> str:
     return done.stdout
 
 
-def copy_project(dest: Path) -> Path:
+def copy_project(dest: Path, fresh: bool = False) -> Path:
     """The files of the working tree (tracked and new, not ignored) in ``dest``, committed;
-    node_modules (Prism) linked, not copied."""
+    node_modules (Prism) linked, not copied, unless ``fresh`` (a new clone: no venv, no
+    node_modules)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -41,10 +42,13 @@ def copy_project(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
-        if source.is_file():
+        if source.is_symlink():  # writer_jobs/_generated -> ../generated_client
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).symlink_to(os.readlink(source))
+        elif source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    if (ROOT / "node_modules").is_dir():
+    if (ROOT / "node_modules").is_dir() and not fresh:
         (dest / "node_modules").symlink_to(ROOT / "node_modules")
     git(dest, "init", "-q")
     git(dest, "add", "-A")

@@ -7,7 +7,9 @@ and the tests that need the part fail saying what is missing."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,20 @@ SPEC_PATH = ROOT / "openapi.yaml"
 CONFIG_PATH = ROOT / "openapi-python-client.yaml"
 REFERENCE_RETRY = Path(__file__).resolve().parent / "reference" / "writer-retry-job.md"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _load_changelog() -> Any:
+    """scripts/api_changelog.py (not a package): the rules the tests judge changes by."""
+    found = importlib.util.spec_from_file_location(
+        "api_changelog", ROOT / "scripts" / "api_changelog.py"
+    )
+    assert found is not None and found.loader is not None
+    module = sys.modules.setdefault("api_changelog", importlib.util.module_from_spec(found))
+    found.loader.exec_module(module)
+    return module
+
+
+changelog: Any = _load_changelog()
 
 
 @cache

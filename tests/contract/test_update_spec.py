@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import yaml
 
 from . import _published as published
 from ._project import copy_project, run
+from ._spec import ROOT
 
 pytestmark = pytest.mark.scripts
 
@@ -275,3 +279,92 @@ def test_the_contract_tests_fail_on_a_broken_spec_shape_without_crashing(tmp_pat
     assert "#/components/schemas/api_job_status" in out
     assert "the generated client lacks a name these tests call" in out
     assert "retry_job" in out
+
+
+# `make update-spec` on a fresh clone (no .venv, no Prism), no REFERENCE: the copy of the
+# published retry page stays, and the new spec is judged against it like any spec change.
+
+
+def _fresh_update(factory: pytest.TempPathFactory, document: dict[str, Any]) -> Update:
+    root = factory.mktemp("fresh")
+    project = copy_project(root / "project", fresh=True)
+    new_spec = published.write(document, root / "writer-api.yaml")
+    # A person's shell: none of this run's venvs on PATH, the Makefile sets up its own.
+    path = os.pathsep.join(
+        part
+        for part in os.environ.get("PATH", "").split(os.pathsep)
+        if part
+        and not Path(part).resolve().is_relative_to(ROOT)
+        and Path(part).resolve() != Path(sys.executable).parent.resolve()
+    )
+    result = run(project, "make", "update-spec", f"SPEC={new_spec}", PATH=path)
+    return Update(project, result)
+
+
+def _drop_retry_created_at(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["generate_application_async_response"]
+    del schema["properties"]["created_at"]
+    schema["required"] = [name for name in schema.get("required", []) if name != "created_at"]
+
+
+@pytest.fixture(scope="module")
+def fresh_additive(tmp_path_factory: pytest.TempPathFactory) -> Update:
+    """The later version (the retry operation's 202 body gains an optional field)."""
+    return _fresh_update(tmp_path_factory, published.later_version())
+
+
+@pytest.fixture(scope="module")
+def fresh_breaking(tmp_path_factory: pytest.TempPathFactory) -> Update:
+    """The later version with the retry operation's 202 body losing a field."""
+    document = published.later_version()
+    _drop_retry_created_at(document)
+    return _fresh_update(tmp_path_factory, document)
+
+
+RETRY_PAGE = "tests/contract/reference/writer-retry-job.md"
+RETRY_OP = f"POST {published.RETRY} (retry_job)"
+
+
+def test_fresh_clone_update_spec_installs_prism_and_runs_the_contract_tests(
+    fresh_additive: Update,
+) -> None:
+    assert fresh_additive.result.returncode == 0, fresh_additive.out + fresh_additive.err
+    assert (fresh_additive.project / "node_modules" / ".bin" / "prism").exists()
+    assert not (fresh_additive.project / "node_modules").is_symlink()
+    ran = fresh_additive.out.split("API changelog", 1)[1]
+    assert " passed" in ran and " failed" not in ran and " error" not in ran, ran[-3000:]
+    assert " skipped" not in ran, ran[-3000:]
+
+
+def test_fresh_clone_retry_field_added_is_reported_additive_against_the_page(
+    fresh_additive: Update,
+) -> None:
+    out = fresh_additive.out
+    assert "no published retry page" in fresh_additive.err
+    page = out.split(f"Published page {RETRY_PAGE} ({RETRY_OP}) -> openapi.yaml:", 1)[1]
+    reported = takewhile(lambda line: line.startswith("  "), page.splitlines()[1:])
+    assert [line.strip() for line in reported] == [
+        "additive  enum api_job_status: value 'queued' added",
+        "additive  response field generate_application_async_response.updated_at: added, optional",
+    ], page
+    assert "  breaking  " not in out and "breaks this client" not in fresh_additive.err
+    changelog = out.split("API changelog", 1)[1].split("Python surface", 1)[0]
+    assert sorted(ln.strip() for ln in changelog.splitlines()[1:] if ln.strip()) == sorted(ADDITIVE)
+    assert fresh_additive.check().returncode == 0
+
+
+def test_fresh_clone_retry_field_removed_fails_naming_page_operation_and_field(
+    fresh_breaking: Update,
+) -> None:
+    # update-spec.sh exits 1; make reports it as "Error 1" and exits 2 (make's own code).
+    assert fresh_breaking.result.returncode == 2, fresh_breaking.out
+    err = fresh_breaking.err
+    assert re.search(r"\[Makefile:\d+: update-spec\] Error 1$", err, re.M), err
+    field = "response field generate_application_async_response.created_at: removed"
+    assert f"  breaking  {field}" in fresh_breaking.out
+    assert f"breaks the published page {RETRY_PAGE}, operation {RETRY_OP}: {field}" in err
+    assert "REFERENCE=path/to/writer-retry-job.md" in err
+    assert "breaks this client" in err
+    # The contract tests, Prism included, ran and named it too.
+    assert "generate_application_async_response.created_at" in fresh_breaking.out
+    assert (fresh_breaking.project / "node_modules" / ".bin" / "prism").exists()

@@ -1,7 +1,9 @@
-"""Packaging proven: the sdist and wheel build and pass `twine check`; the wheel,
-installed into a fresh venv far from the source tree, imports, ships py.typed for
-both packages, runs `writer-jobs --version`, `serve` + `retry-failed`, and gives a
-throwaway test suite the `fake_writer` fixture."""
+"""Packaging proven: the sdist and wheel build and pass `twine check`; the wheel holds one
+top-level package, writer_jobs (the generated client inside it, as writer_jobs._generated);
+installed into a fresh venv far from the source tree, with another project's
+`generated_client/` package in the working directory, it imports, ships py.typed, runs
+`writer-jobs --version`, `serve` + `retry-failed`, and gives a throwaway test suite the
+`fake_writer` fixture."""
 
 from __future__ import annotations
 
@@ -31,6 +33,18 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
     return result.stdout
 
 
+def _foreign_generated_client(folder: Path) -> None:
+    """Another project's client, as openapi-python-client names it by default, in the
+    working directory (a notebook's folder, say): first on sys.path for `python -c` and
+    `python -m`, and without the modules writer_jobs uses."""
+    package = folder / "generated_client"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        '"""A client for some other API."""\n\nfrom .client import Client\n\nFOREIGN = True\n'
+    )
+    (package / "client.py").write_text("class Client:\n    pass\n")
+
+
 def test_the_wheel_works_installed_alone(tmp_path: Path, processes: Processes) -> None:
     dist = tmp_path / "dist"
     _run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", dist, ROOT, cwd=tmp_path)
@@ -39,7 +53,11 @@ def test_the_wheel_works_installed_alone(tmp_path: Path, processes: Processes) -
     assert len(wheels) == 1 and len(sdists) == 1
     _run(sys.executable, "-m", "twine", "check", "--strict", *wheels, *sdists, cwd=tmp_path)
     names = zipfile.ZipFile(wheels[0]).namelist()
-    assert "writer_jobs/py.typed" in names and "generated_client/py.typed" in names
+    assert "writer_jobs/py.typed" in names and "writer_jobs/_generated/py.typed" in names
+    assert "writer_jobs/_generated/models/job_details.py" in names
+    top = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith("-info")}
+    assert top == {"writer_jobs"}, top
+    assert len(names) == len(set(names)), "a file is in the wheel twice"
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
@@ -49,13 +67,18 @@ def test_the_wheel_works_installed_alone(tmp_path: Path, processes: Processes) -
 
     away = tmp_path / "elsewhere"
     away.mkdir()
+    _foreign_generated_client(away)
     where = _run(
         bin_dir / "python",
         "-c",
-        "import writer_jobs, generated_client, pathlib; "
-        "from writer_jobs import JobsClient, AsyncJobsClient, RetryOutcomeUnknownError; "
+        "import pathlib, writer_jobs, writer_jobs._generated; "
+        "from writer_jobs import JobsClient, AsyncJobsClient, JobDetails, JobStatus; "
+        "from writer_jobs import RetryOutcomeUnknownError; "
+        "foreign = __import__('generated_client'); "
+        "assert foreign.FOREIGN, 'not the foreign package'; "
+        "assert JobsClient and JobDetails.__module__.startswith('writer_jobs._generated.'); "
         "print(pathlib.Path(writer_jobs.__file__).parent); "
-        "print(pathlib.Path(generated_client.__file__).parent)",
+        "print(pathlib.Path(writer_jobs._generated.__file__).parent)",
         cwd=away,
     ).split()
     for package in where:
