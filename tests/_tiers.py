@@ -25,6 +25,8 @@ SLOW_FILES: dict[str, str] = {
     "tests/cli/test_cli_exactly_once.py": "runs the CLI as a subprocess",
     "tests/cli/test_cli_person.py": "drives the CLI in a pseudo-terminal",
     "tests/cli/test_terminal.py": "drives the CLI in a pseudo-terminal",
+    "tests/cli/test_matrix.py": "runs every CLI command as a subprocess, some in a pty",
+    "tests/packaging/test_import_contracts.py": "runs lint-imports on copies of the package",
     "tests/cli/test_demo.py": "runs scripts/demo.sh",
     "tests/cli/test_readme.py": "runs every code block of the docs, servers included",
     "tests/contract/test_prism.py": "starts Prism",
