@@ -21,7 +21,7 @@ from ._plan import (
     Work,
     start_run,
     wait_many_plan,
-    watch_plan,
+    workers_for,
 )
 from ._run import BulkRun, Stopped
 
@@ -99,30 +99,27 @@ class AsyncJobsClient(AsyncSingleCallClient):
                 result = await self._run(step, run)
 
     async def _work(self, run: BulkRun, work: Work) -> None:
-        """Hand ``jobs`` to worker tasks; at the first error (or when this call is
+        """Hand the items to worker tasks; at the first error (or when this call is
         cancelled) cancel them all and wait until they have stopped, so nothing is
         sent after this returns or raises."""
-        todo = iter(work.jobs)  # one shared iterator: each job goes to one worker
+        todo = iter(work.items)  # one shared iterator: each item goes to one worker
 
         async def worker() -> None:
             try:
                 for item in todo:
-                    run.finish(await self._run(run.start_job(*item), run), item)
+                    work.finish(await self._run(work.start(item), run), item)
             except Stopped:
                 return  # the run stopped while this request was out: it records nothing
 
-        workers = [
-            asyncio.create_task(worker()) for _ in range(min(work.concurrency, len(work.jobs)))
-        ]
+        workers = [asyncio.create_task(worker()) for _ in range(workers_for(work))]
         tasks = list(workers)
 
         async def watch(plan: Plan) -> None:
             async for _ in self._drive(plan, run):  # the watch plan reports nothing
                 pass
 
-        if run.watcher is not None:
-            triggering = lambda: not all(w.done() for w in workers)  # noqa: E731
-            plan = watch_plan(run, run.watcher, triggering, self._budget.pace)
+        if work.watch is not None:
+            plan = work.watch(lambda: not all(w.done() for w in workers))
             tasks.append(asyncio.create_task(watch(plan)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

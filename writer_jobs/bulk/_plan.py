@@ -7,7 +7,10 @@ carry the steps out:
 - a ``Flow`` of the engine: run it through the client, under the run's control; its
   result is sent back;
 - ``Pause(seconds)``: wait (waking when the run stops);
-- ``Work(jobs)``: hand the jobs to ``concurrency`` workers (and the watcher), until done;
+- ``Work(items, concurrency, start, finish, watch)``: hand the items to ``concurrency``
+  workers, each running ``start(item)``'s flow under the run and handing its result to
+  ``finish(result, item)``; ``watch``, if set, is a plan run beside them; until done.
+  What a worker does per item (retry a job, create one for a row) is the plan's;
 - ``Report(jobs)``: give jobs that ended to the caller (``wait_many``).
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sized
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -32,7 +35,7 @@ from .._exceptions import WaitTimeoutError
 from .._parse import epoch
 from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
-from ._selection import Selection, Todo
+from ._selection import Selection
 from ._watcher import Watcher, interval
 
 
@@ -43,8 +46,17 @@ class Pause:
 
 @attrs.frozen
 class Work:
-    jobs: list[Todo]
+    """Items for ``concurrency`` workers. ``start(item)`` (called in the worker, before
+    anything is sent for the item; it may journal it first) gives the item's flow;
+    ``finish(result, item)`` takes what the flow returned. ``watch(working)``, if set,
+    gives a plan the driver runs beside the workers (``working()``: some are still
+    running). ``items`` may be any iterable: the workers draw from it one at a time."""
+
+    items: Iterable[Any]
     concurrency: int
+    start: Callable[[Any], Flow[Any]]
+    finish: Callable[[Any, Any], None]
+    watch: Callable[[Callable[[], bool]], Plan] | None = None
 
 
 @attrs.frozen
@@ -54,6 +66,12 @@ class Report:
 
 Step = Flow[Any] | Pause | Work | Report
 Plan = Generator[Step, Any, None]
+
+
+def workers_for(work: Work) -> int:
+    """How many workers a Work gets: ``concurrency``, or fewer when fewer items are known."""
+    items = work.items
+    return min(work.concurrency, len(items)) if isinstance(items, Sized) else work.concurrency
 
 
 class RetryFailedOptions(TypedDict, total=False):
@@ -124,6 +142,7 @@ def start_run(
             options.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE), name="max_unavailable"
         ),
         unavailable_before=client._availability.unavailable_seconds,
+        pace=client._budget.pace,
     )
     return run, retry_failed_plan(run, concurrency)
 
@@ -132,6 +151,10 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
     """List every failed job (a pass), hand the run's new ones to workers, then list
     again until a pass finds no failed job the run has not handled: pages that shift
     while statuses change can hide a job from one pass, not from all."""
+    watcher = run.watcher
+    watch = None
+    if watcher is not None:
+        watch = lambda working: watch_plan(run, watcher, working)  # noqa: E731
     while True:
         pager = Pager(run.application_id, JobStatus.FAILED, run.config.page_size, overlap=True)
         while (call := pager.next_call()) is not None:
@@ -144,25 +167,21 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
         if jobs:
             run.tell_progress()
         if jobs and not run.dry_run:
-            yield Work(jobs, concurrency)
+            yield Work(jobs, concurrency, run.start_job, run.finish, watch)
         elif not jobs:
             yield Pause(run.passes.settle_pause())
 
 
-def watch_plan(
-    run: BulkRun,
-    watcher: Watcher,
-    triggering: Callable[[], bool],
-    pace: Callable[[], float | None],
-) -> Plan:
-    """With wait=True, beside the workers: rounds of list pages until every job they
-    re-triggered has ended (or passed its deadline), paid from a share of the client's
-    budget (``pace()``: what it holds to now, requests a minute)."""
+def watch_plan(run: BulkRun, watcher: Watcher, working: Callable[[], bool]) -> Plan:
+    """With wait=True, beside the workers (``working()``: some still run): rounds of
+    list pages until every job they re-triggered has ended (or passed its deadline),
+    paid from a share of the client's budget (``run.pace()``: what it holds to now,
+    requests a minute)."""
     while True:
-        posting = triggering()
+        posting = working()
         if not posting and not watcher.pending:
             return
-        yield Pause(interval(watcher, pace(), triggering=posting))
+        yield Pause(interval(watcher, run.pace(), triggering=posting))
         run.expire()
         if watcher.pending:
             ended = yield watcher.round(run.config, run.timeout)

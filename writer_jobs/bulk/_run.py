@@ -23,7 +23,7 @@ from .._engine import FINISHED
 from .._exactly_once import ServerClock
 from .._exceptions import InvalidArgumentError
 from ._job import job_flow
-from ._journal import Journal, Resume, RunLock
+from ._journal import Journal, RunLock
 from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome
 from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
@@ -77,6 +77,7 @@ class BulkRun:
         dry_run: bool = False,
         max_unavailable: float | None = None,
         unavailable_before: float = 0.0,
+        pace: Callable[[], float | None] = lambda: None,
     ) -> None:
         #: Bulk work: a transient failure holds a request back, for up to
         #: ``max_unavailable`` of continuous unavailability; no call deadline (the
@@ -88,6 +89,8 @@ class BulkRun:
             max_unavailable=max_unavailable,
             bulk_since=time.monotonic(),
         )
+        #: The pace the client's budget holds to now, requests a minute (None: unpaced).
+        self.pace = pace
         #: The client's time spent unavailable when the run started.
         self._unavailable_before = unavailable_before
         self.timeout = timeout
@@ -163,10 +166,9 @@ class BulkRun:
             with self._lock:
                 self.transient_failures += 1
 
-    def start_job(
-        self, job_id: UUID, updated_before: float | None, resume: Resume | None
-    ) -> _engine.Flow[JobOutcome]:
+    def start_job(self, item: Todo) -> _engine.Flow[JobOutcome]:
         """Write (and flush) the job's ``started`` line, then return its flow."""
+        job_id, updated_before, resume = item
         entry: dict[str, Any] = {
             "event": "started",
             "job_id": str(job_id),

@@ -22,7 +22,7 @@ from ._plan import (
     Work,
     start_run,
     wait_many_plan,
-    watch_plan,
+    workers_for,
 )
 from ._run import BulkRun, Stopped
 
@@ -86,8 +86,8 @@ class JobsClient(SingleCallClient):
                 result = self._run(step, run)
 
     def _work(self, run: BulkRun, work: Work) -> None:
-        """Hand the jobs to worker threads; stop them all at the first error or Ctrl-C."""
-        todo = iter(work.jobs)
+        """Hand the items to worker threads; stop them all at the first error or Ctrl-C."""
+        todo = iter(work.items)
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -123,23 +123,18 @@ class JobsClient(SingleCallClient):
                 if item is None:
                     return
                 run.check()
-                run.finish(self._run(run.start_job(*item), run), item)
+                work.finish(self._run(work.start(item), run), item)
 
         # Not daemons: a worker left finishing a request when the run stopped must keep
         # the program alive (and the run lock held) until that request is answered, even
         # when a script simply ends on the KeyboardInterrupt without closing the client.
         threads = [
             threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=False)
-            for n in range(min(work.concurrency, len(work.jobs)))
+            for n in range(workers_for(work))
         ]
-        if run.watcher is not None:
+        if work.watch is not None:
             worker_ends = list(ends)
-            plan = watch_plan(
-                run,
-                run.watcher,
-                lambda: not all(end.is_set() for end in worker_ends),
-                self._budget.pace,
-            )
+            plan = work.watch(lambda: not all(end.is_set() for end in worker_ends))
 
             def watch() -> None:
                 for _ in self._drive(plan, run):  # the watch plan reports nothing
