@@ -28,7 +28,7 @@ test: tools
 demo: $(STAMP)
 	./scripts/demo.sh
 
-# Speed and memory against httpx, aiohttp and the official SDK; writes benchmarks/results/.
+# Speed and memory against raw httpx and the official SDK; writes benchmarks/results/.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
 

@@ -28,7 +28,7 @@ import httpx
 from generated_client.types import Unset
 
 from . import __version__
-from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_UNAVAILABLE
+from ._config import API_KEY_ENV, BASE_URL_ENV
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -40,6 +40,7 @@ from ._exceptions import (
 )
 from ._validation import job_id as parse_job_id
 from .bulk import (
+    DEFAULT_MAX_UNAVAILABLE,
     AsyncJobsClient,
     BulkProgress,
     BulkSummary,
@@ -1013,7 +1014,7 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
                 args.application_id,
                 concurrency=args.concurrency,
                 wait=args.wait,
-                wait_timeout=args.wait_timeout,
+                wait_deadline=args.wait_timeout,
                 journal=args.journal,
                 on_outcome=report,
                 on_progress=on_progress,

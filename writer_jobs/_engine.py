@@ -4,8 +4,13 @@ Each operation is a generator that yields actions (``Send`` a request, ``Sleep``
 and receives what the action produced (an ``httpx.Response`` or the exception
 sending raised). The clients only carry the actions out, so every decision (what
 to retry, how long to wait) is made here, once; whether a retry's POST may be repeated
-is proved in ``_exactly_once``. A deadline is always the moment a whole thing must be
-over: a call's (``Send.until``), a wait's, an attempt's (in ``_transports``).
+is proved in ``_exactly_once``. What follows a failed attempt is the call's retry
+policy (``Retries``): ``BOUNDED`` by default; a layer above may pass its own.
+
+Words: ``until`` is a moment (``time.monotonic``) a whole thing must be over by (a
+call's, an attempt's); ``deadline`` and ``timeout`` are seconds (a call's, a wait's, a
+request's). What one request came back with is what it ``received`` (``Received``);
+``outcome`` is only ever a job's (bulk/'s ``JobOutcome``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import random
 import time
 import typing
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import attrs
@@ -52,31 +57,17 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Send and Call are plain slotted classes, not attrs ones: one of each is made per
 # request, and a frozen attrs __init__ costs several times more (measured).
 class Send:
-    """Send one request: the generated request kwargs, the per-request timeout, and the
-    call's deadline (``time.monotonic``; None: none) that the attempt must end by.
-    ``bulk``: bulk work's request, held back while the service is unavailable, for up
-    to ``max_unavailable`` seconds of continuous unavailability (None: no bound),
-    counted from ``since`` at the earliest (when its bulk call began, on
-    ``time.monotonic``)."""
+    """Send one request: the generated request kwargs, the per-request timeout, and
+    ``until``, the moment (``time.monotonic``; None: none) its call must be over by."""
 
-    __slots__ = ("bulk", "kwargs", "max_unavailable", "since", "timeout", "until")
+    __slots__ = ("kwargs", "timeout", "until")
 
     def __init__(
-        self,
-        kwargs: dict[str, Any],
-        timeout: httpx.Timeout | None,
-        until: float | None = None,
-        *,
-        bulk: bool = False,
-        max_unavailable: float | None = None,
-        since: float | None = None,
+        self, kwargs: dict[str, Any], timeout: httpx.Timeout | None, until: float | None = None
     ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
         self.until = until
-        self.bulk = bulk
-        self.max_unavailable = max_unavailable
-        self.since = since
 
 
 @attrs.frozen
@@ -189,7 +180,7 @@ def create_call(application_id: str, inputs: list[JobInput]) -> Call:
 
 
 @attrs.frozen
-class _Failure:
+class Failure:
     """A failed attempt, classified."""
 
     error: APIError
@@ -199,45 +190,45 @@ class _Failure:
     retry_after: float | None = None
 
 
-def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure:
+def _classify(call: Call, received: Received, url: str, attempt: int) -> Failure:
     method = call.method
-    if isinstance(outcome, NotSent):
+    if isinstance(received, NotSent):
         text = (
             f"{method} {url}: not sent: the account's budget (rate_limit, and what 429s "
-            f"taught it) asked to queue {outcome.queued:.1f} s more, past the call's "
+            f"taught it) asked to queue {received.queued:.1f} s more, past the call's "
             "deadline; raise deadline= or lower the load on the account"
         )
         late = APITimeoutError(
             text, method=method, url=url, may_have_been_processed=False, attempts=attempt
         )
-        return _Failure(late, retryable=False, ambiguous=False)
-    if isinstance(outcome, httpx.Response):
-        error = status_error(outcome, method=method, url=url, attempts=attempt)
-        retryable = outcome.status_code in RETRYABLE_STATUSES
-        ambiguous = retryable and outcome.status_code not in UNPROCESSED_STATUSES
-        return _Failure(error, retryable, ambiguous, error.retry_after)
-    if isinstance(outcome, APIError):  # raised while reading (body over the size cap)
-        return _Failure(outcome, retryable=False, ambiguous=True)
-    if isinstance(outcome, httpx.DecodingError):
-        text = f"{method} {url}: the response body could not be decoded: {outcome}"
+        return Failure(late, retryable=False, ambiguous=False)
+    if isinstance(received, httpx.Response):
+        error = status_error(received, method=method, url=url, attempts=attempt)
+        retryable = received.status_code in RETRYABLE_STATUSES
+        ambiguous = retryable and received.status_code not in UNPROCESSED_STATUSES
+        return Failure(error, retryable, ambiguous, error.retry_after)
+    if isinstance(received, APIError):  # raised while reading (body over the size cap)
+        return Failure(received, retryable=False, ambiguous=True)
+    if isinstance(received, httpx.DecodingError):
+        text = f"{method} {url}: the response body could not be decoded: {received}"
         invalid = ResponseValidationError(text, method=method, url=url, response=None)
-        return _Failure(invalid, retryable=False, ambiguous=True)
-    if isinstance(outcome, httpx.TransportError):
-        unsent = isinstance(outcome, UNSENT_ERRORS)
-        timed_out = isinstance(outcome, httpx.TimeoutException)
+        return Failure(invalid, retryable=False, ambiguous=True)
+    if isinstance(received, httpx.TransportError):
+        unsent = isinstance(received, UNSENT_ERRORS)
+        timed_out = isinstance(received, httpx.TimeoutException)
         kind = "timed out" if timed_out else "connection failed"
-        text = f"{method} {url}: {kind} ({type(outcome).__name__}: {str(outcome) or 'no detail'})"
+        text = f"{method} {url}: {kind} ({type(received).__name__}: {str(received) or 'no detail'})"
         if unsent:
             text += "; the request was not sent"
         cls = APITimeoutError if timed_out else APIConnectionError
         err = cls(
             text, method=method, url=url, may_have_been_processed=not unsent, attempts=attempt
         )
-        retryable = not isinstance(outcome, httpx.UnsupportedProtocol | httpx.ProxyError)
-        return _Failure(err, retryable, ambiguous=not unsent)
-    if isinstance(outcome, Exception):
-        raise outcome
-    raise RuntimeError(f"unexpected outcome {outcome!r}")  # pragma: no cover - a driver bug
+        retryable = not isinstance(received, httpx.UnsupportedProtocol | httpx.ProxyError)
+        return Failure(err, retryable, ambiguous=not unsent)
+    if isinstance(received, Exception):
+        raise received
+    raise RuntimeError(f"unexpected received {received!r}")  # pragma: no cover - a driver bug
 
 
 class Backoff:
@@ -264,8 +255,50 @@ def _retryable_error(error: APIError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
+class Retries(Protocol):
+    """What follows a failed attempt: ``after`` returns how long to wait before the next
+    one, or raises the failure's typed error when there is none. ``attempt`` counts the
+    call's attempts so far; ``until``: the moment the call must be over by."""
+
+    def after(
+        self, call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
+    ) -> float: ...
+
+
+class Bounded:
+    """The clients' retries: up to ``max_retries`` more attempts on a transient failure,
+    backoff with full jitter, ``Retry-After`` up to ``max_retry_after``, within the
+    call's deadline; a POST that may have created a job is never repeated."""
+
+    def after(
+        self, call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
+    ) -> float:
+        delay = _delay_or_raise(call, failure, attempt, config, until)
+        logger.info(
+            "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
+            call.method,
+            config.base_url + call.path,
+            attempt,
+            config.max_retries + 1,
+            reason(failure.error),
+            delay,
+            # For handlers that say more than the text (the CLI's "retrying" notice).
+            extra={
+                "retry_error": failure.error,
+                "retry_attempt": attempt,
+                "retry_attempts": config.max_retries + 1,
+                "retry_delay": delay,
+            },
+        )
+        return delay
+
+
+#: The retry policy of every call whose settings name none.
+BOUNDED = Bounded()
+
+
 def _delay_or_raise(
-    call: Call, failure: _Failure, attempt: int, config: ClientConfig, until: float | None
+    call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
 ) -> float:
     """How long to wait before the next attempt; raises the typed error when there is none."""
     error = failure.error
@@ -319,9 +352,10 @@ def execute(
     before_repeat: Callable[[float, float | None], Flow[Any | None]] | None = None,
     until: float | None = None,
 ) -> Flow[Any]:
-    """Send ``call``, retrying as its safety allows; return the parsed 2xx body. The
-    whole call ends by ``until`` (default: ``config.deadline`` from now): no attempt
-    or wait starts that would end past it.
+    """Send ``call``, retrying as its safety and ``config.retries`` (default:
+    ``BOUNDED``) allow; return the parsed 2xx body. The whole call is over by ``until``
+    (default: ``config.deadline`` seconds from now): no attempt or wait starts that
+    would end past it.
 
     ``before_repeat(sent_at, until)`` runs before an attempt that follows an ambiguous
     one (``sent_at``: when the earliest request that may have taken effect was sent, on
@@ -331,23 +365,22 @@ def execute(
     """
     url = config.base_url + call.path  # errors and logs name the full URL
     method = call.method
+    retries = config.retries or BOUNDED
     if until is None and config.deadline is not None:
         until = time.monotonic() + config.deadline
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
-    #: Attempts bulk work held back (transient failures): counted against no retry limit.
-    held = 0
     while True:
         attempt += 1
-        failure: _Failure | None = None
+        failure: Failure | None = None
         if unresolved_since is not None and before_repeat is not None:
             try:
                 settled = yield from before_repeat(unresolved_since, until)
             except RetryOutcomeUnknownError:
                 raise
             except APIError as exc:
-                failure = _Failure(
+                failure = Failure(
                     exc, _retryable_error(exc), True, getattr(exc, "retry_after", None)
                 )
             else:
@@ -360,59 +393,21 @@ def execute(
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
             sent_at = time.monotonic()
-            outcome = yield Send(
-                call.kwargs,
-                timeout,
-                until,
-                bulk=config.bulk,
-                max_unavailable=config.max_unavailable,
-                since=config.bulk_since,
-            )
-            if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
-                return call.parse(outcome, method, url)
-            failure = _classify(call, outcome, url, attempt)
+            received = yield Send(call.kwargs, timeout, until)
+            if isinstance(received, httpx.Response) and 200 <= received.status_code < 300:
+                return call.parse(received, method, url)
+            failure = _classify(call, received, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        if (
-            config.bulk
-            and failure.retryable
-            and not (call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous)
-        ):
-            # Bulk work: a transient failure holds the request back, it does not fail
-            # it, and counts against no retry limit. The driver paces the next attempt
-            # (the budget after a 429; after an outage sign, one probe at a time until
-            # the service answers, for up to max_unavailable). A POST that may have
-            # landed is checked first (before_repeat), once the service answers.
-            held += 1
-            delay = min(failure.retry_after or 0.0, config.max_retry_after)
-            logger.info("%s %s: held back (%s); going again", method, url, _reason(failure.error))
-            yield Sleep(delay, failure.error)
-            continue
         unsafe = call.safety is not Safety.IDEMPOTENT
         if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:
             what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
             _with_note(failure.error, f"an earlier attempt may have {what} the job")
-        delay = _delay_or_raise(call, failure, attempt - held, config, until)
-        logger.info(
-            "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
-            method,
-            url,
-            attempt,
-            config.max_retries + 1,
-            _reason(failure.error),
-            delay,
-            # For handlers that say more than the text (the CLI's "retrying" notice).
-            extra={
-                "retry_error": failure.error,
-                "retry_attempt": attempt,
-                "retry_attempts": config.max_retries + 1,
-                "retry_delay": delay,
-            },
-        )
-        yield Sleep(delay, failure.error)
+        yield Sleep(retries.after(call, failure, attempt, config, until), failure.error)
 
 
-def _reason(error: APIError) -> str:
+def reason(error: APIError) -> str:
+    """A failure in a word or two, for logs ("status 503", "ConnectError")."""
     if isinstance(error, APIStatusError):
         return f"status {error.status_code}"
     return type(error).__name__
@@ -423,21 +418,22 @@ def wait_flow(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     *,
-    deadline_seconds: float | None,
+    deadline: float | None,
 ) -> Flow[JobDetails]:
-    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed
-    (a status the spec does not list is not terminal: polling goes on)."""
-    deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
+    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed (a
+    status the spec does not list is not terminal: polling goes on), for ``deadline``
+    seconds at most (None: no limit)."""
+    until = None if deadline is None else time.monotonic() + deadline
     interval = 1.0
     while True:
         last: JobDetails = yield from execute(get_call(job_id), config, timeout)
         if last.status in FINISHED:
             return last
-        remaining = None if deadline is None else deadline - time.monotonic()
+        remaining = None if until is None else until - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError(
                 f"job {job_id} was still {last.status.value} when wait() reached its "
-                f"deadline of {deadline_seconds:g} s",
+                f"deadline of {deadline:g} s",
                 last_job=last,
             )
         yield Sleep(interval if remaining is None else min(interval, remaining))

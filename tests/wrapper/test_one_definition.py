@@ -31,7 +31,7 @@ def test_wait_and_the_watcher_end_on_the_same_statuses(status: str) -> None:
     reports an end: completed and failed; in_progress and an unknown status are not."""
     body = details_body(status, updated_at=UPDATED)
     script = [_response(200, body), _response(200, details_body("completed"))]
-    _, actions = _drive(wait_flow(JOB_ID, _config(), None, deadline_seconds=None), script)
+    _, actions = _drive(wait_flow(JOB_ID, _config(), None, deadline=None), script)
     wait_ends = not any(isinstance(a, Sleep) for a in actions)
     watcher = Watcher("my-app")
     watcher.add(JOB_ID, None)

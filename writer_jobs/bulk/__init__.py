@@ -11,12 +11,14 @@ package (import-linter checks it in ``make lint``).
 """
 
 from ._async import AsyncJobsClient
+from ._hold import DEFAULT_MAX_UNAVAILABLE
 from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome
 from ._plan import RetryFailedOptions
 from ._selection import Selection
 from ._sync import JobsClient
 
 __all__ = [
+    "DEFAULT_MAX_UNAVAILABLE",
     "AsyncJobsClient",
     "BulkProgress",
     "BulkSummary",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterable, Sized
 from typing import Any, TypedDict
 from uuid import UUID
@@ -29,10 +30,11 @@ from generated_client.models import JobDetails, JobStatus
 
 from .. import _validation
 from .._base import _UNSET_TIMEOUT, ClientBase
-from .._config import DEFAULT_MAX_UNAVAILABLE, resolve_rate_limit
+from .._config import ClientConfig, resolve_rate_limit
 from .._engine import FINISHED, Flow, Pager, execute, get_call
-from .._exceptions import WaitTimeoutError
+from .._exceptions import InvalidArgumentError, WaitTimeoutError
 from .._parse import epoch
+from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, client_state
 from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
 from ._selection import Selection
@@ -79,7 +81,8 @@ class RetryFailedOptions(TypedDict, total=False):
 
     - ``concurrency`` (16): jobs handled at once (threads or tasks), at most 1024.
     - ``wait`` (False): follow the re-triggered jobs with one watcher until each ends.
-    - ``wait_timeout`` (None: no limit): seconds each re-triggered job is followed.
+    - ``wait_deadline`` (None: no limit): seconds each re-triggered job is followed
+      (``wait_timeout``, its old name, still works).
     - ``journal`` (None): a path; each outcome is appended as a JSON line, flushed per
       line; rerun with the same journal to resume.
     - ``rate_limit`` (None): this run's own cap, requests a minute, on top of the
@@ -98,6 +101,7 @@ class RetryFailedOptions(TypedDict, total=False):
 
     concurrency: int
     wait: bool
+    wait_deadline: float | None
     wait_timeout: float | None
     journal: str | os.PathLike[str] | None
     rate_limit: float | None
@@ -120,15 +124,27 @@ def start_run(
     concurrency = _validation.positive_int(
         options.get("concurrency", 16), name="concurrency", maximum=1024
     )
-    wait_deadline = _validation.timeout_seconds(options.get("wait_timeout"), name="wait_timeout")
+    wait_deadline = options.get("wait_deadline")
+    if "wait_timeout" in options:
+        if wait_deadline is not None:
+            raise InvalidArgumentError(
+                "pass wait_deadline or wait_timeout (its old name), not both"
+            )
+        warnings.warn(
+            "retry_failed(wait_timeout=) is now wait_deadline= (seconds, as wait(deadline=))",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        wait_deadline = options["wait_timeout"]
+    wait_deadline = _validation.timeout_seconds(wait_deadline, name="wait_deadline")
     rate_limit = options.get("rate_limit")
     if rate_limit is not None:
         resolve_rate_limit(rate_limit, client.base_url)
     selection = _validation.instance(options.get("select"), Selection, name="select")
     timeout = options.get("timeout", _UNSET_TIMEOUT)
     run = BulkRun(
-        client._config,
-        client._timeout(timeout),
+        client._settings(),
+        client._request_timeout(timeout),
         application_id=app,
         journal=options.get("journal"),
         wait=bool(options.get("wait", False)),
@@ -141,8 +157,8 @@ def start_run(
         max_unavailable=_validation.timeout_seconds(
             options.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE), name="max_unavailable"
         ),
-        unavailable_before=client._availability.unavailable_seconds,
-        pace=client._budget.pace,
+        availability=client_state(client).availability,
+        pace=client._pace,
     )
     return run, retry_failed_plan(run, concurrency)
 
@@ -188,21 +204,31 @@ def watch_plan(run: BulkRun, watcher: Watcher, working: Callable[[], bool]) -> P
             run.ended(ended)
 
 
-def wait_many_plan(
+def start_wait_many(
     client: ClientBase,
     job_ids: Iterable[UUID | str],
     deadline: float | None,
-    max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
-) -> Plan:
-    """One GET a job (its application and state), then rounds of list pages per
-    application, paced from the client's budget; past ``deadline`` seconds,
-    WaitTimeoutError names the jobs still running."""
+    max_unavailable: float | None,
+) -> tuple[HoldBack, Plan]:
+    """Check the arguments (before any I/O); the call's policy and its plan."""
     ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
     seconds = _validation.timeout_seconds(deadline, name="deadline")
-    until = None if seconds is None else time.monotonic() + seconds
     bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
-    # Bulk work: transient failures held back (up to ``bound`` unavailable in a row).
-    config = attrs.evolve(client._bulk_config, max_unavailable=bound, bulk_since=time.monotonic())
+    # Transient failures held back (up to ``bound`` seconds unavailable in a row).
+    hold = HoldBack(client_state(client).availability, client.base_url, max_unavailable=bound)
+    return hold, wait_many_plan(client._settings(hold), ids, seconds, client._pace)
+
+
+def wait_many_plan(
+    config: ClientConfig,
+    ids: list[UUID],
+    deadline: float | None,
+    pace: Callable[[], float | None],
+) -> Plan:
+    """One GET a job (its application and state), then rounds of list pages per
+    application, paced from the client's budget (``pace()``); past ``deadline``
+    seconds, WaitTimeoutError names the jobs still running."""
+    until = None if deadline is None else time.monotonic() + deadline
     watchers: dict[str, Watcher] = {}
     for job_id in ids:
         details = yield execute(get_call(job_id), config, None)
@@ -221,7 +247,7 @@ def wait_many_plan(
                 last_job=None,
             )
         watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, client._budget.pace(), triggering=False)
+        pause = interval(watcher, pace(), triggering=False)
         yield Pause(pause if until is None else min(pause, max(until - time.monotonic(), 0.0)))
         ended = yield watcher.round(config, None)
         yield Report(ended)

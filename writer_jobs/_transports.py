@@ -1,10 +1,22 @@
-"""The httpx backend, sync (``SyncHttpx``) and async (``AsyncHttpx``): the user's client
-or ours, its httpcore connections wrapped so that ``before_write`` runs before each write
-of a request's bytes and, sync, so that the attempt's deadline bounds every socket
-operation (async, ``asyncio.timeout`` bounds the attempt)."""
+"""Carrying out the engine's ``Send`` through httpx, the one HTTP stack (the aiohttp
+backend was removed: see the changelog): ``SyncHttpx`` over an ``httpx.Client``,
+``AsyncHttpx`` over an ``httpx.AsyncClient``, this client's own or the user's.
+
+Every request gets the same policy, whoever built the HTTP client: this client's base
+URL, key, timeouts, no redirects; the body read within the size cap; one deadline per
+attempt (connect + read timeout, from connecting to the last byte, and no later than
+the call's ``until``) however slowly a server trickles bytes: sync, the httpcore
+connections are wrapped so it bounds every socket operation; async, ``asyncio.timeout``
+bounds the attempt. Failures come back as the httpx exception that says whether the
+request may have arrived. ``before_write`` runs before each write of a request's bytes:
+a caller that stopped raises there, so a request still connecting or waiting for a
+pooled connection sends nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import ssl
 import time
 import typing
@@ -13,20 +25,99 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from .._config import ClientConfig
-from .._engine import Send
-from .._exceptions import APIError
-from ._attempt import (
-    ATTEMPT_DEADLINE,
-    BEFORE_WRITE,
-    DEADLINE_TEXT,
-    BodyReader,
-    attempt_deadline,
-    build_request,
-    within,
-)
+from ._config import ClientConfig
+from ._engine import Send
+from ._exceptions import APIError, ResponseValidationError
 
 R = TypeVar("R")
+
+DEADLINE_TEXT = "the response did not arrive in full within the attempt's deadline"
+
+#: When the current attempt must be over (monotonic; None: no limit), per thread/task.
+ATTEMPT_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "writer_jobs_attempt_deadline", default=None
+)
+
+#: Called before each write of request bytes (per thread/task): a bulk run's gate, which
+#: raises once the run has stopped, so a request whose connection opened after that
+#: (stuck connecting, or waiting for a pooled connection) sends nothing.
+BEFORE_WRITE: contextvars.ContextVar[typing.Callable[[], None] | None] = contextvars.ContextVar(
+    "writer_jobs_before_write", default=None
+)
+
+
+def attempt_deadline(config: ClientConfig, action: Send) -> tuple[float | None, float | None]:
+    """(seconds, monotonic end) of one attempt: connect + read timeout, and no later
+    than the call's deadline (``action.until``)."""
+    timeout = action.timeout or config.timeout
+    now = time.monotonic()
+    deadline = None if timeout.read is None else now + timeout.read + (timeout.connect or 0.0)
+    if action.until is not None and (deadline is None or action.until < deadline):
+        deadline = action.until
+    return (None, None) if deadline is None else (max(deadline - now, 0.0), deadline)
+
+
+class BodyReader:
+    """Collects a streamed body within the size cap and the attempt's deadline."""
+
+    __slots__ = ("_chunks", "_deadline", "_limit", "_received", "method", "path", "status")
+
+    def __init__(
+        self, config: ClientConfig, action: Send, status: int, deadline: float | None
+    ) -> None:
+        self.method = action.kwargs["method"].upper()
+        self.path = action.kwargs["url"]
+        self.status = status
+        self._limit = config.max_response_bytes
+        self._deadline = deadline
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self._limit:
+            raise ResponseValidationError(
+                f"{self.method} {self.path} -> {self.status}: the response body is larger "
+                f"than max_response_bytes={self._limit} (received at least "
+                f"{self._received} bytes); not read",
+                method=self.method,
+                url=self.path,
+                response=None,
+                value=self._received,
+            )
+        self._chunks.append(chunk)
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise httpx.ReadTimeout(f"{DEADLINE_TEXT} (connect + read timeout)")
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def build_request(
+    http: httpx.Client | httpx.AsyncClient, config: ClientConfig, action: Send
+) -> httpx.Request:
+    kwargs = action.kwargs
+    return http.build_request(
+        kwargs["method"],
+        config.base_url + kwargs["url"],
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        headers=config.headers,
+        timeout=action.timeout or config.timeout,
+    )
+
+
+async def within(
+    seconds: float | None, exchange: typing.Awaitable[httpx.Response | Exception]
+) -> httpx.Response | Exception:
+    """An async exchange bounded by the attempt's deadline."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await exchange
+    except TimeoutError:
+        return httpx.ReadTimeout(
+            f"{DEADLINE_TEXT} of {seconds:g} s (connect + read timeout, within the call's)"
+        )
 
 
 def _wrap_backends(
