@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -13,7 +13,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, SEND, Admission, ClientBase
+from ._base import _UNSET_TIMEOUT, Admission, ClientBase
 from ._transports import AsyncHttpx
 
 T = TypeVar("T")
@@ -25,14 +25,9 @@ class AsyncSingleCallClient(ClientBase):
     share across tasks of one event loop."""
 
     _http_client_type = httpx.AsyncClient
-
-    def _setup_http(
-        self, http_client: httpx.AsyncClient | None, verify: Any, proxy: str | None
-    ) -> None:
-        owned = http_client is None
-        if http_client is None:
-            http_client = self._own_http_client(verify, proxy, keepalive=100)
-        self._transport = AsyncHttpx(self._config, http_client, owned=owned)
+    _transport_type = AsyncHttpx
+    _keepalive = 100
+    _transport: AsyncHttpx
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -60,23 +55,22 @@ class AsyncSingleCallClient(ClientBase):
         """Carry out ``_exchange_steps`` (a cancelled task gives its place back)."""
         steps = self._exchange_steps(action, admission)
         try:  # closed whatever ends it (its place given back, its ticket observed)
-            try:
-                step = next(steps)
-                while True:
-                    if step is SEND:
-                        self._check_open()
-                        writing = None
-                        if admission is not None:
-                            writing = admission.writing
-                            if not self._transport.gates_writes:
-                                writing()  # no hook on its writes: counts as writing now
-                        step = steps.send(await self._transport.send(action, writing))
-                    else:
-                        await self._pause(step, admission)  # type: ignore[arg-type]
-                        step = next(steps)
-            except StopIteration as done:
-                received: _engine.Received = done.value
-                return received
+            step = next(steps)
+            while True:
+                if step is None:
+                    self._check_open()
+                    writing = None
+                    if admission is not None:
+                        writing = admission.writing
+                        if not self._transport.gates_writes:
+                            writing()  # no hook on its writes: counts as writing now
+                    step = steps.send(await self._transport.send(action, writing))
+                else:
+                    await self._pause(step, admission)
+                    step = next(steps)
+        except StopIteration as done:
+            received: _engine.Received = done.value
+            return received
         finally:
             steps.close()
 

@@ -41,16 +41,9 @@ from ._exceptions import ClientClosedError, ConfigurationError
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
 
-class SendNow:
-    """What ``ClientBase._exchange_steps`` yields to have the request sent."""
-
-    __slots__ = ()
-
-
-SEND = SendNow()
-#: One request's way through the client: seconds to wait, or SEND; returns what the
-#: flow receives.
-Exchange = Generator[float | SendNow, httpx.Response | Exception, _engine.Received]
+#: One request's way through the client: it yields seconds to wait, or None to have the
+#: request sent (and receives what came back); it returns what the flow receives.
+Exchange = Generator[float | None, httpx.Response | Exception, _engine.Received]
 
 
 class Admission(Protocol):
@@ -83,6 +76,9 @@ class ClientBase:
     _closed: bool
     _generated: AuthenticatedClient | None = None
     _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
+    #: What sends the requests (SyncHttpx, AsyncHttpx), and the pool's idle connections.
+    _transport_type: Any
+    _keepalive: int
 
     def __init__(
         self,
@@ -139,7 +135,10 @@ class ClientBase:
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
         if http_client is not None:
             self._check_http_client(http_client, verify=verify, proxy=proxy)
-        self._setup_http(http_client, tls_verify(verify), proxy)
+        owned = http_client is None
+        if owned:
+            http_client = self._own_http_client(tls_verify(verify), proxy)
+        self._transport = self._transport_type(self._config, http_client, owned=owned)
 
     # --- what the layers above build on --------------------------------------------
     def _settings(self, retries: _engine.Retries | None = None) -> ClientConfig:
@@ -165,7 +164,7 @@ class ClientBase:
         try:
             late = yield from self._queue_steps(action)
             if late is None:
-                received = yield SEND
+                received = yield None
         finally:  # whatever ended it: an answer, Ctrl-C, a cancelled task, a stopped run
             if admission is not None:
                 admission.observe(received, ticket)
@@ -218,10 +217,7 @@ class ClientBase:
                 "http_client=, set them on your client instead"
             )
 
-    def _setup_http(self, http_client: Any, verify: Any, proxy: str | None) -> None:
-        raise NotImplementedError
-
-    def _own_http_client(self, verify: Any, proxy: str | None, keepalive: int) -> Any:
+    def _own_http_client(self, verify: Any, proxy: str | None) -> Any:
         """The httpx client this client builds (when not given one), and the generated
         client on it: the key lives only in the httpx client's headers."""
         config = self._config
@@ -232,7 +228,7 @@ class ClientBase:
             follow_redirects=False,
             verify=verify,
             proxy=proxy,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=keepalive),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=self._keepalive),
         )
         generated = AuthenticatedClient(
             base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout

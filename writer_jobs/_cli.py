@@ -1027,6 +1027,9 @@ def _cmd_retry_failed(args: argparse.Namespace, output: Output) -> int:
         with progress:
             summary = asyncio.run(run())
     except ServiceUnavailableError as exc:
+        if not exc.answered:  # never answered since the run began: no outage, an address
+            output.err.print(f"writer-jobs: {exc}", highlight=False, markup=False)
+            return EXIT_UNAVAILABLE
         hint = (
             f"the journal {args.journal} keeps its place: rerun the same command to resume"
             if args.journal

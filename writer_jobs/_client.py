@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -13,7 +13,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, SEND, Admission, ClientBase
+from ._base import _UNSET_TIMEOUT, Admission, ClientBase
 from ._transports import SyncHttpx
 
 T = TypeVar("T")
@@ -34,12 +34,9 @@ class SingleCallClient(ClientBase):
     """
 
     _http_client_type = httpx.Client
-
-    def _setup_http(self, http_client: httpx.Client | None, verify: Any, proxy: str | None) -> None:
-        owned = http_client is None
-        if http_client is None:
-            http_client = self._own_http_client(verify, proxy, keepalive=20)
-        self._transport = SyncHttpx(self._config, http_client, owned=owned)
+    _transport_type = SyncHttpx
+    _keepalive = 20
+    _transport: SyncHttpx
 
     @property
     def http_client(self) -> httpx.Client:
@@ -65,19 +62,18 @@ class SingleCallClient(ClientBase):
         """Carry out ``_exchange_steps``: sleep its waits, send when it says so."""
         steps = self._exchange_steps(action, admission)
         try:  # closed whatever ends it (its place given back, its ticket observed)
-            try:
-                step = next(steps)
-                while True:
-                    if step is SEND:
-                        self._check_open()
-                        writing = None if admission is None else admission.writing
-                        step = steps.send(self._transport.send(action, writing))
-                    else:
-                        self._pause(step, admission)  # type: ignore[arg-type]
-                        step = next(steps)
-            except StopIteration as done:
-                received: _engine.Received = done.value
-                return received
+            step = next(steps)
+            while True:
+                if step is None:
+                    self._check_open()
+                    writing = None if admission is None else admission.writing
+                    step = steps.send(self._transport.send(action, writing))
+                else:
+                    self._pause(step, admission)
+                    step = next(steps)
+        except StopIteration as done:
+            received: _engine.Received = done.value
+            return received
         finally:
             steps.close()
 

@@ -273,7 +273,46 @@ class Bounded:
     def after(
         self, call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
     ) -> float:
-        delay = _delay_or_raise(call, failure, attempt, config, until)
+        error = failure.error
+        # No idempotency key: a POST that may have created a job is never repeated.
+        unsafe = call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous
+        if not failure.retryable or unsafe or attempt > config.max_retries:
+            if unsafe:
+                _with_note(
+                    error,
+                    "the job may have been created: list the application's jobs "
+                    "before creating it again",
+                )
+            elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
+                _with_note(
+                    error, "the job may have been re-triggered: check it with get() before retrying"
+                )
+            if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
+                _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
+            error.attempts = attempt
+            raise error
+        if failure.retry_after is None:
+            delay = Backoff(config.backoff_initial, config.backoff_max).delay(attempt)
+        elif failure.retry_after > config.max_retry_after:
+            _with_note(
+                error,
+                f"not waiting: the server asked for {failure.retry_after:.0f} s, "
+                f"more than max_retry_after={config.max_retry_after:g} s",
+            )
+            raise error
+        else:
+            delay = failure.retry_after
+        if until is not None and time.monotonic() + delay >= until:
+            _with_note(
+                error,
+                f"gave up after {attempt} attempts: another would end past the call's deadline "
+                f"of {config.deadline:g} s",
+            )
+            if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
+                what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+                _with_note(error, f"the job may have been {what}")
+            error.attempts = attempt
+            raise error
         logger.info(
             "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
             call.method,
@@ -295,53 +334,6 @@ class Bounded:
 
 #: The retry policy of every call whose settings name none.
 BOUNDED = Bounded()
-
-
-def _delay_or_raise(
-    call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
-) -> float:
-    """How long to wait before the next attempt; raises the typed error when there is none."""
-    error = failure.error
-    # No idempotency key: a POST that may have created a job is never repeated.
-    unsafe = call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous
-    if not failure.retryable or unsafe or attempt > config.max_retries:
-        if unsafe:
-            _with_note(
-                error,
-                "the job may have been created: list the application's jobs "
-                "before creating it again",
-            )
-        elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
-            _with_note(
-                error, "the job may have been re-triggered: check it with get() before retrying"
-            )
-        if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
-            _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
-        error.attempts = attempt
-        raise error
-    if failure.retry_after is None:
-        delay = Backoff(config.backoff_initial, config.backoff_max).delay(attempt)
-    elif failure.retry_after > config.max_retry_after:
-        _with_note(
-            error,
-            f"not waiting: the server asked for {failure.retry_after:.0f} s, "
-            f"more than max_retry_after={config.max_retry_after:g} s",
-        )
-        raise error
-    else:
-        delay = failure.retry_after
-    if until is not None and time.monotonic() + delay >= until:
-        _with_note(
-            error,
-            f"gave up after {attempt} attempts: another would end past the call's deadline "
-            f"of {config.deadline:g} s",
-        )
-        if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
-            what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
-            _with_note(error, f"the job may have been {what}")
-        error.attempts = attempt
-        raise error
-    return delay
 
 
 def execute(
@@ -449,43 +441,30 @@ IDENTICAL_PAGES = 3
 class Pager:
     """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held.
 
-    With ``overlap``, each page after the first starts at the previous page's last job
-    (the anchor). Seeing it again first proves no job above it left the list while
-    paging (shifting the rest up, past the next offset, unseen); otherwise ``shifted``
-    is set: this pass may have missed jobs, list again. The caller drops the jobs
-    pages repeat (the anchor at least).
-
     A page equal to the one before it is what a server ignoring offset sends, but also
     what an honest newest-first list sends when as many jobs entered above it as the
     offset moved (one job failing or created between two one-job pages is enough). So
-    the repeat is skipped (its jobs were all seen; ``shifted`` is set) and paging goes
-    on; only ``IDENTICAL_PAGES`` equal pages in a row, which no single shift explains,
-    prove that the server ignores offset.
+    the repeat is skipped (its jobs were all seen; ``shifted`` is set: this pass may
+    have missed jobs) and paging goes on; only ``IDENTICAL_PAGES`` equal pages in a
+    row, which no single shift explains, prove that the server ignores offset. A
+    layer above may page with overlap (bulk/: ``_next_offset`` and ``_ends_at``).
     """
 
-    def __init__(
-        self,
-        application_id: str,
-        status: JobStatus | None,
-        page_size: int,
-        *,
-        overlap: bool = False,
-    ) -> None:
+    #: Whether a totalCount the page carries may end the paging.
+    trusts_total = True
+
+    def __init__(self, application_id: str, status: JobStatus | None, page_size: int) -> None:
         self.application_id = application_id
         self.status = status
         self.page_size = page_size
-        self.overlap = overlap
         self.offset = 0
         self.done = False
         self.path = ""
         #: The list changed under this pass in a way that may have hidden a job.
         self.shifted = False
-        #: Pages too small to overlap: whether the list moved cannot be told.
-        self.unverified = False
         self._previous_ids: list[UUID] | None = None
         #: The offsets of the run of equal pages ending with the previous one.
         self._same_page_offsets: list[int] = []
-        self._anchor: UUID | None = None
 
     def next_call(self) -> Call | None:
         if self.done:
@@ -515,36 +494,28 @@ class Pager:
         else:
             self._same_page_offsets = [self.offset]
         self._previous_ids = ids
-        anchor, self._anchor = self._anchor, None
         if repeated:
             # Jobs entered above and moved the page down onto this offset: every job
             # on it was on the previous page; one may have been skipped past it.
             self.shifted = True
-        elif anchor is not None:
-            if ids == [anchor]:  # only the anchor: the list ends there
-                self.done = True
-                return []
-            # Missing: jobs above it left, the rest moved up past this offset. Further
-            # down: jobs entered above, unseen (one that failed again, possibly after
-            # moving up from below). Either way the pass may have missed a job.
-            if ids[:1] != [anchor]:
-                self.shifted = True
+        elif self._ends_at(ids):
+            self.done = True
+            return []
         total = page.total_count if isinstance(page.total_count, int) else None
         end = self.offset + len(items)
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
-        # without totalCount only an empty page ends the list. With ``overlap``,
-        # totalCount (which can lag the list) is not trusted either: the page holding
-        # only the anchor ends it, one request more a pass. After a repeated page it
-        # is not trusted at all: the next page tells a shift from ignored offsets.
-        trust_total = not self.overlap and not repeated
+        # without totalCount only an empty page ends the list. After a repeated page
+        # totalCount is not trusted: the next page tells a shift from ignored offsets.
+        trust_total = self.trusts_total and not repeated
         if not items or (trust_total and total is not None and end >= total):
             self.done = True
-        elif self.overlap and len(items) > 1:
-            self.offset = end - 1
-            self._anchor = ids[-1]
         else:
-            # One job a page (limit capped at 1) leaves no room for an anchor: nothing
-            # proves the list held still.
-            self.unverified = self.unverified or self.overlap
-            self.offset = end
+            self.offset = self._next_offset(ids, end)
         return [] if repeated else items
+
+    def _ends_at(self, ids: list[UUID]) -> bool:
+        """Whether this (new) page ends the list though it holds jobs (overlap paging)."""
+        return False
+
+    def _next_offset(self, ids: list[UUID], end: int) -> int:
+        return end

@@ -33,43 +33,44 @@ R = TypeVar("R")
 
 DEADLINE_TEXT = "the response did not arrive in full within the attempt's deadline"
 
-#: When the current attempt must be over (monotonic; None: no limit), per thread/task.
-ATTEMPT_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+#: The moment the current attempt must be over by (monotonic; None: no limit), per
+#: thread/task.
+ATTEMPT_UNTIL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "writer_jobs_attempt_deadline", default=None
 )
 
-#: Called before each write of request bytes (per thread/task): a bulk run's gate, which
-#: raises once the run has stopped, so a request whose connection opened after that
-#: (stuck connecting, or waiting for a pooled connection) sends nothing.
+#: Called before each write of request bytes (per thread/task): a caller's gate, which
+#: raises once it has stopped, so a request whose connection opened after that (stuck
+#: connecting, or waiting for a pooled connection) sends nothing.
 BEFORE_WRITE: contextvars.ContextVar[typing.Callable[[], None] | None] = contextvars.ContextVar(
     "writer_jobs_before_write", default=None
 )
 
 
-def attempt_deadline(config: ClientConfig, action: Send) -> tuple[float | None, float | None]:
-    """(seconds, monotonic end) of one attempt: connect + read timeout, and no later
-    than the call's deadline (``action.until``)."""
+def attempt_until(config: ClientConfig, action: Send) -> tuple[float | None, float | None]:
+    """(seconds, the moment it ends by) of one attempt: connect + read timeout, and no
+    later than the call's ``action.until``."""
     timeout = action.timeout or config.timeout
     now = time.monotonic()
-    deadline = None if timeout.read is None else now + timeout.read + (timeout.connect or 0.0)
-    if action.until is not None and (deadline is None or action.until < deadline):
-        deadline = action.until
-    return (None, None) if deadline is None else (max(deadline - now, 0.0), deadline)
+    until = None if timeout.read is None else now + timeout.read + (timeout.connect or 0.0)
+    if action.until is not None and (until is None or action.until < until):
+        until = action.until
+    return (None, None) if until is None else (max(until - now, 0.0), until)
 
 
 class BodyReader:
     """Collects a streamed body within the size cap and the attempt's deadline."""
 
-    __slots__ = ("_chunks", "_deadline", "_limit", "_received", "method", "path", "status")
+    __slots__ = ("_chunks", "_limit", "_received", "_until", "method", "path", "status")
 
     def __init__(
-        self, config: ClientConfig, action: Send, status: int, deadline: float | None
+        self, config: ClientConfig, action: Send, status: int, until: float | None
     ) -> None:
         self.method = action.kwargs["method"].upper()
         self.path = action.kwargs["url"]
         self.status = status
         self._limit = config.max_response_bytes
-        self._deadline = deadline
+        self._until = until
         self._chunks: list[bytes] = []
         self._received = 0
 
@@ -86,7 +87,7 @@ class BodyReader:
                 value=self._received,
             )
         self._chunks.append(chunk)
-        if self._deadline is not None and time.monotonic() > self._deadline:
+        if self._until is not None and time.monotonic() > self._until:
             raise httpx.ReadTimeout(f"{DEADLINE_TEXT} (connect + read timeout)")
 
     def body(self) -> bytes:
@@ -105,19 +106,6 @@ def build_request(
         headers=config.headers,
         timeout=action.timeout or config.timeout,
     )
-
-
-async def within(
-    seconds: float | None, exchange: typing.Awaitable[httpx.Response | Exception]
-) -> httpx.Response | Exception:
-    """An async exchange bounded by the attempt's deadline."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await exchange
-    except TimeoutError:
-        return httpx.ReadTimeout(
-            f"{DEADLINE_TEXT} of {seconds:g} s (connect + read timeout, within the call's)"
-        )
 
 
 def _wrap_backends(
@@ -143,10 +131,10 @@ def _wrap_backends(
 
 
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
-    deadline = ATTEMPT_DEADLINE.get()
-    if deadline is None:
+    until = ATTEMPT_UNTIL.get()
+    if until is None:
         return timeout
-    remaining = deadline - time.monotonic()
+    remaining = until - time.monotonic()
     if remaining <= 0:
         raise error(f"{DEADLINE_TEXT} (connect + read timeout)")
     return remaining if timeout is None else min(timeout, remaining)
@@ -237,7 +225,7 @@ class SyncHttpx:
     ) -> httpx.Response | Exception:
         """``before_write`` runs before each write of the request's bytes (it may raise
         to send nothing); with a custom transport (no httpcore stream) it is not called."""
-        token = ATTEMPT_DEADLINE.set(attempt_deadline(self.config, action)[1])
+        token = ATTEMPT_UNTIL.set(attempt_until(self.config, action)[1])
         gate_token = BEFORE_WRITE.set(before_write)
         try:
             try:
@@ -249,7 +237,7 @@ class SyncHttpx:
             except httpx.HTTPError as exc:
                 return exc
             try:
-                body = BodyReader(self.config, action, response.status_code, ATTEMPT_DEADLINE.get())
+                body = BodyReader(self.config, action, response.status_code, ATTEMPT_UNTIL.get())
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 # What httpx's own Response.read() stores once the stream is consumed; a
@@ -262,7 +250,7 @@ class SyncHttpx:
                 response.close()
         finally:
             BEFORE_WRITE.reset(gate_token)
-            ATTEMPT_DEADLINE.reset(token)
+            ATTEMPT_UNTIL.reset(token)
 
     def close(self) -> None:
         if self.owned:
@@ -343,21 +331,26 @@ class AsyncHttpx:
     async def send(
         self, action: Send, before_write: typing.Callable[[], None] | None = None
     ) -> httpx.Response | Exception:
-        seconds, deadline = attempt_deadline(self.config, action)
+        seconds, until = attempt_until(self.config, action)
         token = BEFORE_WRITE.set(before_write)
         try:
-            return await within(seconds, self._exchange(action, deadline))
+            async with asyncio.timeout(seconds):
+                return await self._exchange(action, until)
+        except TimeoutError:
+            return httpx.ReadTimeout(
+                f"{DEADLINE_TEXT} of {seconds:g} s (connect + read timeout, within the call's)"
+            )
         finally:
             BEFORE_WRITE.reset(token)
 
-    async def _exchange(self, action: Send, deadline: float | None) -> httpx.Response | Exception:
+    async def _exchange(self, action: Send, until: float | None) -> httpx.Response | Exception:
         request = build_request(self.http, self.config, action)
         try:
             response = await self.http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = BodyReader(self.config, action, response.status_code, deadline)
+            body = BodyReader(self.config, action, response.status_code, until)
             async for chunk in response.aiter_bytes():
                 body.add(chunk)
             response._content = body.body()  # as httpx's own aread() does

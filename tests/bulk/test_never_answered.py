@@ -6,7 +6,10 @@ happens after the service has answered (tests/bulk/test_outage.py)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,21 @@ async def test_async_run_and_wait_many_against_a_closed_port_stop_too(closed_por
             async for _ in client.wait_many(["182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"]):
                 pass
         _check(waited.value, closed_port, journal=False)
+
+
+def test_the_cli_stops_with_exit_75_naming_the_address(closed_port: str) -> None:
+    """`writer-jobs retry-failed` against a closed port: exit 75 (EX_TEMPFAIL) with the
+    address and what to check."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WRITER_")}
+    environment |= {"WRITER_API_KEY": "k", "WRITER_BASE_URL": closed_port}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "writer-jobs"), "retry-failed", "my-app", "--yes"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 75, result.stderr
+    stopped = result.stderr.splitlines()[-1]
+    assert closed_port in stopped and "Check the address" in stopped

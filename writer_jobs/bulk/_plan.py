@@ -31,13 +31,13 @@ from generated_client.models import JobDetails, JobStatus
 from .. import _validation
 from .._base import _UNSET_TIMEOUT, ClientBase
 from .._config import ClientConfig, resolve_rate_limit
-from .._engine import FINISHED, Flow, Pager, execute, get_call
+from .._engine import FINISHED, Flow, execute, get_call
 from .._exceptions import InvalidArgumentError, WaitTimeoutError
 from .._parse import epoch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, client_state
 from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
-from ._selection import Selection
+from ._selection import AnchoredPager, Selection
 from ._watcher import Watcher, interval
 
 
@@ -172,7 +172,7 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
     if watcher is not None:
         watch = lambda working: watch_plan(run, watcher, working)  # noqa: E731
     while True:
-        pager = Pager(run.application_id, JobStatus.FAILED, run.config.page_size, overlap=True)
+        pager = AnchoredPager(run.application_id, JobStatus.FAILED, run.config.page_size)
         while (call := pager.next_call()) is not None:
             page = yield execute(call, run.config, run.timeout)
             run.passes.add(pager.accept(page))
