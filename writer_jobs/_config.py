@@ -72,7 +72,7 @@ def api_host(host: str) -> str:
     """A URL's host spelled one way: ``LOOPBACK`` for every spelling of this machine
     (localhost, localhost., 127.0.0.0/8 in any numeric form such as 127.1 or 0x7f.1,
     ::1, ::ffff:127.0.0.1, 0.0.0.0), an IP address in its canonical form, else the
-    lower-case name. The run lock and rate_limit="auto" both ask this."""
+    lower-case name. The run lock and the http:// check both ask this."""
     host = host.lower().strip("[]")
     try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
         numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
