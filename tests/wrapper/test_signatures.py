@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from writer_jobs import AsyncJobsClient, InvalidArgumentError, JobsClient
+from writer_jobs import AsyncJobsClient, JobsClient
 
 CLIENT_KEYWORDS = {
     "api_key": None,
@@ -63,12 +63,3 @@ def test_signatures_list_every_keyword_with_its_default(client: Any) -> None:
         "max_unavailable": 600.0,
     }
     assert "max_unavailable: 'float | None' = 600.0" in str(inspect.signature(client.retry_failed))
-
-
-def test_the_old_wait_timeout_keyword_still_works_and_says_its_new_name() -> None:
-    with (
-        JobsClient("k", base_url="http://127.0.0.1:9") as client,
-        pytest.warns(DeprecationWarning, match="wait_deadline"),
-        pytest.raises(InvalidArgumentError, match="wait_deadline"),
-    ):
-        client.retry_failed("my-app", wait_timeout=-1)  # checked before any I/O

@@ -21,8 +21,8 @@ from ._plan import (
     Pause,
     Plan,
     Report,
-    RetryFailedOptions,
     Work,
+    given,
     start_run,
     start_wait_many,
     workers_for,
@@ -49,7 +49,6 @@ class AsyncJobsClient(AsyncSingleCallClient):
         select: Selection | None = None,
         dry_run: bool = False,
         max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
-        wait_timeout: float | None = None,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably.
 
@@ -72,25 +71,9 @@ class AsyncJobsClient(AsyncSingleCallClient):
         ``rate_limit`` (requests a minute) is an extra cap for this run only.
         Returns a BulkSummary. Only one run per application and base URL at a time
         on this machine (RunInProgressError); see the README for the guarantees.
-        ``RetryFailedOptions`` says what each keyword does (``wait_timeout``: the old
-        name of ``wait_deadline``).
+        ``RetryFailedOptions`` says what each keyword does.
         """
-        options = RetryFailedOptions(
-            concurrency=concurrency,
-            wait=wait,
-            wait_deadline=wait_deadline,
-            journal=journal,
-            rate_limit=rate_limit,
-            on_outcome=on_outcome,
-            on_progress=on_progress,
-            timeout=timeout,
-            select=select,
-            dry_run=dry_run,
-            max_unavailable=max_unavailable,
-        )
-        if wait_timeout is not None:
-            options["wait_timeout"] = wait_timeout
-        run, plan = start_run(self, application_id, options)
+        run, plan = start_run(self, application_id, given(locals()))
         try:
             async for _ in self._drive(plan, run.hold, run):  # its plan reports nothing
                 pass

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
+import typing
 from collections.abc import Callable, Generator, Iterable, Sized
 from typing import Any, TypedDict
 from uuid import UUID
@@ -32,7 +32,7 @@ from .. import _validation
 from .._base import _UNSET_TIMEOUT, ClientBase
 from .._config import ClientConfig, resolve_rate_limit
 from .._engine import FINISHED, Flow, execute, get_call
-from .._exceptions import InvalidArgumentError, WaitTimeoutError
+from .._exceptions import WaitTimeoutError
 from .._parse import epoch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, client_state
 from ._outcome import BulkProgress, JobOutcome
@@ -81,8 +81,7 @@ class RetryFailedOptions(TypedDict, total=False):
 
     - ``concurrency`` (16): jobs handled at once (threads or tasks), at most 1024.
     - ``wait`` (False): follow the re-triggered jobs with one watcher until each ends.
-    - ``wait_deadline`` (None: no limit): seconds each re-triggered job is followed
-      (``wait_timeout``, its old name, still works).
+    - ``wait_deadline`` (None: no limit): seconds each re-triggered job is followed.
     - ``journal`` (None): a path; each outcome is appended as a JSON line, flushed per
       line; rerun with the same journal to resume.
     - ``rate_limit`` (None): this run's own cap, requests a minute, on top of the
@@ -102,7 +101,6 @@ class RetryFailedOptions(TypedDict, total=False):
     concurrency: int
     wait: bool
     wait_deadline: float | None
-    wait_timeout: float | None
     journal: str | os.PathLike[str] | None
     rate_limit: float | None
     on_outcome: Callable[[JobOutcome], None] | None
@@ -113,30 +111,22 @@ class RetryFailedOptions(TypedDict, total=False):
     max_unavailable: float | None
 
 
+def given(values: dict[str, Any]) -> RetryFailedOptions:
+    """A retry_failed call's keywords (its ``locals()``) as its options."""
+    return typing.cast(
+        RetryFailedOptions, {k: values[k] for k in RetryFailedOptions.__annotations__}
+    )
+
+
 def start_run(
     client: ClientBase, application_id: str, options: RetryFailedOptions
 ) -> tuple[BulkRun, Plan]:
     """Check every option (before any I/O), take the run lock, open the journal."""
-    unknown = options.keys() - RetryFailedOptions.__annotations__.keys()
-    if unknown:
-        raise TypeError(f"retry_failed() got unexpected keyword arguments: {sorted(unknown)}")
     app = _validation.application_id(application_id)
     concurrency = _validation.positive_int(
         options.get("concurrency", 16), name="concurrency", maximum=1024
     )
-    wait_deadline = options.get("wait_deadline")
-    if "wait_timeout" in options:
-        if wait_deadline is not None:
-            raise InvalidArgumentError(
-                "pass wait_deadline or wait_timeout (its old name), not both"
-            )
-        warnings.warn(
-            "retry_failed(wait_timeout=) is now wait_deadline= (seconds, as wait(deadline=))",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        wait_deadline = options["wait_timeout"]
-    wait_deadline = _validation.timeout_seconds(wait_deadline, name="wait_deadline")
+    wait_deadline = _validation.timeout_seconds(options.get("wait_deadline"), name="wait_deadline")
     rate_limit = options.get("rate_limit")
     if rate_limit is not None:
         resolve_rate_limit(rate_limit, client.base_url)

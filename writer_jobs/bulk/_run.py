@@ -161,9 +161,9 @@ class BulkRun:
             return
         _, listed, resume = item
         before = listed if listed is not None else (resume.updated_before if resume else None)
-        deadline = None if self.wait_deadline is None else time.monotonic() + self.wait_deadline
+        until = None if self.wait_deadline is None else time.monotonic() + self.wait_deadline
         with self._lock:
-            self._watching[outcome.job_id] = (outcome, deadline)
+            self._watching[outcome.job_id] = (outcome, until)
             self.watcher.add(outcome.job_id, before)
 
     def ended(self, jobs: Iterable[JobDetails]) -> None:

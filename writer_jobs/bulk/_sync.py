@@ -22,8 +22,8 @@ from ._plan import (
     Pause,
     Plan,
     Report,
-    RetryFailedOptions,
     Work,
+    given,
     start_run,
     start_wait_many,
     workers_for,
@@ -50,30 +50,13 @@ class JobsClient(SingleCallClient):
         select: Selection | None = None,
         dry_run: bool = False,
         max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
-        wait_timeout: float | None = None,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably; see
-        :meth:`AsyncJobsClient.retry_failed` and ``RetryFailedOptions`` for the keywords
-        (``wait_timeout``: the old name of ``wait_deadline``).
+        :meth:`AsyncJobsClient.retry_failed` and ``RetryFailedOptions`` for the keywords.
 
         Runs ``concurrency`` worker threads over this client's connection pool.
         """
-        options = RetryFailedOptions(
-            concurrency=concurrency,
-            wait=wait,
-            wait_deadline=wait_deadline,
-            journal=journal,
-            rate_limit=rate_limit,
-            on_outcome=on_outcome,
-            on_progress=on_progress,
-            timeout=timeout,
-            select=select,
-            dry_run=dry_run,
-            max_unavailable=max_unavailable,
-        )
-        if wait_timeout is not None:
-            options["wait_timeout"] = wait_timeout
-        run, plan = start_run(self, application_id, options)
+        run, plan = start_run(self, application_id, given(locals()))
         try:
             for _ in self._drive(plan, run.hold, run):  # retry_failed's plan reports nothing
                 pass
