@@ -95,7 +95,7 @@ class BodyReader:
 
 
 def build_request(
-    http: httpx.Client | httpx.AsyncClient, config: ClientConfig, action: Send
+    http: httpx.Client | httpx.AsyncClient, config: ClientConfig, action: Send, owned: bool
 ) -> httpx.Request:
     kwargs = action.kwargs
     return http.build_request(
@@ -103,7 +103,8 @@ def build_request(
         config.base_url + kwargs["url"],
         params=kwargs.get("params"),
         json=kwargs.get("json"),
-        headers=config.headers,
+        # Ours was built with these headers; a user's client gets them per request.
+        headers=None if owned else config.headers,
         timeout=action.timeout or config.timeout,
     )
 
@@ -230,7 +231,7 @@ class SyncHttpx:
         try:
             try:
                 response = self.http.send(
-                    build_request(self.http, self.config, action),
+                    build_request(self.http, self.config, action, self.owned),
                     stream=True,
                     follow_redirects=False,
                 )
@@ -344,7 +345,7 @@ class AsyncHttpx:
             BEFORE_WRITE.reset(token)
 
     async def _exchange(self, action: Send, until: float | None) -> httpx.Response | Exception:
-        request = build_request(self.http, self.config, action)
+        request = build_request(self.http, self.config, action, self.owned)
         try:
             response = await self.http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
