@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -77,12 +78,17 @@ class ClientState:
         self.finishing: set[Any] = set()
 
 
+_states: weakref.WeakKeyDictionary[ClientBase, ClientState] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
 def client_state(client: ClientBase) -> ClientState:
-    """The client's bulk state, made on first use (setdefault: one, even if raced)."""
-    state: ClientState | None = client.__dict__.get("_bulk_state")
-    if state is None:
-        state = client.__dict__.setdefault("_bulk_state", ClientState(client._settings()))
-    return state
+    """The client's bulk state, made on first use (kept as long as the client is)."""
+    with _states_lock:
+        state = _states.get(client)
+        if state is None:
+            state = _states[client] = ClientState(client._settings())
+        return state
 
 
 class HoldBack:
