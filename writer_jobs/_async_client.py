@@ -13,7 +13,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, Admission, ClientBase
+from ._base import CLIENT_TIMEOUT, Admission, ClientBase
 from ._transports import AsyncHttpx
 
 T = TypeVar("T")
@@ -83,13 +83,13 @@ class AsyncSingleCallClient(ClientBase):
 
     # --- the API ----------------------------------------------------------------
     async def retry(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> Job:
         """Re-trigger a failed job; see :meth:`JobsClient.retry`."""
         return await self._run(self._retry_flow(job_id, timeout))
 
     async def get(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> JobDetails:
         """One job; see :meth:`JobsClient.get`."""
         return await self._run(self._get_flow(job_id, timeout))
@@ -99,7 +99,7 @@ class AsyncSingleCallClient(ClientBase):
         application_id: str,
         inputs: Mapping[str, str | Sequence[str]],
         *,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> Job:
         """Start a job; see :meth:`JobsClient.create`."""
         return await self._run(self._create_flow(application_id, inputs, timeout))
@@ -109,7 +109,7 @@ class AsyncSingleCallClient(ClientBase):
         job_id: UUID | str,
         *,
         deadline: float | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> JobDetails:
         """Poll until the job finishes; see :meth:`JobsClient.wait`."""
         return await self._run(self._wait_flow(job_id, deadline, timeout))
@@ -120,7 +120,7 @@ class AsyncSingleCallClient(ClientBase):
         *,
         status: JobStatus | str | None = None,
         page_size: int | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> AsyncIterator[JobDetails]:
         """Every job of an application, as an async iterator; see :meth:`JobsClient.list`."""
         pager = self._pager(application_id, status, page_size)

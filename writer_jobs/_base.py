@@ -148,7 +148,7 @@ class ClientBase:
 
     def _request_timeout(self, timeout: object) -> httpx.Timeout | None:
         """A method's ``timeout=`` keyword as the engine takes it (None: the client's)."""
-        return None if timeout is _UNSET_TIMEOUT else resolve_timeout(timeout)
+        return None if timeout is CLIENT_TIMEOUT else resolve_timeout(timeout)
 
     def _pace(self) -> float | None:
         """The pace the account's budget holds to now, requests a minute (None: unpaced)."""
@@ -327,8 +327,8 @@ class _UnsetTimeout:
         return "<client default>"
 
 
-#: "Use the client's timeout" for the per-call ``timeout=`` keyword (None means no timeout).
-_UNSET_TIMEOUT: Any = _UnsetTimeout()
+#: The per-call ``timeout=`` default: the client's own timeout (None means no timeout).
+CLIENT_TIMEOUT: Any = _UnsetTimeout()
 
 
 def _check_backend(http_backend: object) -> None:

@@ -13,7 +13,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._base import _UNSET_TIMEOUT, Admission, ClientBase
+from ._base import CLIENT_TIMEOUT, Admission, ClientBase
 from ._transports import SyncHttpx
 
 T = TypeVar("T")
@@ -86,7 +86,7 @@ class SingleCallClient(ClientBase):
 
     # --- the API ----------------------------------------------------------------
     def retry(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> Job:
         """Re-trigger a failed job; returns the job as the API accepted it.
 
@@ -97,7 +97,7 @@ class SingleCallClient(ClientBase):
         return self._run(self._retry_flow(job_id, timeout))
 
     def get(
-        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT
+        self, job_id: UUID | str, *, timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT
     ) -> JobDetails:
         """One job, with its status, error, result data and timestamps."""
         return self._run(self._get_flow(job_id, timeout))
@@ -107,7 +107,7 @@ class SingleCallClient(ClientBase):
         application_id: str,
         inputs: Mapping[str, str | Sequence[str]],
         *,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> Job:
         """Start a job for an application: ``inputs`` maps input names to a value or values."""
         return self._run(self._create_flow(application_id, inputs, timeout))
@@ -117,7 +117,7 @@ class SingleCallClient(ClientBase):
         job_id: UUID | str,
         *,
         deadline: float | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> JobDetails:
         """Poll until the job is ``completed`` or ``failed`` and return it.
 
@@ -133,7 +133,7 @@ class SingleCallClient(ClientBase):
         *,
         status: JobStatus | str | None = None,
         page_size: int | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
     ) -> Iterator[JobDetails]:
         """Every job of an application (optionally with one status), fetched a page at a time."""
         pager = self._pager(application_id, status, page_size)

@@ -1,4 +1,4 @@
-"""The import contract (`make lint` runs lint-imports) holds on this tree and fails on a
+"""The import contracts (`make lint` runs lint-imports) hold on this tree and fail on a
 violation: the core importing bulk/, the fake server importing a client's internals."""
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def test_the_tree_keeps_the_contract(tmp_path: Path) -> None:
     ("module", "line", "broken"),
     [
         ("_engine.py", "from .bulk import _plan", "layers: CLI and fake server, then bulk/"),
-        ("testing/_faults.py", "from .. import _engine", "imports none of the clients' internals"),
-        ("testing/_store.py", "from ..bulk import _run", "imports none of the clients' internals"),
+        ("testing/_faults.py", "from .. import _engine", "never imports the clients' internals"),
+        ("testing/_store.py", "from ..bulk import _run", "never imports the clients' internals"),
     ],
 )
 def test_a_violation_fails_the_contract(

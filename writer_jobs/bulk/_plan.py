@@ -29,7 +29,7 @@ import httpx
 from generated_client.models import JobDetails, JobStatus
 
 from .. import _validation
-from .._base import _UNSET_TIMEOUT, ClientBase
+from .._base import CLIENT_TIMEOUT, ClientBase
 from .._config import ClientConfig, resolve_rate_limit
 from .._engine import FINISHED, Flow, execute, get_call
 from .._exceptions import WaitTimeoutError
@@ -131,7 +131,7 @@ def start_run(
     if rate_limit is not None:
         resolve_rate_limit(rate_limit, client.base_url)
     selection = _validation.instance(options.get("select"), Selection, name="select")
-    timeout = options.get("timeout", _UNSET_TIMEOUT)
+    timeout = options.get("timeout", CLIENT_TIMEOUT)
     run = BulkRun(
         client._settings(),
         client._request_timeout(timeout),

@@ -95,7 +95,7 @@ class BulkRun:
             journal=path is not None,
             pacer=Budget(rate_limit, burst=1, learn=False),
             gate=self.gate,
-            on_answer=self.server_clock.observe,
+            on_answer=self.answered,
         )
         #: What the run's flows run with: its policy, no call deadline (the run's own
         #: bound on watching is wait_deadline).
@@ -113,6 +113,10 @@ class BulkRun:
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
         self._closed = False
+
+    def answered(self, response: httpx.Response) -> None:
+        """Every response a request of the run got (the run's policy tells it)."""
+        self.server_clock.observe(response)
 
     def start_job(self, item: Todo) -> _engine.Flow[JobOutcome]:
         """Write (and flush) the job's ``started`` line, then return its flow."""

@@ -14,7 +14,7 @@ import httpx
 
 from generated_client.models import JobDetails
 
-from .._base import _UNSET_TIMEOUT
+from .._base import CLIENT_TIMEOUT
 from .._client import SingleCallClient
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
 from ._outcome import BulkProgress, BulkSummary, JobOutcome
@@ -46,7 +46,7 @@ class JobsClient(SingleCallClient):
         rate_limit: float | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_progress: Callable[[BulkProgress], None] | None = None,
-        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
         select: Selection | None = None,
         dry_run: bool = False,
         max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
