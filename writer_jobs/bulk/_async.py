@@ -22,7 +22,6 @@ from ._plan import (
     Plan,
     Report,
     Work,
-    given,
     start_run,
     start_wait_many,
     workers_for,
@@ -73,7 +72,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
         on this machine (RunInProgressError); see the README for the guarantees.
         ``RetryFailedOptions`` says what each keyword does.
         """
-        run, plan = start_run(self, application_id, given(locals()))
+        run, plan = start_run(self, application_id, locals())
         try:
             async for _ in self._drive(plan, run.hold, run):  # its plan reports nothing
                 pass

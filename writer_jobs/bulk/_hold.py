@@ -68,13 +68,11 @@ class Gate:
 
 class ClientState:
     """What the bulk layer keeps per client: its view of the service, and the requests
-    stopped runs left finishing (closing the client waits for them)."""
+    stopped runs left finishing (sync: each thread's end, an Event; async: the tasks),
+    which closing the client waits for."""
 
-    def __init__(self, settings: ClientConfig) -> None:
-        self.availability = Availability(
-            settings.backoff_initial, min(settings.backoff_max, PROBE_MAX)
-        )
-        #: Sync: each thread's end (an Event); async: the tasks.
+    def __init__(self, config: ClientConfig) -> None:
+        self.availability = Availability(config.backoff_initial, min(config.backoff_max, PROBE_MAX))
         self.finishing: set[Any] = set()
 
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-import typing
-from collections.abc import Callable, Generator, Iterable, Sized
+from collections.abc import Callable, Generator, Iterable, Mapping, Sized
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -111,17 +110,11 @@ class RetryFailedOptions(TypedDict, total=False):
     max_unavailable: float | None
 
 
-def given(values: dict[str, Any]) -> RetryFailedOptions:
-    """A retry_failed call's keywords (its ``locals()``) as its options."""
-    return typing.cast(
-        RetryFailedOptions, {k: values[k] for k in RetryFailedOptions.__annotations__}
-    )
-
-
 def start_run(
-    client: ClientBase, application_id: str, options: RetryFailedOptions
+    client: ClientBase, application_id: str, options: Mapping[str, Any]
 ) -> tuple[BulkRun, Plan]:
-    """Check every option (before any I/O), take the run lock, open the journal."""
+    """Check every option (``RetryFailedOptions``, as retry_failed's ``locals()``) before
+    any I/O, take the run lock, open the journal."""
     app = _validation.application_id(application_id)
     concurrency = _validation.positive_int(
         options.get("concurrency", 16), name="concurrency", maximum=1024

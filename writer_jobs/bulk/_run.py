@@ -97,9 +97,8 @@ class BulkRun:
             gate=self.gate,
             on_answer=self.answered,
         )
-        #: What the run's flows run with: its policy, no call deadline (the run's own
-        #: bound on watching is wait_deadline).
-        self.config = attrs.evolve(settings, retries=self.hold, deadline=None)
+        #: What the run's flows run with: its policy (and no call deadline: ``settings``'s).
+        self.config = attrs.evolve(settings, retries=self.hold)
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None
         self._watching: dict[UUID, tuple[JobOutcome, float | None]] = {}

@@ -23,7 +23,6 @@ from ._plan import (
     Plan,
     Report,
     Work,
-    given,
     start_run,
     start_wait_many,
     workers_for,
@@ -56,7 +55,7 @@ class JobsClient(SingleCallClient):
 
         Runs ``concurrency`` worker threads over this client's connection pool.
         """
-        run, plan = start_run(self, application_id, given(locals()))
+        run, plan = start_run(self, application_id, locals())
         try:
             for _ in self._drive(plan, run.hold, run):  # retry_failed's plan reports nothing
                 pass
