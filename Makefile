@@ -110,7 +110,7 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	./scripts/demo.sh
 
-# Speed and memory against httpx, aiohttp and the official SDK, then a resume right after
+# Speed and memory against raw httpx and the official SDK, then a resume right after
 # Ctrl-C at the account's pace (about 3 minutes, real time); writes benchmarks/results/.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench

@@ -46,28 +46,7 @@ TARGETS = [
         "AsyncJobsClient (httpx, default)",
         "httpx.AsyncClient",
         ">=",
-        0.8,
-    ),
-    (
-        "async bulk c=64, http_backend='aiohttp' vs raw httpx.AsyncClient",
-        "AsyncJobsClient (aiohttp, opt-in)",
-        "httpx.AsyncClient",
-        ">=",
-        3.0,
-    ),
-    (
-        "async bulk c=64, http_backend='aiohttp' vs writer-sdk async",
-        "AsyncJobsClient (aiohttp, opt-in)",
-        "writer-sdk AsyncWriter",
-        ">=",
-        5.0,
-    ),
-    (
-        "async bulk c=64, http_backend='aiohttp' vs raw aiohttp (ceiling)",
-        "AsyncJobsClient (aiohttp, opt-in)",
-        "aiohttp (raw)",
-        ">=",
-        0.4,
+        0.95,
     ),
 ]
 
@@ -172,15 +151,7 @@ async def _httpx_async(url: str) -> Any:
 async def _ours_httpx(url: str) -> Any:
     from writer_jobs import AsyncJobsClient
 
-    client = AsyncJobsClient(KEY, base_url=url)  # the default backend
-    assert client.backend == "httpx", client.backend
-    return (lambda: client.retry(JOB_ID)), client.aclose
-
-
-async def _ours_aiohttp(url: str) -> Any:
-    from writer_jobs import AsyncJobsClient
-
-    client = AsyncJobsClient(KEY, base_url=url, http_backend="aiohttp")
+    client = AsyncJobsClient(KEY, base_url=url)
     return (lambda: client.retry(JOB_ID)), client.aclose
 
 
@@ -193,26 +164,10 @@ async def _sdk_async(url: str) -> Any:
     return (lambda: client.applications.jobs.retry(str(JOB_ID))), client.close
 
 
-async def _aiohttp_raw(url: str) -> Any:
-    import aiohttp
-
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=100), headers={"Authorization": f"Bearer {KEY}"}
-    )
-
-    async def call() -> Any:
-        async with session.post(url + RETRY_PATH) as response:
-            return json.loads(await response.read())
-
-    return call, session.close
-
-
 ASYNC_PEERS: dict[str, AsyncPeer] = {
     "httpx.AsyncClient": _httpx_async,
     "AsyncJobsClient (httpx, default)": _ours_httpx,
-    "AsyncJobsClient (aiohttp, opt-in)": _ours_aiohttp,
     "writer-sdk AsyncWriter": _sdk_async,
-    "aiohttp (raw)": _aiohttp_raw,
 }
 
 
@@ -290,8 +245,7 @@ def rss_child(url: str, jobs: int) -> None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     async def main() -> dict[str, Any]:
-        # aiohttp: the memory of a run, measured in seconds rather than minutes.
-        async with AsyncJobsClient(KEY, base_url=url, http_backend="aiohttp") as client:
+        async with AsyncJobsClient(KEY, base_url=url) as client:
             await client.retry(JOB_ID)  # warm: pools, imports, caches
             before = rss_mb()
             started = time.perf_counter()
@@ -497,6 +451,19 @@ def chart(path: Path, sync: dict[str, float], bulk: dict[int, dict[str, float]])
     plt.close(figure)
 
 
+def speed_only(quick: bool) -> int:
+    """The two speed targets measured in one run, printed (no files written)."""
+    with bench_server(jobs=10) as url:
+        sync = bench_sync(url, calls=30 if quick else 300, rounds=2 if quick else 31)
+        bulk = bench_async(
+            url, requests=64 if quick else 3200, rounds=1 if quick else 3, concurrencies=(64,)
+        )
+    print(f"sync retry() vs raw httpx: {sync['JobsClient.retry'] / sync['httpx.Client']:.3f}x")
+    ours, raw = bulk[64]["AsyncJobsClient (httpx, default)"], bulk[64]["httpx.AsyncClient"]
+    print(f"async c=64 vs raw httpx: {ours / raw:.3f}x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to prove it runs")
@@ -506,12 +473,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the rate budget and outage situations (results/rate_budget.md)",
     )
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only sync retry() per call and async bulk, side by side; prints their ratios",
+    )
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]))
         return 0
     quick = args.quick
+    if args.speed_only:
+        return speed_only(quick)
     print("rate budget and outages ...", flush=True)
     rate = bench_rate_budget(quick)
     if args.rate_only:

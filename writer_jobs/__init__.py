@@ -14,14 +14,15 @@ is in ``writer_jobs._exceptions``, which imports nothing heavy).
 The clients and models are loaded on first use (PEP 562): ``import writer_jobs``
 costs almost nothing, and a script or CLI pays for httpx only when it makes a client.
 
-Three layers (README, "How it is built"). The core: _exceptions -> _validation ->
-_config -> _parse -> _budget -> _engine (calls, retries, polling, paging; no I/O) ->
-_exactly_once (the timestamp proof) -> _transports (one module per HTTP backend) ->
-_base -> _client, _async_client (single calls); _fields (reading optional fields)
-stands apart. Above it, bulk/ (retry_failed, wait_many, the journal and the run lock;
-JobsClient and AsyncJobsClient are defined there, the single-call clients plus those
-two methods). Above both, _cli/ (the command line, a package: a module per command
-family) and testing/ (the fake server).
+Three layers (README, "How it is built"), each importing only those below it. The
+core, single calls and what every call needs: _exceptions -> _validation -> _config ->
+_parse -> _budget -> _engine (calls, retries, polling, paging; no I/O) ->
+_exactly_once (the timestamp proof) -> _transports (httpx) -> _base (settings, the
+budget's queue, the one admission path) -> _client, _async_client; _fields (reading
+optional fields) stands apart. Above it, bulk/ (retry_failed, wait_many, their policy
+through 429s and outages, the journal and the run lock; JobsClient and AsyncJobsClient
+are defined there, the single-call clients plus those two methods). Above both, the
+CLI and the fake server (testing/).
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
-"""What the sync and async clients share besides the engine: settings, argument
-checks before any I/O, repr, and what a bulk run lends the flows it has them carry out."""
+"""What the sync and async clients share besides the engine: settings, argument checks
+before any I/O, repr, the account budget's queue, and the one admission path through
+which a layer above (bulk/) has the client carry out its flows' requests."""
 
 from __future__ import annotations
 
-import logging
-import math
 import time
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any, Literal, Protocol, Unpack
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import attrs
@@ -17,11 +16,17 @@ from generated_client import AuthenticatedClient
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
-from ._availability import PROBE_MAX, Availability, Probe
 from ._budget import Budget
 from ._config import (
+    DEFAULT_BACKOFF_INITIAL,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TIMEOUT,
     ClientConfig,
-    ClientSettings,
     log_from_env,
     resolve_config,
     resolve_rate_limit,
@@ -29,140 +34,170 @@ from ._config import (
     tls_verify,
 )
 from ._exactly_once import retry_flow
-from ._exceptions import ClientClosedError, ConfigurationError, ServiceUnavailableError
+from ._exceptions import ClientClosedError, ConfigurationError
 
 #: The placeholder the generated client holds as its token: the real key lives only
 #: in the httpx client's headers (httpx redacts it in reprs), never in an attrs repr.
-_log = logging.getLogger("writer_jobs")
-#: While the service is unavailable, bulk work says so this often, seconds.
-OUTAGE_SAID = 10.0
-
 REDACTED_TOKEN = "[redacted: sent by the httpx client]"  # noqa: S105 - not a secret
 
-HttpBackend = Literal["httpx", "aiohttp"]
+
+#: One request's way through the client: it yields seconds to wait, or None to have the
+#: request sent (and receives what came back); it returns what the flow receives.
+Exchange = Generator[float | None, httpx.Response | Exception, _engine.Received]
 
 
-class RunControl(Protocol):
-    """What a bulk run lends the flows a client carries out for it (the core knows no
-    more of the bulk layer): its own pace on top of the client's budget, its view of
-    every answer, and its gate, which raises once the run has stopped."""
+class Admission(Protocol):
+    """How a layer above (bulk/) has the client carry out its flows' requests: the one
+    admission path, written once for both clients (``_exchange_steps``).
 
-    #: Async tasks of the run whose request is out (left to finish it if the run stops).
-    sending: set[Any]
+    Before a request takes its place in the account's budget, ``admit`` (no I/O) yields
+    the seconds it waits first and returns a ticket. ``writing`` runs before each write
+    of the request's bytes (raising there sends nothing). ``observe`` is told what came
+    back, with the ticket, exactly once per ``admit`` whatever ended the request (None:
+    nothing came back: not sent, stopped, cancelled). The client waits through
+    ``sleep`` (sync), or calls ``check`` and then awaits (async); both raise once the
+    layer has stopped."""
 
-    def reserve(self) -> float: ...
-    def observe(self, outcome: httpx.Response | Exception | None) -> None: ...
-    def retrying(self, action: _engine.Sleep) -> None: ...
+    def admit(self, action: _engine.Send) -> Generator[float, None, object]: ...
+    def observe(self, received: httpx.Response | Exception | None, ticket: object) -> None: ...
+    def writing(self) -> None: ...
     def check(self) -> None: ...
-    def pause(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None: ...
 
 
 class ClientBase:
-    """Settings and argument handling common to JobsClient and AsyncJobsClient."""
+    """Settings and argument handling common to JobsClient and AsyncJobsClient.
+
+    The layers above (bulk/) build on four methods of it, nothing else: ``_settings``
+    (what their flows run with), ``_request_timeout``, ``_pace`` and the clients'
+    ``_run(flow, admission)``."""
 
     _config: ClientConfig
     _closed: bool
     _generated: AuthenticatedClient | None = None
     _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
+    #: What sends the requests (SyncHttpx, AsyncHttpx), and the pool's idle connections.
+    _transport_type: Any
+    _keepalive: int
 
-    def __init__(self, api_key: str | None = None, **settings: Unpack[ClientSettings]) -> None:
-        """Settings come from the keywords (``ClientSettings``), else WRITER_API_KEY /
-        WRITER_BASE_URL, else the defaults. ``rate_limit`` is the account's budget in
-        requests a minute, shared by every request of this client ("auto": Writer's 400,
-        none for a loopback server). ``verify`` and ``proxy`` configure the HTTP client
-        this client builds; pass ``http_client`` to use your own instead (see the README)."""
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        deadline: float | None = DEFAULT_DEADLINE,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        allow_insecure_http: bool = False,
+        rate_limit: float | Literal["auto"] | None = "auto",
+        verify: Any = True,
+        proxy: str | None = None,
+        http_client: Any = None,
+        http_backend: Literal["httpx"] = "httpx",
+    ) -> None:
+        """``api_key`` and ``base_url`` default to WRITER_API_KEY and WRITER_BASE_URL.
+        ``timeout`` is per request (seconds or an ``httpx.Timeout``; None: none);
+        ``deadline`` the seconds one call may take in all, retries included (None: no
+        limit). A transient failure is retried up to ``max_retries`` times, with
+        backoff with full jitter from ``backoff_initial`` to ``backoff_max`` seconds,
+        honouring ``Retry-After`` up to ``max_retry_after`` seconds. Bodies over
+        ``max_response_bytes`` are refused; ``list()`` reads ``page_size`` jobs a page.
+        ``rate_limit`` is the ceiling of the account's budget in requests a minute,
+        shared by every request of this client: "auto" is Writer's 400 for writer.com
+        and its subdomains and no ceiling for every other host; None: no ceiling
+        (either way the budget learns from 429s). ``verify`` and ``proxy`` configure
+        the httpx client this client builds; pass ``http_client`` (an httpx client) to
+        use your own instead. ``http_backend`` is "httpx", the only one (the aiohttp
+        backend was removed). Plain http:// is refused but for loopback, unless
+        ``allow_insecure_http``. See docs/configuration.md."""
         log_from_env()
-        self._config = resolve_config(api_key, **settings)
-        rate_limit = settings.get("rate_limit", "auto")
-        verify, proxy = settings.get("verify", True), settings.get("proxy")
-        http_client, http_backend = (
-            settings.get("http_client"),
-            settings.get("http_backend", "httpx"),
-        )
         self._closed = False
+        _check_backend(http_backend)
+        self._config = resolve_config(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            max_response_bytes=max_response_bytes,
+            page_size=page_size,
+            allow_insecure_http=allow_insecure_http,
+        )
         #: The account's budget, shared by every request of this client.
         self._budget = Budget(resolve_rate_limit(rate_limit, self._config.base_url))
-        #: Whether the service answers, as this client's requests saw it.
-        self._availability = Availability(
-            self._config.backoff_initial, min(self._config.backoff_max, PROBE_MAX)
-        )
-        self._outage_said = -math.inf
-        #: Bulk work's settings: a transient failure holds a request back rather than
-        #: failing it, and no call deadline (the bulk call's own bounds apply).
-        self._bulk_config = attrs.evolve(self._config, bulk=True, deadline=None)
-        if http_backend not in ("httpx", "aiohttp"):
-            raise ConfigurationError(
-                f"http_backend must be 'httpx' or 'aiohttp', received {http_backend!r}"
-            )
         if http_client is not None:
-            self._check_http_client(http_client, verify=verify, proxy=proxy, backend=http_backend)
-        self._setup_http(http_client, tls_verify(verify), proxy, http_backend)
+            self._check_http_client(http_client, verify=verify, proxy=proxy)
+        owned = http_client is None
+        if owned:
+            http_client = self._own_http_client(tls_verify(verify), proxy)
+        self._transport = self._transport_type(self._config, http_client, owned=owned)
 
-    def _queue_steps(
-        self, action: _engine.Send, run: RunControl | None
-    ) -> Generator[float, None, float | None]:
-        """The request's place in the budget, without I/O (the clients' _queue sleep
-        what it yields): a long wait a slice at a time, asking again after each (the
-        pace may have changed), a place taken before a 429 came given back, and given
-        back too when the caller stops during a wait (it closes this generator).
-        Returns None (send now), or the wait that would have ended past the call's
-        deadline (then nothing is sent)."""
-        pace = run.reserve() if run else 0.0  # the run's own cap: one place a request
+    # --- what the layers above build on --------------------------------------------
+    def _settings(self, retries: _engine.Retries | None = None) -> ClientConfig:
+        """The settings a layer above runs its flows with: ``retries`` as their retry
+        policy (None: the client's) and no call deadline (the layer's own bounds apply)."""
+        return attrs.evolve(self._config, retries=retries, deadline=None)
+
+    def _request_timeout(self, timeout: object) -> httpx.Timeout | None:
+        """A method's ``timeout=`` keyword as the engine takes it (None: the client's)."""
+        return None if timeout is CLIENT_TIMEOUT else resolve_timeout(timeout)
+
+    def _pace(self) -> float | None:
+        """The pace the account's budget holds to now, requests a minute (None: unpaced)."""
+        return self._budget.pace()
+
+    # --- the one admission path: no I/O, carried out by each client's _exchange -----
+    def _exchange_steps(self, action: _engine.Send, admission: Admission | None) -> Exchange:
+        """One request's way through the client: the layer's admission (if any), its
+        place in the account's budget, the send, and what came back told to both."""
+        ticket = None if admission is None else (yield from admission.admit(action))
+        received: httpx.Response | Exception | None = None
+        late: float | None = None
+        try:
+            late = yield from self._queue_steps(action)
+            if late is None:
+                received = yield None
+        finally:  # whatever ended it: an answer, Ctrl-C, a cancelled task, a stopped run
+            if admission is not None:
+                admission.observe(received, ticket)
+        if late is not None:
+            return _engine.NotSent(late)
+        self._budget.observe(received)
+        return received
+
+    def _queue_steps(self, action: _engine.Send) -> Generator[float, None, float | None]:
+        """The request's place in the budget: a long wait a slice at a time, asking
+        again after each (the pace may have changed), a place taken before a 429 came
+        given back, and given back too when the caller stops during a wait (closing
+        this generator). Returns None (send now), or the wait that would have ended
+        past the call's ``until`` (then nothing is sent)."""
+        budget = self._budget
         while True:
-            budget = self._budget
             signals = budget.signals
             delay = budget.reserve()
-            until = action.until if run is None else None
-            if until is not None and time.monotonic() + max(delay, pace) > until:
+            if delay <= 0:
+                return None
+            until = action.until
+            if until is not None and time.monotonic() + delay > until:
                 budget.release()
-                return max(delay, pace)
+                return delay
             wait = min(delay, budget.recheck)
             try:
-                yield max(wait, pace)
+                yield wait
             except BaseException:  # stopped or interrupted while queueing: nothing sent
                 budget.release()
                 raise
-            pace = 0.0
             if wait == delay and budget.signals == signals:
                 return None
             budget.release()
-
-    def _outage_wait(self, action: _engine.Send) -> float | Probe:
-        """How long a bulk request waits for the service to answer again (0.0: send
-        it), or the Probe it goes as. Says so in the log every OUTAGE_SAID seconds;
-        past the request's bound of continuous unavailability (counted from its bulk
-        call's start at the earliest), ServiceUnavailableError stops the bulk work."""
-        bound = action.max_unavailable
-        wait = self._availability.wait(action.since, bound)
-        if isinstance(wait, Probe) or wait <= 0:
-            return wait
-        down = self._availability.down_for()
-        reason = self._availability.reason
-        url = self._config.base_url + str(action.kwargs["url"])
-        method = str(action.kwargs["method"]).upper()
-        # Stopped only once a probe at the bound failed too: an outage shorter than the
-        # bound is waited out, however the probes' backoff falls.
-        if bound is not None and self._availability.outlasted(action.since, bound):
-            raise ServiceUnavailableError(
-                f"the API was unavailable for {down:.0f} s in a row ({reason}), longer than "
-                f"max_unavailable={bound:g} s: stopped. The journal keeps the run's place: "
-                "run again with it to resume",
-                method=method,
-                url=url,
-                unavailable_for=down,
-                reason=reason,
-            )
-        now = time.monotonic()
-        if now - self._outage_said >= OUTAGE_SAID:
-            self._outage_said = now
-            _log.warning(
-                "API unavailable for %.0f s (%s), waiting (up to %s in a row)",
-                down,
-                reason,
-                "no limit" if bound is None else f"{bound:g} s",
-                extra={"unavailable_for": down, "unavailable_reason": reason},
-            )
-        return wait
 
     def _check_http_client(self, http_client: object, **ours: Any) -> None:
         kind = self._http_client_type
@@ -176,22 +211,13 @@ class ClientBase:
                 "http_client follows redirects: the API key must never follow a redirect "
                 "to another host; create it with follow_redirects=False"
             )
-        if ours["verify"] is not True or ours["proxy"] is not None or ours["backend"] != "httpx":
+        if ours["verify"] is not True or ours["proxy"] is not None:
             raise ConfigurationError(
-                "verify=, proxy= and http_backend= configure the HTTP client this client "
-                "builds: with http_client=, set them on your client instead"
+                "verify= and proxy= configure the HTTP client this client builds: with "
+                "http_client=, set them on your client instead"
             )
 
-    def _setup_http(
-        self,
-        http_client: Any,
-        verify: Any,
-        proxy: str | None,
-        http_backend: HttpBackend,
-    ) -> None:
-        raise NotImplementedError
-
-    def _own_http_client(self, verify: Any, proxy: str | None, keepalive: int) -> Any:
+    def _own_http_client(self, verify: Any, proxy: str | None) -> Any:
         """The httpx client this client builds (when not given one), and the generated
         client on it: the key lives only in the httpx client's headers."""
         config = self._config
@@ -202,7 +228,7 @@ class ClientBase:
             follow_redirects=False,
             verify=verify,
             proxy=proxy,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=keepalive),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=self._keepalive),
         )
         generated = AuthenticatedClient(
             base_url=config.base_url, token=REDACTED_TOKEN, timeout=config.timeout
@@ -222,8 +248,8 @@ class ClientBase:
         if self._generated is None:
             raise ConfigurationError(
                 f"generated is only available when {type(self).__name__} builds its own "
-                "httpx client (not with http_client= or http_backend='aiohttp'): build the "
-                "generated client on your httpx client yourself"
+                "httpx client (not with http_client=): build the generated client on your "
+                "httpx client yourself"
             )
         return self._generated
 
@@ -259,17 +285,13 @@ class ClientBase:
             )
 
     # Argument checks, before any I/O. Each returns what the engine needs.
-    @staticmethod
-    def _timeout(timeout: object) -> httpx.Timeout | None:
-        return None if timeout is CLIENT_TIMEOUT else resolve_timeout(timeout)
-
     def _retry_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[Job]:
         jid = _validation.job_id(job_id)
-        return retry_flow(jid, self._config, self._timeout(timeout))
+        return retry_flow(jid, self._config, self._request_timeout(timeout))
 
     def _get_flow(self, job_id: UUID | str, timeout: object) -> _engine.Flow[JobDetails]:
         call = _engine.get_call(_validation.job_id(job_id))
-        return _engine.execute(call, self._config, self._timeout(timeout))
+        return _engine.execute(call, self._config, self._request_timeout(timeout))
 
     def _create_flow(
         self, application_id: str, inputs: Mapping[str, str | Sequence[str]], timeout: object
@@ -277,7 +299,7 @@ class ClientBase:
         call = _engine.create_call(
             _validation.application_id(application_id), _validation.inputs(inputs)
         )
-        return _engine.execute(call, self._config, self._timeout(timeout))
+        return _engine.execute(call, self._config, self._request_timeout(timeout))
 
     def _wait_flow(
         self, job_id: UUID | str, deadline: object, timeout: object
@@ -285,7 +307,7 @@ class ClientBase:
         jid = _validation.job_id(job_id)
         seconds = _validation.timeout_seconds(deadline, name="deadline")
         return _engine.wait_flow(
-            jid, self._config, self._timeout(timeout), deadline_seconds=seconds
+            jid, self._config, self._request_timeout(timeout), deadline=seconds
         )
 
     def _pager(
@@ -307,3 +329,15 @@ class _UnsetTimeout:
 
 #: The per-call ``timeout=`` default: the client's own timeout (None means no timeout).
 CLIENT_TIMEOUT: Any = _UnsetTimeout()
+
+
+def _check_backend(http_backend: object) -> None:
+    if http_backend == "aiohttp":
+        raise ConfigurationError(
+            "http_backend='aiohttp' was removed: httpx is the one HTTP stack (its mocks, "
+            "event hooks and instrumentation see every request), and the aiohttp backend "
+            "only paid off far past the account's 400 requests a minute. To tune httpx "
+            "(limits, HTTP/2, a transport), pass an http_client= you built"
+        )
+    if http_backend != "httpx":
+        raise ConfigurationError(f"http_backend must be 'httpx', received {http_backend!r}")

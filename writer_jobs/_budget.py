@@ -143,20 +143,20 @@ class Budget:
             wait = 0.0 if self._tokens >= 0 else -self._tokens / rate
             return max(wait, self._window_wait(now))
 
-    def observe(self, outcome: httpx.Response | Exception | None) -> None:
+    def observe(self, received: httpx.Response | Exception | None) -> None:
         """What a reserved request came back with: a 429 is a signal, any other
         answer a place it took in the account's window; no answer (a connection
         failure, a stopped run) took none that can be counted."""
         with self._lock:
             self._in_flight = max(self._in_flight - 1, 0)
-            if not isinstance(outcome, httpx.Response):
+            if not isinstance(received, httpx.Response):
                 return
             now = self._clock()
-            if outcome.status_code == 429:
+            if received.status_code == 429:
                 self.rate_limited += 1
                 # A Retry-After says when to come back (the engine waits it out); only
                 # a bare 429 says the window is full and leaves the pace to be learned.
-                if self._learn and not _asks_to_wait(outcome):
+                if self._learn and not _asks_to_wait(received):
                     self._signal(now)
             else:
                 self._age(now)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 import httpx
@@ -15,9 +13,7 @@ import httpx
 from generated_client.models import Job, JobDetails, JobStatus
 
 from . import _engine
-from ._availability import Probe
-from ._base import CLIENT_TIMEOUT, ClientBase, RunControl
-from ._exceptions import ConfigurationError
+from ._base import CLIENT_TIMEOUT, Admission, ClientBase
 from ._transports import SyncHttpx
 
 T = TypeVar("T")
@@ -38,21 +34,9 @@ class SingleCallClient(ClientBase):
     """
 
     _http_client_type = httpx.Client
-
-    def _setup_http(
-        self, http_client: httpx.Client | None, verify: Any, proxy: str | None, http_backend: str
-    ) -> None:
-        if http_backend != "httpx":
-            raise ConfigurationError(
-                "JobsClient sends through httpx; http_backend='aiohttp' is for AsyncJobsClient"
-            )
-        #: The ends (set when each is over) of threads a stopped run left finishing a
-        #: request: close() waits for them.
-        self._held: set[threading.Event] = set()
-        owned = http_client is None
-        if http_client is None:
-            http_client = self._own_http_client(verify, proxy, keepalive=20)
-        self._transport = SyncHttpx(self._config, http_client, owned=owned)
+    _transport_type = SyncHttpx
+    _keepalive = 20
+    _transport: SyncHttpx
 
     @property
     def http_client(self) -> httpx.Client:
@@ -60,81 +44,45 @@ class SingleCallClient(ClientBase):
         return self._transport.http
 
     # --- I/O: carry out the engine's actions ---------------------------------------
-    def _send(
-        self, action: _engine.Send, before_write: Callable[[], None] | None = None
-    ) -> httpx.Response | Exception:
-        self._check_open()
-        return self._transport.send(action, before_write)
-
-    def _run(self, flow: _engine.Flow[T], run: RunControl | None = None) -> T:
-        """Carry out a flow's actions; within a bulk run, paced and stoppable."""
+    def _run(self, flow: _engine.Flow[T], admission: Admission | None = None) -> T:
+        """Carry out a flow's actions (``admission``: a layer above's, see Admission)."""
         try:
             action = next(flow)
             while True:
                 if isinstance(action, _engine.Sleep):
-                    if run is None:
-                        time.sleep(action.seconds)
-                    else:
-                        run.retrying(action)
-                        run.pause(action.seconds)
+                    self._pause(action.seconds, admission)
                     action = flow.send(None)
                 else:
-                    probe = self._clear_outage(action, run)
-                    outcome: httpx.Response | Exception | None = None
-                    late: float | None = None
-                    try:
-                        late = self._queue(action, run)
-                        if late is None:
-                            outcome = self._send(action, None if run is None else run.check)
-                    finally:
-                        # Whatever ended it (an answer, Ctrl-C, a stopped run), a probe
-                        # is given back: no answer (None) tells nothing.
-                        self._availability.observe(outcome, probe)
-                    if late is not None:
-                        action = flow.send(_engine.NotSent(late))
-                        continue
-                    self._budget.observe(outcome)
-                    if run is not None:
-                        run.observe(outcome)
-                    action = flow.send(outcome)
+                    action = flow.send(self._exchange(action, admission))
         except StopIteration as done:
             result: T = done.value
             return result
 
-    def _clear_outage(self, action: _engine.Send, run: RunControl | None) -> Probe | None:
-        """While the service is unavailable, a bulk request waits for it; returns the
-        Probe when it is let through as the one probing it (the caller gives it back)."""
-        if not action.bulk:
-            return None
-        while True:
-            outage = self._outage_wait(action)
-            if isinstance(outage, Probe):
-                return outage
-            if outage <= 0:
-                return None
-            if run is None:
-                time.sleep(outage)
-            else:
-                run.pause(outage)
+    def _exchange(self, action: _engine.Send, admission: Admission | None) -> _engine.Received:
+        """Carry out ``_exchange_steps``: sleep its waits, send when it says so."""
+        steps = self._exchange_steps(action, admission)
+        try:  # closed whatever ends it (its place given back, its ticket observed)
+            step = next(steps)
+            while True:
+                if step is None:
+                    self._check_open()
+                    writing = None if admission is None else admission.writing
+                    step = steps.send(self._transport.send(action, writing))
+                else:
+                    self._pause(step, admission)
+                    step = next(steps)
+        except StopIteration as done:
+            received: _engine.Received = done.value
+            return received
+        finally:
+            steps.close()
 
-    def _queue(self, action: _engine.Send, run: RunControl | None) -> float | None:
-        """Wait for the request's place in the budget (see _queue_steps); within a run,
-        stoppable. Returns None, or the wait that would have ended past the call's
-        deadline (then nothing is sent)."""
-        with contextlib.closing(self._queue_steps(action, run)) as steps:
-            try:
-                while True:
-                    wait = next(steps)
-                    if run is None:
-                        if wait > 0:
-                            time.sleep(wait)
-                    else:
-                        if wait > 0:
-                            run.pause(wait)
-                        run.check()
-            except StopIteration as done:
-                late: float | None = done.value
-                return late
+    @staticmethod
+    def _pause(seconds: float, admission: Admission | None) -> None:
+        if admission is not None:
+            admission.sleep(seconds)  # wakes, raising, when the layer stops
+        elif seconds > 0:
+            time.sleep(seconds)
 
     # --- the API ----------------------------------------------------------------
     def retry(
@@ -189,7 +137,7 @@ class SingleCallClient(ClientBase):
     ) -> Iterator[JobDetails]:
         """Every job of an application (optionally with one status), fetched a page at a time."""
         pager = self._pager(application_id, status, page_size)
-        request_timeout = self._timeout(timeout)
+        request_timeout = self._request_timeout(timeout)
         return self._pages(pager, request_timeout)
 
     def _pages(self, pager: _engine.Pager, timeout: httpx.Timeout | None) -> Iterator[JobDetails]:
@@ -200,16 +148,9 @@ class SingleCallClient(ClientBase):
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
         """Close the connection pool, unless it is an http_client you passed in (that
-        one is yours to close), once the requests a stopped ``retry_failed`` left to
-        finish are answered. Calling it again does nothing."""
+        one is yours to close). Calling it again does nothing."""
         if not self._closed:
             self._closed = True
-            # Requests a stopped run left to finish (each bounded by its timeout): their
-            # answers must come back before the pool closes and before the program can
-            # end (the run lock goes with it), or a rerun checks their jobs too early.
-            for end in list(self._held):
-                end.wait()
-            self._held.clear()
             self._transport.close()
 
     def __enter__(self) -> Self:

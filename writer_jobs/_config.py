@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import ssl
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any
 
 import attrs
 import httpx
@@ -46,17 +46,10 @@ class ClientConfig:
     max_retry_after: float
     max_response_bytes: int
     page_size: int
-    #: Bulk work (retry_failed, wait_many, the watcher): a transient failure (429,
-    #: 408, 5xx, a connection failure or timeout) holds the request back and it goes
-    #: again, counted against no retry limit.
-    bulk: bool = False
-    #: Bulk work stops after the service was unavailable this many seconds in a row
-    #: (None: never).
-    max_unavailable: float | None = None
-    #: When the bulk call began (``time.monotonic``; None: not bulk work): an outage
-    #: that began before it counts against its bound from then, and its first request
-    #: probes at once (a stopped earlier call's backoff is not its own).
-    bulk_since: float | None = None
+    #: What follows a failed attempt: an ``_engine.Retries`` (None: ``_engine.BOUNDED``,
+    #: the settings above). A layer above passes its own (bulk/ holds transient
+    #: failures back instead of failing them).
+    retries: Any = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -71,8 +64,6 @@ class ClientConfig:
 ACCOUNT_LIMIT = 400.0
 #: Writer's API host (and its subdomains): where "auto" knows the account limit.
 WRITER_HOST = "writer.com"
-#: How long bulk work waits through continuous unavailability by default, seconds.
-DEFAULT_MAX_UNAVAILABLE = 600.0
 #: How ``api_host`` spells every loopback host.
 LOOPBACK = "loopback"
 
@@ -81,7 +72,7 @@ def api_host(host: str) -> str:
     """A URL's host spelled one way: ``LOOPBACK`` for every spelling of this machine
     (localhost, localhost., 127.0.0.0/8 in any numeric form such as 127.1 or 0x7f.1,
     ::1, ::ffff:127.0.0.1, 0.0.0.0), an IP address in its canonical form, else the
-    lower-case name. The run lock and rate_limit="auto" both ask this."""
+    lower-case name. The run lock and the http:// check both ask this."""
     host = host.lower().strip("[]")
     try:  # numeric forms too: 127.1, ::ffff:127.0.0.1, 0x7f.1 are all 127.0.0.1
         numeric = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0]
@@ -162,64 +153,38 @@ def _positive_timeout(value: object, name: str) -> float | None:
     return seconds
 
 
-class ClientSettings(TypedDict, total=False):
-    """The keywords of ``JobsClient`` and ``AsyncJobsClient`` after ``api_key``, spelled
-    once (the README's "Configuration" says what each does; defaults in brackets):
-    base_url [WRITER_BASE_URL, else DEFAULT_BASE_URL], timeout [60 s, connect 5 s],
-    deadline [120 s], max_retries [5], backoff_initial [0.5], backoff_max [30],
-    max_retry_after [60], max_response_bytes [4 MiB], page_size [100],
-    allow_insecure_http [False], rate_limit ["auto"], verify [True], proxy [None],
-    http_client [None: built by the client], http_backend ["httpx"]."""
-
-    base_url: str | None
-    timeout: float | httpx.Timeout | None
-    deadline: float | None
-    max_retries: int
-    backoff_initial: float
-    backoff_max: float
-    max_retry_after: float
-    max_response_bytes: int
-    page_size: int
-    allow_insecure_http: bool
-    rate_limit: float | Literal["auto"] | None
-    verify: Any
-    proxy: str | None
-    http_client: httpx.Client | httpx.AsyncClient | None
-    http_backend: Literal["httpx", "aiohttp"]
-
-
-def resolve_config(api_key: str | None = None, **settings: Unpack[ClientSettings]) -> ClientConfig:
-    """Validate every setting; raise a ConfigurationError/InvalidArgumentError on a bad one."""
-    unknown = settings.keys() - ClientSettings.__annotations__.keys()
-    if unknown:
-        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    get: Any = settings.get
-    initial = timeout_seconds(
-        get("backoff_initial", DEFAULT_BACKOFF_INITIAL), name="backoff_initial"
-    )
-    cap = timeout_seconds(get("backoff_max", DEFAULT_BACKOFF_MAX), name="backoff_max")
-    retry_after_cap = timeout_seconds(
-        get("max_retry_after", DEFAULT_MAX_RETRY_AFTER), name="max_retry_after"
-    )
+def resolve_config(
+    api_key: str | None = None,
+    *,
+    base_url: str | None = None,
+    timeout: object = DEFAULT_TIMEOUT,
+    deadline: object = DEFAULT_DEADLINE,
+    max_retries: object = DEFAULT_MAX_RETRIES,
+    backoff_initial: object = DEFAULT_BACKOFF_INITIAL,
+    backoff_max: object = DEFAULT_BACKOFF_MAX,
+    max_retry_after: object = DEFAULT_MAX_RETRY_AFTER,
+    max_response_bytes: object = DEFAULT_MAX_RESPONSE_BYTES,
+    page_size: object = DEFAULT_PAGE_SIZE,
+    allow_insecure_http: object = False,
+) -> ClientConfig:
+    """The client's settings, each validated (the clients' keywords say what each is);
+    raises ConfigurationError or InvalidArgumentError on a bad one."""
+    initial = timeout_seconds(backoff_initial, name="backoff_initial")
+    cap = timeout_seconds(backoff_max, name="backoff_max")
+    retry_after_cap = timeout_seconds(max_retry_after, name="max_retry_after")
     if initial is None or cap is None or retry_after_cap is None:
         raise InvalidArgumentError("backoff_initial, backoff_max and max_retry_after must be set")
     return ClientConfig(
         api_key=_resolve_api_key(api_key),
-        base_url=_resolve_base_url(get("base_url"), bool(get("allow_insecure_http", False))),
-        timeout=resolve_timeout(get("timeout", DEFAULT_TIMEOUT)),
-        max_retries=positive_int(
-            get("max_retries", DEFAULT_MAX_RETRIES), name="max_retries", minimum=0
-        ),
-        deadline=_positive_timeout(get("deadline", DEFAULT_DEADLINE), "deadline"),
+        base_url=_resolve_base_url(base_url, bool(allow_insecure_http)),
+        timeout=resolve_timeout(timeout),
+        max_retries=positive_int(max_retries, name="max_retries", minimum=0),
+        deadline=_positive_timeout(deadline, "deadline"),
         backoff_initial=initial,
         backoff_max=cap,
         max_retry_after=retry_after_cap,
-        max_response_bytes=positive_int(
-            get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES), name="max_response_bytes"
-        ),
-        page_size=positive_int(
-            get("page_size", DEFAULT_PAGE_SIZE), name="page_size", maximum=10_000
-        ),
+        max_response_bytes=positive_int(max_response_bytes, name="max_response_bytes"),
+        page_size=positive_int(page_size, name="page_size", maximum=10_000),
     )
 
 
@@ -253,8 +218,9 @@ def log_from_env() -> None:
 
 def resolve_rate_limit(rate_limit: object, base_url: str) -> float | None:
     """The ceiling of the client's budget, requests a minute: "auto" is Writer's account
-    limit (400) on Writer's own API, none elsewhere (a gateway, a proxy, the fake: their
-    limit is not known). Whatever the ceiling, the budget learns the pace from 429s."""
+    limit (400) for writer.com and its subdomains, no ceiling for every other host (a
+    gateway, a proxy, the fake: their limit is not known). Whatever the ceiling, the
+    budget learns the pace from 429s."""
     if rate_limit == "auto":
         host = httpx.URL(base_url).host
         return ACCOUNT_LIMIT if host == WRITER_HOST or host.endswith("." + WRITER_HOST) else None

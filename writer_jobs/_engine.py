@@ -4,8 +4,13 @@ Each operation is a generator that yields actions (``Send`` a request, ``Sleep``
 and receives what the action produced (an ``httpx.Response`` or the exception
 sending raised). The clients only carry the actions out, so every decision (what
 to retry, how long to wait) is made here, once; whether a retry's POST may be repeated
-is proved in ``_exactly_once``. A deadline is always the moment a whole thing must be
-over: a call's (``Send.until``), a wait's, an attempt's (in ``_transports``).
+is proved in ``_exactly_once``. What follows a failed attempt is the call's retry
+policy (``Retries``): ``BOUNDED`` by default; a layer above may pass its own.
+
+Words: ``until`` is a moment (``time.monotonic``) a whole thing must be over by (a
+call's, an attempt's); ``deadline`` and ``timeout`` are seconds (a call's, a wait's, a
+request's). What one request came back with is what it ``received`` (``Received``);
+``outcome`` is only ever a job's (bulk/'s ``JobOutcome``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import random
 import time
 import typing
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import attrs
@@ -53,31 +58,17 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Send and Call are plain slotted classes, not attrs ones: one of each is made per
 # request, and a frozen attrs __init__ costs several times more (measured).
 class Send:
-    """Send one request: the generated request kwargs, the per-request timeout, and the
-    call's deadline (``time.monotonic``; None: none) that the attempt must end by.
-    ``bulk``: bulk work's request, held back while the service is unavailable, for up
-    to ``max_unavailable`` seconds of continuous unavailability (None: no bound),
-    counted from ``since`` at the earliest (when its bulk call began, on
-    ``time.monotonic``)."""
+    """Send one request: the generated request kwargs, the per-request timeout, and
+    ``until``, the moment (``time.monotonic``; None: none) its call must be over by."""
 
-    __slots__ = ("bulk", "kwargs", "max_unavailable", "since", "timeout", "until")
+    __slots__ = ("kwargs", "timeout", "until")
 
     def __init__(
-        self,
-        kwargs: dict[str, Any],
-        timeout: httpx.Timeout | None,
-        until: float | None = None,
-        *,
-        bulk: bool = False,
-        max_unavailable: float | None = None,
-        since: float | None = None,
+        self, kwargs: dict[str, Any], timeout: httpx.Timeout | None, until: float | None = None
     ) -> None:
         self.kwargs = kwargs
         self.timeout = timeout
         self.until = until
-        self.bulk = bulk
-        self.max_unavailable = max_unavailable
-        self.since = since
 
 
 @attrs.frozen
@@ -190,7 +181,7 @@ def create_call(application_id: str, inputs: list[JobInput]) -> Call:
 
 
 @attrs.frozen
-class _Failure:
+class Failure:
     """A failed attempt, classified."""
 
     error: APIError
@@ -200,45 +191,45 @@ class _Failure:
     retry_after: float | None = None
 
 
-def _classify(call: Call, outcome: Received, url: str, attempt: int) -> _Failure:
+def _classify(call: Call, received: Received, url: str, attempt: int) -> Failure:
     method = call.method
-    if isinstance(outcome, NotSent):
+    if isinstance(received, NotSent):
         text = (
             f"{method} {url}: not sent: the account's budget (rate_limit, and what 429s "
-            f"taught it) asked to queue {outcome.queued:.1f} s more, past the call's "
+            f"taught it) asked to queue {received.queued:.1f} s more, past the call's "
             "deadline; raise deadline= or lower the load on the account"
         )
         late = APITimeoutError(
             text, method=method, url=url, may_have_been_processed=False, attempts=attempt
         )
-        return _Failure(late, retryable=False, ambiguous=False)
-    if isinstance(outcome, httpx.Response):
-        error = status_error(outcome, method=method, url=url, attempts=attempt)
-        retryable = outcome.status_code in RETRYABLE_STATUSES
-        ambiguous = retryable and outcome.status_code not in UNPROCESSED_STATUSES
-        return _Failure(error, retryable, ambiguous, error.retry_after)
-    if isinstance(outcome, APIError):  # raised while reading (body over the size cap)
-        return _Failure(outcome, retryable=False, ambiguous=True)
-    if isinstance(outcome, httpx.DecodingError):
-        text = f"{method} {url}: the response body could not be decoded: {outcome}"
+        return Failure(late, retryable=False, ambiguous=False)
+    if isinstance(received, httpx.Response):
+        error = status_error(received, method=method, url=url, attempts=attempt)
+        retryable = received.status_code in RETRYABLE_STATUSES
+        ambiguous = retryable and received.status_code not in UNPROCESSED_STATUSES
+        return Failure(error, retryable, ambiguous, error.retry_after)
+    if isinstance(received, APIError):  # raised while reading (body over the size cap)
+        return Failure(received, retryable=False, ambiguous=True)
+    if isinstance(received, httpx.DecodingError):
+        text = f"{method} {url}: the response body could not be decoded: {received}"
         invalid = ResponseValidationError(text, method=method, url=url, response=None)
-        return _Failure(invalid, retryable=False, ambiguous=True)
-    if isinstance(outcome, httpx.TransportError):
-        unsent = isinstance(outcome, UNSENT_ERRORS)
-        timed_out = isinstance(outcome, httpx.TimeoutException)
+        return Failure(invalid, retryable=False, ambiguous=True)
+    if isinstance(received, httpx.TransportError):
+        unsent = isinstance(received, UNSENT_ERRORS)
+        timed_out = isinstance(received, httpx.TimeoutException)
         kind = "timed out" if timed_out else "connection failed"
-        text = f"{method} {url}: {kind} ({type(outcome).__name__}: {str(outcome) or 'no detail'})"
+        text = f"{method} {url}: {kind} ({type(received).__name__}: {str(received) or 'no detail'})"
         if unsent:
             text += "; the request was not sent"
         cls = APITimeoutError if timed_out else APIConnectionError
         err = cls(
             text, method=method, url=url, may_have_been_processed=not unsent, attempts=attempt
         )
-        retryable = not isinstance(outcome, httpx.UnsupportedProtocol | httpx.ProxyError)
-        return _Failure(err, retryable, ambiguous=not unsent)
-    if isinstance(outcome, Exception):
-        raise outcome
-    raise RuntimeError(f"unexpected outcome {outcome!r}")  # pragma: no cover - a driver bug
+        retryable = not isinstance(received, httpx.UnsupportedProtocol | httpx.ProxyError)
+        return Failure(err, retryable, ambiguous=not unsent)
+    if isinstance(received, Exception):
+        raise received
+    raise RuntimeError(f"unexpected received {received!r}")  # pragma: no cover - a driver bug
 
 
 class Backoff:
@@ -265,50 +256,84 @@ def _retryable_error(error: APIError) -> bool:
     return isinstance(error, APIConnectionError)
 
 
-def _delay_or_raise(
-    call: Call, failure: _Failure, attempt: int, config: ClientConfig, until: float | None
-) -> float:
-    """How long to wait before the next attempt; raises the typed error when there is none."""
-    error = failure.error
-    # No idempotency key: a POST that may have created a job is never repeated.
-    unsafe = call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous
-    if not failure.retryable or unsafe or attempt > config.max_retries:
-        if unsafe:
+class Retries(Protocol):
+    """What follows a failed attempt: ``after`` returns how long to wait before the next
+    one, or raises the failure's typed error when there is none. ``attempt`` counts the
+    call's attempts so far; ``until``: the moment the call must be over by."""
+
+    def after(
+        self, call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
+    ) -> float: ...
+
+
+class Bounded:
+    """The clients' retries: up to ``max_retries`` more attempts on a transient failure,
+    backoff with full jitter, ``Retry-After`` up to ``max_retry_after``, within the
+    call's deadline; a POST that may have created a job is never repeated."""
+
+    def after(
+        self, call: Call, failure: Failure, attempt: int, config: ClientConfig, until: float | None
+    ) -> float:
+        error = failure.error
+        # No idempotency key: a POST that may have created a job is never repeated.
+        unsafe = call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous
+        if not failure.retryable or unsafe or attempt > config.max_retries:
+            if unsafe:
+                _with_note(
+                    error,
+                    "the job may have been created: list the application's jobs "
+                    "before creating it again",
+                )
+            elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
+                _with_note(error, "the job may have been re-triggered")
+                error.hint = Hint.CHECK_THE_JOB
+            if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
+                _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
+            error.attempts = attempt
+            raise error
+        if failure.retry_after is None:
+            delay = Backoff(config.backoff_initial, config.backoff_max).delay(attempt)
+        elif failure.retry_after > config.max_retry_after:
             _with_note(
                 error,
-                "the job may have been created: list the application's jobs "
-                "before creating it again",
+                f"not waiting: the server asked for {failure.retry_after:.0f} s, "
+                f"more than max_retry_after={config.max_retry_after:g} s",
             )
-        elif call.safety is Safety.VERIFY_BEFORE_REPEAT and failure.ambiguous:
-            _with_note(error, "the job may have been re-triggered")
-            error.hint = Hint.CHECK_THE_JOB
-        if failure.retryable and attempt > 1 and not isinstance(error, APIStatusError):
-            _with_note(error, f"gave up after {attempt} attempts")  # status errors count them
-        error.attempts = attempt
-        raise error
-    if failure.retry_after is None:
-        delay = Backoff(config.backoff_initial, config.backoff_max).delay(attempt)
-    elif failure.retry_after > config.max_retry_after:
-        _with_note(
-            error,
-            f"not waiting: the server asked for {failure.retry_after:.0f} s, "
-            f"more than max_retry_after={config.max_retry_after:g} s",
+            raise error
+        else:
+            delay = failure.retry_after
+        if until is not None and time.monotonic() + delay >= until:
+            _with_note(
+                error,
+                f"gave up after {attempt} attempts: another would end past the call's deadline "
+                f"of {config.deadline:g} s",
+            )
+            if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
+                what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+                _with_note(error, f"the job may have been {what}")
+            error.attempts = attempt
+            raise error
+        logger.info(
+            "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
+            call.method,
+            config.base_url + call.path,
+            attempt,
+            config.max_retries + 1,
+            reason(failure.error),
+            delay,
+            # For handlers that say more than the text (the CLI's "retrying" notice).
+            extra={
+                "retry_error": failure.error,
+                "retry_attempt": attempt,
+                "retry_attempts": config.max_retries + 1,
+                "retry_delay": delay,
+            },
         )
-        raise error
-    else:
-        delay = failure.retry_after
-    if until is not None and time.monotonic() + delay >= until:
-        _with_note(
-            error,
-            f"gave up after {attempt} attempts: another would end past the call's deadline "
-            f"of {config.deadline:g} s",
-        )
-        if failure.ambiguous and call.safety is not Safety.IDEMPOTENT:
-            what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
-            _with_note(error, f"the job may have been {what}")
-        error.attempts = attempt
-        raise error
-    return delay
+        return delay
+
+
+#: The retry policy of every call whose settings name none.
+BOUNDED = Bounded()
 
 
 def execute(
@@ -319,9 +344,10 @@ def execute(
     before_repeat: Callable[[float, float | None], Flow[Any | None]] | None = None,
     until: float | None = None,
 ) -> Flow[Any]:
-    """Send ``call``, retrying as its safety allows; return the parsed 2xx body. The
-    whole call ends by ``until`` (default: ``config.deadline`` from now): no attempt
-    or wait starts that would end past it.
+    """Send ``call``, retrying as its safety and ``config.retries`` (default:
+    ``BOUNDED``) allow; return the parsed 2xx body. The whole call is over by ``until``
+    (default: ``config.deadline`` seconds from now): no attempt or wait starts that
+    would end past it.
 
     ``before_repeat(sent_at, until)`` runs before an attempt that follows an ambiguous
     one (``sent_at``: when the earliest request that may have taken effect was sent, on
@@ -331,23 +357,22 @@ def execute(
     """
     url = config.base_url + call.path  # errors and logs name the full URL
     method = call.method
+    retries = config.retries or BOUNDED
     if until is None and config.deadline is not None:
         until = time.monotonic() + config.deadline
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
     attempt = 0
-    #: Attempts bulk work held back (transient failures): counted against no retry limit.
-    held = 0
     while True:
         attempt += 1
-        failure: _Failure | None = None
+        failure: Failure | None = None
         if unresolved_since is not None and before_repeat is not None:
             try:
                 settled = yield from before_repeat(unresolved_since, until)
             except RetryOutcomeUnknownError:
                 raise
             except APIError as exc:
-                failure = _Failure(
+                failure = Failure(
                     exc, _retryable_error(exc), True, getattr(exc, "retry_after", None)
                 )
             else:
@@ -360,59 +385,21 @@ def execute(
         if failure is None:
             logger.debug("%s %s: attempt %d of %d", method, url, attempt, config.max_retries + 1)
             sent_at = time.monotonic()
-            outcome = yield Send(
-                call.kwargs,
-                timeout,
-                until,
-                bulk=config.bulk,
-                max_unavailable=config.max_unavailable,
-                since=config.bulk_since,
-            )
-            if isinstance(outcome, httpx.Response) and 200 <= outcome.status_code < 300:
-                return call.parse(outcome, method, url)
-            failure = _classify(call, outcome, url, attempt)
+            received = yield Send(call.kwargs, timeout, until)
+            if isinstance(received, httpx.Response) and 200 <= received.status_code < 300:
+                return call.parse(received, method, url)
+            failure = _classify(call, received, url, attempt)
             if failure.ambiguous and unresolved_since is None:
                 unresolved_since = sent_at
-        if (
-            config.bulk
-            and failure.retryable
-            and not (call.safety is Safety.ONLY_IF_UNPROCESSED and failure.ambiguous)
-        ):
-            # Bulk work: a transient failure holds the request back, it does not fail
-            # it, and counts against no retry limit. The driver paces the next attempt
-            # (the budget after a 429; after an outage sign, one probe at a time until
-            # the service answers, for up to max_unavailable). A POST that may have
-            # landed is checked first (before_repeat), once the service answers.
-            held += 1
-            delay = min(failure.retry_after or 0.0, config.max_retry_after)
-            logger.info("%s %s: held back (%s); going again", method, url, _reason(failure.error))
-            yield Sleep(delay, failure.error)
-            continue
         unsafe = call.safety is not Safety.IDEMPOTENT
         if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:
             what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
             _with_note(failure.error, f"an earlier attempt may have {what} the job")
-        delay = _delay_or_raise(call, failure, attempt - held, config, until)
-        logger.info(
-            "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
-            method,
-            url,
-            attempt,
-            config.max_retries + 1,
-            _reason(failure.error),
-            delay,
-            # For handlers that say more than the text (the CLI's "retrying" notice).
-            extra={
-                "retry_error": failure.error,
-                "retry_attempt": attempt,
-                "retry_attempts": config.max_retries + 1,
-                "retry_delay": delay,
-            },
-        )
-        yield Sleep(delay, failure.error)
+        yield Sleep(retries.after(call, failure, attempt, config, until), failure.error)
 
 
-def _reason(error: APIError) -> str:
+def reason(error: APIError) -> str:
+    """A failure in a word or two, for logs ("status 503", "ConnectError")."""
     if isinstance(error, APIStatusError):
         return f"status {error.status_code}"
     return type(error).__name__
@@ -423,21 +410,22 @@ def wait_flow(
     config: ClientConfig,
     timeout: httpx.Timeout | None,
     *,
-    deadline_seconds: float | None,
+    deadline: float | None,
 ) -> Flow[JobDetails]:
-    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed
-    (a status the spec does not list is not terminal: polling goes on)."""
-    deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
+    """Poll the job, 1 s growing to 10 s apart, until it is completed or failed (a
+    status the spec does not list is not terminal: polling goes on), for ``deadline``
+    seconds at most (None: no limit)."""
+    until = None if deadline is None else time.monotonic() + deadline
     interval = 1.0
     while True:
         last: JobDetails = yield from execute(get_call(job_id), config, timeout)
         if last.status in FINISHED:
             return last
-        remaining = None if deadline is None else deadline - time.monotonic()
+        remaining = None if until is None else until - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError(
                 f"job {job_id} was still {last.status.value} when wait() reached its "
-                f"deadline of {deadline_seconds:g} s",
+                f"deadline of {deadline:g} s",
                 last_job=last,
             )
         yield Sleep(interval if remaining is None else min(interval, remaining))
@@ -453,43 +441,30 @@ IDENTICAL_PAGES = 3
 class Pager:
     """Offset/limit paging over list_jobs, with no I/O: which page next, and what it held.
 
-    With ``overlap``, each page after the first starts at the previous page's last job
-    (the anchor). Seeing it again first proves no job above it left the list while
-    paging (shifting the rest up, past the next offset, unseen); otherwise ``shifted``
-    is set: this pass may have missed jobs, list again. The caller drops the jobs
-    pages repeat (the anchor at least).
-
     A page equal to the one before it is what a server ignoring offset sends, but also
     what an honest newest-first list sends when as many jobs entered above it as the
     offset moved (one job failing or created between two one-job pages is enough). So
-    the repeat is skipped (its jobs were all seen; ``shifted`` is set) and paging goes
-    on; only ``IDENTICAL_PAGES`` equal pages in a row, which no single shift explains,
-    prove that the server ignores offset.
+    the repeat is skipped (its jobs were all seen; ``shifted`` is set: this pass may
+    have missed jobs) and paging goes on; only ``IDENTICAL_PAGES`` equal pages in a
+    row, which no single shift explains, prove that the server ignores offset. A
+    layer above may page with overlap (bulk/: ``_next_offset`` and ``_ends_at``).
     """
 
-    def __init__(
-        self,
-        application_id: str,
-        status: JobStatus | None,
-        page_size: int,
-        *,
-        overlap: bool = False,
-    ) -> None:
+    #: Whether a totalCount the page carries may end the paging.
+    trusts_total = True
+
+    def __init__(self, application_id: str, status: JobStatus | None, page_size: int) -> None:
         self.application_id = application_id
         self.status = status
         self.page_size = page_size
-        self.overlap = overlap
         self.offset = 0
         self.done = False
         self.path = ""
         #: The list changed under this pass in a way that may have hidden a job.
         self.shifted = False
-        #: Pages too small to overlap: whether the list moved cannot be told.
-        self.unverified = False
         self._previous_ids: list[UUID] | None = None
         #: The offsets of the run of equal pages ending with the previous one.
         self._same_page_offsets: list[int] = []
-        self._anchor: UUID | None = None
 
     def next_call(self) -> Call | None:
         if self.done:
@@ -519,36 +494,28 @@ class Pager:
         else:
             self._same_page_offsets = [self.offset]
         self._previous_ids = ids
-        anchor, self._anchor = self._anchor, None
         if repeated:
             # Jobs entered above and moved the page down onto this offset: every job
             # on it was on the previous page; one may have been skipped past it.
             self.shifted = True
-        elif anchor is not None:
-            if ids == [anchor]:  # only the anchor: the list ends there
-                self.done = True
-                return []
-            # Missing: jobs above it left, the rest moved up past this offset. Further
-            # down: jobs entered above, unseen (one that failed again, possibly after
-            # moving up from below). Either way the pass may have missed a job.
-            if ids[:1] != [anchor]:
-                self.shifted = True
+        elif self._ends_at(ids):
+            self.done = True
+            return []
         total = page.total_count if isinstance(page.total_count, int) else None
         end = self.offset + len(items)
         # A short page proves nothing: servers cap ``limit`` (and may not say so), so
-        # without totalCount only an empty page ends the list. With ``overlap``,
-        # totalCount (which can lag the list) is not trusted either: the page holding
-        # only the anchor ends it, one request more a pass. After a repeated page it
-        # is not trusted at all: the next page tells a shift from ignored offsets.
-        trust_total = not self.overlap and not repeated
+        # without totalCount only an empty page ends the list. After a repeated page
+        # totalCount is not trusted: the next page tells a shift from ignored offsets.
+        trust_total = self.trusts_total and not repeated
         if not items or (trust_total and total is not None and end >= total):
             self.done = True
-        elif self.overlap and len(items) > 1:
-            self.offset = end - 1
-            self._anchor = ids[-1]
         else:
-            # One job a page (limit capped at 1) leaves no room for an anchor: nothing
-            # proves the list held still.
-            self.unverified = self.unverified or self.overlap
-            self.offset = end
+            self.offset = self._next_offset(ids, end)
         return [] if repeated else items
+
+    def _ends_at(self, ids: list[UUID]) -> bool:
+        """Whether this (new) page ends the list though it holds jobs (overlap paging)."""
+        return False
+
+    def _next_offset(self, ids: list[UUID], end: int) -> int:
+        return end

@@ -108,12 +108,14 @@ def check_before_repeat(
     POST, whose server time the GET's ``Date`` header bounds from below.
     Returns None (POSTing again is safe) or raises RetryOutcomeUnknownError.
     """
-    # One GET per check: a failing GET fails this attempt, and the next one checks again.
-    single = attrs.evolve(config, max_retries=0)
-    call = Call("get_job", get_job._get_kwargs(job_id), _parse_dated_details, Safety.IDEMPOTENT)
-    url = config.base_url + retry_call(job_id).path
 
     def check(sent_at: float, until: float | None) -> Flow[Job | None]:
+        # Built here, not per retry() call: most calls never need a check. One GET per
+        # check: a failing GET fails this attempt, and the next one checks again.
+        single = attrs.evolve(config, max_retries=0)
+        kwargs = get_job._get_kwargs(job_id)
+        call = Call("get_job", kwargs, _parse_dated_details, Safety.IDEMPOTENT)
+        url = config.base_url + retry_call(job_id).path
         details, clock = yield from execute(call, single, timeout, until=until)
         if details.status is not JobStatus.FAILED:
             return Job(id=details.id, status=details.status, created_at=details.created_at)

@@ -213,15 +213,25 @@ class APITimeoutError(APIConnectionError):
 
 class ServiceUnavailableError(APIError):
     """Bulk work stopped: the service did not answer (503s, connections failing or
-    timing out) for ``unavailable_for`` seconds in a row, past ``max_unavailable``.
-    The journal keeps the run's place: rerun with it to resume."""
+    timing out) for ``unavailable_for`` seconds in a row, past ``max_unavailable``
+    (``answered``: it had answered since the run began, an outage), or never answered
+    since the run began (``answered`` False: a wrong address, a service not running).
+    A run with a journal resumes from it when run again."""
 
     def __init__(
-        self, message: str, *, method: str, url: str, unavailable_for: float, reason: str
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        unavailable_for: float,
+        reason: str,
+        answered: bool = True,
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.unavailable_for = unavailable_for
         self.reason = reason
+        self.answered = answered
 
 
 class RetryOutcomeUnknownError(APIError):

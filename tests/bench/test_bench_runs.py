@@ -30,8 +30,6 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         "writer-sdk Writer",
         "raw socket (floor)",
         "AsyncJobsClient (httpx, default)",
-        "AsyncJobsClient (aiohttp, opt-in)",
-        "aiohttp (raw)",
         "writer-sdk AsyncWriter",
     ):
         assert peer in report

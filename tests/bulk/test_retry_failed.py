@@ -84,8 +84,8 @@ async def test_jobs_that_are_no_longer_failed_or_gone(tmp_path: Path) -> None:
             # Someone else retries two of them between the listing and our retry.
             original = client._run
 
-            async def racing(flow: Any, run: Any = None) -> Any:
-                result = await original(flow, run)
+            async def racing(flow: Any, admission: Any = None) -> Any:
+                result = await original(flow, admission)
                 if isinstance(result, type(None)) or not hasattr(result, "result"):
                     return result
                 for job in result.result[:2]:
@@ -226,7 +226,7 @@ def test_invalid_arguments_before_any_request() -> None:
     from writer_jobs import InvalidArgumentError
 
     with FakeWriterAPI() as api, JobsClient(api.api_key, base_url=api.base_url) as client:
-        for kwargs in ({"concurrency": 0}, {"rate_limit": 0}, {"wait_timeout": -1}):
+        for kwargs in ({"concurrency": 0}, {"rate_limit": 0}, {"wait_deadline": -1}):
             with pytest.raises(InvalidArgumentError):
                 client.retry_failed(api.application_id, **kwargs)  # type: ignore[arg-type]
         with pytest.raises(InvalidArgumentError):

@@ -81,7 +81,7 @@ def test_a_job_failing_again_within_the_same_stored_minute_is_reported_ended() -
     apart; the GET after the trigger can, so the wait ends instead of running on."""
     api = FakeWriterAPI(seed_failed=3, fail_again_after=0.05, timestamp_resolution=60.0)
     with api, JobsClient(api.api_key, base_url=api.base_url) as client:
-        summary = client.retry_failed(api.application_id, wait=True, wait_timeout=20)
+        summary = client.retry_failed(api.application_id, wait=True, wait_deadline=20)
         job_id = client.retry(api.seeded[0]).id
         ended = list(client.wait_many([job_id], deadline=20))
     assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}
@@ -98,7 +98,7 @@ def test_a_refailure_stamped_by_a_job_clock_behind_still_ends_the_wait() -> None
         seed_failed=3, seed_failed_age=2.0, fail_again_after=0.05, fail_again_clock_offset=-5.0
     )
     with api, JobsClient(api.api_key, base_url=api.base_url) as client:
-        summary = client.retry_failed(api.application_id, wait=True, wait_timeout=30)
+        summary = client.retry_failed(api.application_id, wait=True, wait_deadline=30)
         job_ids = [client.retry(job_id).id for job_id in api.seeded]
         ended = list(client.wait_many(job_ids, deadline=30))
     assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}

@@ -12,7 +12,7 @@ import time
 import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import pytest
@@ -59,15 +59,13 @@ async def acall(client: AsyncJobsClient, operation: str) -> Any:
 
 
 def run_call(kind: str, settings: dict[str, Any], url: str, operation: str) -> Any:
-    """Call the operation with the sync client, or the async one on either backend."""
+    """Call the operation with the sync client, or the async one."""
     if kind == "sync":
         with JobsClient(KEY, base_url=url, **settings) as client:
             return call(client, operation)
 
     async def main() -> Any:
-        backend: Literal["httpx", "aiohttp"] = "aiohttp" if kind == "async-aiohttp" else "httpx"
-        async with AsyncJobsClient(KEY, base_url=url, http_backend=backend, **settings) as client:
-            assert client.backend == backend
+        async with AsyncJobsClient(KEY, base_url=url, **settings) as client:
             return await acall(client, operation)
 
     return asyncio.run(main())
@@ -243,7 +241,7 @@ def job_server() -> Iterator[tuple[JobServer, LoopbackServer]]:
         yield handler, server
 
 
-@pytest.mark.parametrize("kind", ["sync", "async-httpx", "async-aiohttp"])
+@pytest.mark.parametrize("kind", ["sync", "async-httpx"])
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_fault(

@@ -1,13 +1,13 @@
 """The httpx ecosystem sees into both clients: environment and explicit proxies (a
 recording proxy on 127.0.0.1), respx mocks, event hooks on a client passed in, and
-who closes what. aiohttp only when asked, with the same proxies."""
+who closes what. The aiohttp backend is gone: asking for it is a clear error."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
@@ -68,12 +68,11 @@ async def _get_with(kind: str, api: FakeWriterAPI, **settings: Any) -> Any:
     if kind == "sync":
         with JobsClient(KEY, base_url=api.base_url, **settings) as client:
             return client.get(api.seeded[0])
-    backend: Literal["httpx", "aiohttp"] = "aiohttp" if kind == "async-aiohttp" else "httpx"
-    async with AsyncJobsClient(KEY, base_url=api.base_url, http_backend=backend, **settings) as c:
+    async with AsyncJobsClient(KEY, base_url=api.base_url, **settings) as c:
         return await c.get(api.seeded[0])
 
 
-KINDS = ["sync", "async-httpx", "async-aiohttp"]
+KINDS = ["sync", "async-httpx"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -143,7 +142,6 @@ async def test_respx_intercepts_the_async_client_by_default() -> None:
     with respx.mock(base_url="https://api.writer.com", assert_all_called=True) as mock:
         route = mock.post(f"/v1/applications/jobs/{JOB}/retry").respond(202, json=BODY)
         async with AsyncJobsClient("sk-fake") as client:
-            assert client.backend == "httpx"
             assert (await client.retry(JOB)).status is JobStatus.IN_PROGRESS
     assert route.call_count == 1
 
@@ -200,15 +198,15 @@ def test_the_clients_own_httpx_client_is_closed_with_it() -> None:
         (lambda: AsyncJobsClient(KEY, http_client=httpx.Client()), "httpx.AsyncClient"),
         (lambda: JobsClient(KEY, http_client=httpx.Client(follow_redirects=True)), "redirect"),
         (lambda: JobsClient(KEY, http_client=httpx.Client(), verify=False), "your client"),
-        (lambda: JobsClient(KEY, http_backend="aiohttp"), "AsyncJobsClient"),
-        (lambda: AsyncJobsClient(KEY, http_backend="curl"), "'httpx' or 'aiohttp'"),  # type: ignore[arg-type]
+        (lambda: AsyncJobsClient(KEY, http_backend="aiohttp"), r"removed: httpx.*http_client="),  # type: ignore[arg-type]
+        (lambda: AsyncJobsClient(KEY, http_backend="curl"), "must be 'httpx'"),  # type: ignore[arg-type]
     ],
     ids=[
         "async-into-sync",
         "sync-into-async",
         "follows-redirects",
         "verify-too",
-        "sync-aiohttp",
+        "aiohttp-removed",
         "bad-backend",
     ],
 )

@@ -31,6 +31,7 @@ from writer_jobs._engine import (
 )
 from writer_jobs._exactly_once import CLOCK_MARGIN, retry_flow
 from writer_jobs._validation import inputs
+from writer_jobs.bulk._selection import AnchoredPager
 
 from .helpers import JOB_ID, details_body, job_body
 
@@ -260,7 +261,7 @@ def test_a_page_repeated_once_is_a_shift_and_is_skipped() -> None:
 
 
 def test_three_equal_pages_in_a_row_mean_the_server_ignores_offset() -> None:
-    pager = Pager("app", JobStatus.FAILED, 2, overlap=True)
+    pager = AnchoredPager("app", JobStatus.FAILED, 2)
     for _ in range(2):
         pager.next_call()
         pager.accept(_page([1, 2], 100))

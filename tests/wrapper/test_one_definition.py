@@ -31,7 +31,7 @@ def test_wait_and_the_watcher_end_on_the_same_statuses(status: str) -> None:
     reports an end: completed and failed; in_progress and an unknown status are not."""
     body = details_body(status, updated_at=UPDATED)
     script = [_response(200, body), _response(200, details_body("completed"))]
-    _, actions = _drive(wait_flow(JOB_ID, _config(), None, deadline_seconds=None), script)
+    _, actions = _drive(wait_flow(JOB_ID, _config(), None, deadline=None), script)
     wait_ends = not any(isinstance(a, Sleep) for a in actions)
     watcher = Watcher("my-app")
     watcher.add(JOB_ID, None)
@@ -74,3 +74,50 @@ def test_the_server_clock_lower_bound_is_date_minus_the_time_since_it_was_read()
 
 def test_auto_pacing_is_the_account_limit_for_the_real_api() -> None:
     assert resolve_rate_limit("auto", "https://api.writer.com") == ACCOUNT_LIMIT == 400.0
+
+
+class _Recording:
+    """An Admission that records what the client asks of it (a layer above's view)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def admit(self, action: Any) -> Any:
+        self.seen.append("admit")
+        yield 0.0
+        return "ticket"
+
+    def observe(self, received: Any, ticket: object) -> None:
+        status = received.status_code if isinstance(received, httpx.Response) else received
+        self.seen.append(f"observe {status} {ticket}")
+
+    def writing(self) -> None:
+        if self.seen[-1] != "writing":  # once per request however many writes it takes
+            self.seen.append("writing")
+
+    def check(self) -> None:
+        self.seen.append("check")
+
+    def sleep(self, seconds: float) -> None:
+        self.seen.append("check")  # the sync client's wait: a check, then the sleep
+
+
+async def test_both_clients_carry_out_the_one_admission_path_alike() -> None:
+    """The admission path is written once (``_exchange_steps``): the sync and async
+    clients ask a layer's admission the same things in the same order, a 503 retried
+    and a 200, each request admitted, written and observed once with its ticket."""
+    from writer_jobs import AsyncJobsClient, JobsClient
+    from writer_jobs.testing import FakeWriterAPI
+
+    with FakeWriterAPI(seed_failed=1) as api:
+        api.fail_next("get_job", "503")
+        settings: dict[str, Any] = {"base_url": api.base_url, "backoff_initial": 0.001}
+        sync, asynchronous = _Recording(), _Recording()
+        with JobsClient(api.api_key, **settings) as client:
+            client._run(client._get_flow(api.seeded[0], None), sync)
+        api.fail_next("get_job", "503")
+        async with AsyncJobsClient(api.api_key, **settings) as aclient:
+            await aclient._run(aclient._get_flow(api.seeded[0], None), asynchronous)
+    one = ["admit", "check", "writing"]
+    assert sync.seen == asynchronous.seen
+    assert sync.seen == [*one, "observe 503 ticket", "check", *one, "observe 200 ticket"]

@@ -4,40 +4,57 @@ methods, and the task driver that carries their plans out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from typing import Any, Unpack
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
 from uuid import UUID
+
+import httpx
 
 from generated_client.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
-from .._config import DEFAULT_MAX_UNAVAILABLE
-from ._outcome import BulkSummary
+from .._base import CLIENT_TIMEOUT
+from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
+from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
     Pause,
     Plan,
     Report,
-    RetryFailedOptions,
     Work,
     start_run,
-    wait_many_plan,
-    watch_plan,
+    start_wait_many,
+    workers_for,
 )
-from ._run import BulkRun, Stopped
+from ._run import BulkRun
+from ._selection import Selection
 
 
 class AsyncJobsClient(AsyncSingleCallClient):
     __doc__ = AsyncSingleCallClient.__doc__
 
     async def retry_failed(
-        self, application_id: str, **options: Unpack[RetryFailedOptions]
+        self,
+        application_id: str,
+        *,
+        concurrency: int = 16,
+        wait: bool = False,
+        wait_deadline: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        rate_limit: float | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
+        select: Selection | None = None,
+        dry_run: bool = False,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably.
 
         Lists every failed job, retries them with ``retry()``'s guarantee through
         ``concurrency`` workers, then lists again until a pass finds no failed job it
         has not handled. With ``wait=True`` one watcher follows the re-triggered jobs
-        with list pages until each ends (``wait_timeout`` seconds at most each).
+        with list pages until each ends (``wait_deadline`` seconds at most each).
 
         Each job's outcome goes to ``on_outcome`` as it happens and, with
         ``journal`` (a path), is appended to it as a JSON line, flushed per line.
@@ -53,13 +70,13 @@ class AsyncJobsClient(AsyncSingleCallClient):
         ``rate_limit`` (requests a minute) is an extra cap for this run only.
         Returns a BulkSummary. Only one run per application and base URL at a time
         on this machine (RunInProgressError); see the README for the guarantees.
-        The keywords are those of ``RetryFailedOptions``.
+        ``RetryFailedOptions`` says what each keyword does.
         """
-        run, plan = start_run(self, application_id, options)
+        run, plan = start_run(self, application_id, locals())
         try:
-            async for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
+            async for _ in self._drive(plan, run.hold, run):  # its plan reports nothing
                 pass
-            return run.summary(self._availability.unavailable_seconds)
+            return run.summary()
         finally:
             run.close()
 
@@ -72,11 +89,24 @@ class AsyncJobsClient(AsyncSingleCallClient):
     ) -> AsyncIterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes; see
         ``JobsClient.wait_many()``."""
-        plan = wait_many_plan(self, job_ids, deadline, max_unavailable)
-        async for job in self._drive(plan, None):
+        hold, plan = start_wait_many(self, job_ids, deadline, max_unavailable)
+        async for job in self._drive(plan, hold):
             yield job
 
-    async def _drive(self, plan: Plan, run: BulkRun | None) -> AsyncIterator[JobDetails]:
+    async def aclose(self) -> None:
+        """Close the connection pool, unless it is an http_client you passed in (that
+        one is yours to close), once the requests a stopped ``retry_failed`` left to
+        finish are answered. Calling it again does nothing."""
+        finishing = client_state(self).finishing
+        if finishing and not self._closed:
+            # Their answers must come back before the pool closes (the server may still
+            # carry them out), so the process (asyncio.run, the CLI) cannot end under them.
+            await asyncio.wait(set(finishing))
+        await super().aclose()
+
+    async def _drive(
+        self, plan: Plan, hold: HoldBack, run: BulkRun | None = None
+    ) -> AsyncIterator[JobDetails]:
         """Carry out a plan's steps in this task; yields what it reports."""
         result: Any = None
         while True:
@@ -86,8 +116,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
                 return
             result = None
             if isinstance(step, Pause):
-                if run is not None:
-                    run.check()
+                hold.check()
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Report):
                 for job in step.jobs:
@@ -96,33 +125,30 @@ class AsyncJobsClient(AsyncSingleCallClient):
                 assert run is not None
                 await self._work(run, step)
             else:
-                result = await self._run(step, run)
+                result = await self._run(step, hold)
 
     async def _work(self, run: BulkRun, work: Work) -> None:
-        """Hand ``jobs`` to worker tasks; at the first error (or when this call is
+        """Hand the items to worker tasks; at the first error (or when this call is
         cancelled) cancel them all and wait until they have stopped, so nothing is
         sent after this returns or raises."""
-        todo = iter(work.jobs)  # one shared iterator: each job goes to one worker
+        todo = iter(work.items)  # one shared iterator: each item goes to one worker
 
         async def worker() -> None:
             try:
                 for item in todo:
-                    run.finish(await self._run(run.start_job(*item), run), item)
+                    work.finish(await self._run(work.start(item), run.hold), item)
             except Stopped:
                 return  # the run stopped while this request was out: it records nothing
 
-        workers = [
-            asyncio.create_task(worker()) for _ in range(min(work.concurrency, len(work.jobs)))
-        ]
+        workers = [asyncio.create_task(worker()) for _ in range(workers_for(work))]
         tasks = list(workers)
 
         async def watch(plan: Plan) -> None:
-            async for _ in self._drive(plan, run):  # the watch plan reports nothing
+            async for _ in self._drive(plan, run.hold, run):  # the watch plan reports nothing
                 pass
 
-        if run.watcher is not None:
-            triggering = lambda: not all(w.done() for w in workers)  # noqa: E731
-            plan = watch_plan(run, run.watcher, triggering, self._budget.pace)
+        if work.watch is not None:
+            plan = work.watch(lambda: not all(w.done() for w in workers))
             tasks.append(asyncio.create_task(watch(plan)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -133,16 +159,17 @@ class AsyncJobsClient(AsyncSingleCallClient):
             # cancelling would only abandon the answer, not the request, which the
             # server may still carry out. It sends nothing more (the gate) and holds the
             # run lock until it ends, so a resume cannot check its job too early.
-            cancel = [task for task in tasks if task not in run.sending]
+            cancel = [task for task in tasks if task not in run.hold.sending]
             for task in cancel:
                 task.cancel()
             if cancel:
                 await asyncio.wait(cancel)
             for task in tasks:
-                if task in run.sending and not task.done():
+                if task in run.hold.sending and not task.done():
                     run.hold_until_done(task)
-                    self._held.add(task)
-                    task.add_done_callback(self._held.discard)
+                    finishing = client_state(self).finishing
+                    finishing.add(task)
+                    task.add_done_callback(finishing.discard)
         for task in tasks:
             if task.done() and not task.cancelled() and (error := task.exception()) is not None:
                 raise error

@@ -7,7 +7,10 @@ carry the steps out:
 - a ``Flow`` of the engine: run it through the client, under the run's control; its
   result is sent back;
 - ``Pause(seconds)``: wait (waking when the run stops);
-- ``Work(jobs)``: hand the jobs to ``concurrency`` workers (and the watcher), until done;
+- ``Work(items, concurrency, start, finish, watch)``: hand the items to ``concurrency``
+  workers, each running ``start(item)``'s flow under the run and handing its result to
+  ``finish(result, item)``; ``watch``, if set, is a plan run beside them; until done.
+  What a worker does per item (retry a job, create one for a row) is the plan's;
 - ``Report(jobs)``: give jobs that ended to the caller (``wait_many``).
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping, Sized
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -27,13 +30,14 @@ from generated_client.models import JobDetails, JobStatus
 
 from .. import _validation
 from .._base import CLIENT_TIMEOUT, ClientBase
-from .._config import DEFAULT_MAX_UNAVAILABLE, resolve_rate_limit
-from .._engine import FINISHED, Flow, Pager, execute, get_call
+from .._config import ClientConfig, resolve_rate_limit
+from .._engine import FINISHED, Flow, execute, get_call
 from .._exceptions import WaitTimeoutError
 from .._parse import epoch
+from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, client_state
 from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
-from ._selection import Selection, Todo
+from ._selection import AnchoredPager, Selection
 from ._watcher import Watcher, interval
 
 _log = logging.getLogger("writer_jobs")
@@ -46,8 +50,17 @@ class Pause:
 
 @attrs.frozen
 class Work:
-    jobs: list[Todo]
+    """Items for ``concurrency`` workers. ``start(item)`` (called in the worker, before
+    anything is sent for the item; it may journal it first) gives the item's flow;
+    ``finish(result, item)`` takes what the flow returned. ``watch(working)``, if set,
+    gives a plan the driver runs beside the workers (``working()``: some are still
+    running). ``items`` may be any iterable: the workers draw from it one at a time."""
+
+    items: Iterable[Any]
     concurrency: int
+    start: Callable[[Any], Flow[Any]]
+    finish: Callable[[Any, Any], None]
+    watch: Callable[[Callable[[], bool]], Plan] | None = None
 
 
 @attrs.frozen
@@ -59,12 +72,18 @@ Step = Flow[Any] | Pause | Work | Report
 Plan = Generator[Step, Any, None]
 
 
+def workers_for(work: Work) -> int:
+    """How many workers a Work gets: ``concurrency``, or fewer when fewer items are known."""
+    items = work.items
+    return min(work.concurrency, len(items)) if isinstance(items, Sized) else work.concurrency
+
+
 class RetryFailedOptions(TypedDict, total=False):
     """The keywords of ``retry_failed`` (sync and async), spelled once.
 
     - ``concurrency`` (16): jobs handled at once (threads or tasks), at most 1024.
     - ``wait`` (False): follow the re-triggered jobs with one watcher until each ends.
-    - ``wait_timeout`` (None: no limit): seconds each re-triggered job is followed.
+    - ``wait_deadline`` (None: no limit): seconds each re-triggered job is followed.
     - ``journal`` (None): a path; each outcome is appended as a JSON line, flushed per
       line; rerun with the same journal to resume.
     - ``rate_limit`` (None): this run's own cap, requests a minute, on top of the
@@ -83,7 +102,7 @@ class RetryFailedOptions(TypedDict, total=False):
 
     concurrency: int
     wait: bool
-    wait_timeout: float | None
+    wait_deadline: float | None
     journal: str | os.PathLike[str] | None
     rate_limit: float | None
     on_outcome: Callable[[JobOutcome], None] | None
@@ -95,25 +114,23 @@ class RetryFailedOptions(TypedDict, total=False):
 
 
 def start_run(
-    client: ClientBase, application_id: str, options: RetryFailedOptions
+    client: ClientBase, application_id: str, options: Mapping[str, Any]
 ) -> tuple[BulkRun, Plan]:
-    """Check every option (before any I/O), take the run lock, open the journal."""
-    unknown = options.keys() - RetryFailedOptions.__annotations__.keys()
-    if unknown:
-        raise TypeError(f"retry_failed() got unexpected keyword arguments: {sorted(unknown)}")
+    """Check every option (``RetryFailedOptions``, as retry_failed's ``locals()``) before
+    any I/O, take the run lock, open the journal."""
     app = _validation.application_id(application_id)
     concurrency = _validation.positive_int(
         options.get("concurrency", 16), name="concurrency", maximum=1024
     )
-    wait_deadline = _validation.timeout_seconds(options.get("wait_timeout"), name="wait_timeout")
+    wait_deadline = _validation.timeout_seconds(options.get("wait_deadline"), name="wait_deadline")
     rate_limit = options.get("rate_limit")
     if rate_limit is not None:
         resolve_rate_limit(rate_limit, client.base_url)
     selection = _validation.instance(options.get("select"), Selection, name="select")
     timeout = options.get("timeout", CLIENT_TIMEOUT)
     run = BulkRun(
-        client._config,
-        client._timeout(timeout),
+        client._settings(),
+        client._request_timeout(timeout),
         application_id=app,
         journal=options.get("journal"),
         wait=bool(options.get("wait", False)),
@@ -126,7 +143,8 @@ def start_run(
         max_unavailable=_validation.timeout_seconds(
             options.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE), name="max_unavailable"
         ),
-        unavailable_before=client._availability.unavailable_seconds,
+        availability=client_state(client).availability,
+        pace=client._pace,
     )
     _recall(client, run)
     return run, retry_failed_plan(run, concurrency)
@@ -168,8 +186,12 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
     """List every failed job (a pass), hand the run's new ones to workers, then list
     again until a pass finds no failed job the run has not handled: pages that shift
     while statuses change can hide a job from one pass, not from all."""
+    watcher = run.watcher
+    watch = None
+    if watcher is not None:
+        watch = lambda working: watch_plan(run, watcher, working)  # noqa: E731
     while True:
-        pager = Pager(run.application_id, JobStatus.FAILED, run.config.page_size, overlap=True)
+        pager = AnchoredPager(run.application_id, JobStatus.FAILED, run.config.page_size)
         while (call := pager.next_call()) is not None:
             page = yield execute(call, run.config, run.timeout)
             run.passes.add(pager.accept(page))
@@ -180,46 +202,52 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
         if jobs:
             run.tell_progress()
         if jobs and not run.dry_run:
-            yield Work(jobs, concurrency)
+            yield Work(jobs, concurrency, run.start_job, run.finish, watch)
         elif not jobs:
             yield Pause(run.passes.settle_pause())
 
 
-def watch_plan(
-    run: BulkRun,
-    watcher: Watcher,
-    triggering: Callable[[], bool],
-    pace: Callable[[], float | None],
-) -> Plan:
-    """With wait=True, beside the workers: rounds of list pages until every job they
-    re-triggered has ended (or passed its deadline), paid from a share of the client's
-    budget (``pace()``: what it holds to now, requests a minute)."""
+def watch_plan(run: BulkRun, watcher: Watcher, working: Callable[[], bool]) -> Plan:
+    """With wait=True, beside the workers (``working()``: some still run): rounds of
+    list pages until every job they re-triggered has ended (or passed its deadline),
+    paid from a share of the client's budget (``run.pace()``: what it holds to now,
+    requests a minute)."""
     while True:
-        posting = triggering()
+        posting = working()
         if not posting and not watcher.pending:
             return
-        yield Pause(interval(watcher, pace(), triggering=posting))
+        yield Pause(interval(watcher, run.pace(), triggering=posting))
         run.expire()
         if watcher.pending:
             ended = yield watcher.round(run.config, run.timeout)
             run.ended(ended)
 
 
-def wait_many_plan(
+def start_wait_many(
     client: ClientBase,
     job_ids: Iterable[UUID | str],
     deadline: float | None,
-    max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
-) -> Plan:
-    """One GET a job (its application and state), then rounds of list pages per
-    application, paced from the client's budget; past ``deadline`` seconds,
-    WaitTimeoutError names the jobs still running."""
+    max_unavailable: float | None,
+) -> tuple[HoldBack, Plan]:
+    """Check the arguments (before any I/O); the call's policy and its plan."""
     ids = list(dict.fromkeys(_validation.job_id(j) for j in job_ids))
     seconds = _validation.timeout_seconds(deadline, name="deadline")
-    until = None if seconds is None else time.monotonic() + seconds
     bound = _validation.timeout_seconds(max_unavailable, name="max_unavailable")
-    # Bulk work: transient failures held back (up to ``bound`` unavailable in a row).
-    config = attrs.evolve(client._bulk_config, max_unavailable=bound, bulk_since=time.monotonic())
+    # Transient failures held back (up to ``bound`` seconds unavailable in a row).
+    hold = HoldBack(client_state(client).availability, client.base_url, max_unavailable=bound)
+    return hold, wait_many_plan(client._settings(hold), ids, seconds, client._pace)
+
+
+def wait_many_plan(
+    config: ClientConfig,
+    ids: list[UUID],
+    deadline: float | None,
+    pace: Callable[[], float | None],
+) -> Plan:
+    """One GET a job (its application and state), then rounds of list pages per
+    application, paced from the client's budget (``pace()``); past ``deadline``
+    seconds, WaitTimeoutError names the jobs still running."""
+    until = None if deadline is None else time.monotonic() + deadline
     watchers: dict[str, Watcher] = {}
     for job_id in ids:
         details = yield execute(get_call(job_id), config, None)
@@ -239,7 +267,7 @@ def wait_many_plan(
                 last_job=None,
             )
         watcher = min(busy, key=lambda w: w.requests)  # round-robin by cost so far
-        pause = interval(watcher, client._budget.pace(), triggering=False)
+        pause = interval(watcher, pace(), triggering=False)
         yield Pause(pause if until is None else min(pause, max(until - time.monotonic(), 0.0)))
         ended = yield watcher.round(config, None)
         yield Report(ended)

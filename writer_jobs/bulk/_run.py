@@ -22,48 +22,24 @@ from .._config import ClientConfig
 from .._engine import FINISHED
 from .._exactly_once import ServerClock
 from .._exceptions import InvalidArgumentError
+from ._availability import Availability
+from ._hold import Gate, HoldBack
 from ._job import job_flow
-from ._journal import Journal, Resume, RunLock
+from ._journal import Journal, RunLock
 from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome
 from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
 
 
-class Stopped(Exception):
-    """Raised in a worker when its run has stopped: it must send nothing more."""
-
-
-class Gate:
-    """Shut once a run stops. Asked before each request, each write of a request's
-    bytes and each sleep, so nothing starts after: a sync thread or an async task that
-    has begun sending is left to finish that request (cancelling would abandon only the
-    answer, not the request); async tasks that have not are cancelled."""
-
-    def __init__(self) -> None:
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def check(self) -> None:
-        if self._stopped.is_set():
-            raise Stopped
-
-    def sleep(self, seconds: float) -> None:
-        """Sleep, waking at once when the run stops."""
-        if self._stopped.wait(seconds):
-            raise Stopped
-
-
 class BulkRun:
     """The state of one retry_failed run, shared by the sync and async drivers: its
-    lock and journal, its listing passes, its pace and gate (the client's RunControl),
+    lock and journal, its listing passes, its policy (``hold``: pace, gate, outages),
     what it recorded. The plan (``_plan``) says what to do next; the drivers do it.
     """
 
     def __init__(
         self,
-        config: ClientConfig,
+        settings: ClientConfig,
         timeout: httpx.Timeout | None,
         *,
         application_id: str,
@@ -76,23 +52,14 @@ class BulkRun:
         selection: Selection | None = None,
         dry_run: bool = False,
         max_unavailable: float | None = None,
-        unavailable_before: float = 0.0,
+        availability: Availability | None = None,
+        pace: Callable[[], float | None] = lambda: None,
     ) -> None:
-        #: Bulk work: a transient failure holds a request back, for up to
-        #: ``max_unavailable`` of continuous unavailability; no call deadline (the
-        #: run's own bound is wait_timeout).
-        self.config = attrs.evolve(
-            config,
-            bulk=True,
-            deadline=None,
-            max_unavailable=max_unavailable,
-            bulk_since=time.monotonic(),
-        )
-        #: The client's time spent unavailable when the run started.
-        self._unavailable_before = unavailable_before
+        #: The pace the client's budget holds to now, requests a minute (None: unpaced).
+        self.pace = pace
         self.timeout = timeout
         self.application_id = application_id
-        #: Seconds each re-triggered job is watched at most (``wait_timeout``).
+        #: Seconds each re-triggered job is watched at most (``wait_deadline``).
         self.wait_deadline = wait_deadline
         self.on_outcome = on_outcome
         self.on_progress = on_progress
@@ -103,12 +70,12 @@ class BulkRun:
             )
         self.dry_run = dry_run
         # Lock first: a second run is told which run holds the application (a dry run takes none).
-        self.lock = None if dry_run else RunLock(config.base_url, application_id, path)
+        self.lock = None if dry_run else RunLock(settings.base_url, application_id, path)
         try:
             self.journal = Journal(
                 path,
                 application_id=application_id,
-                base_url=config.base_url,
+                base_url=settings.base_url,
                 selection=selection.to_json() if selection else None,
             )
         except BaseException:
@@ -117,15 +84,24 @@ class BulkRun:
             raise
         #: The listing passes: which failed jobs the run hands to its workers.
         self.passes = Passes(application_id, self.journal, dry_run=dry_run)
-        #: This run's own cap (``rate_limit``), on top of the client's budget.
-        self.pacer = Budget(rate_limit, burst=1, learn=False)
-        self.requests = 0
+        self.server_clock = ServerClock()
+        self.gate = Gate()
+        #: The run's policy: its own cap (``rate_limit``) on top of the client's budget,
+        #: its stop, outages waited out for up to ``max_unavailable``.
+        self.hold = HoldBack(
+            availability or Availability(),
+            settings.base_url,
+            max_unavailable=max_unavailable,
+            journal=path is not None,
+            pacer=Budget(rate_limit, burst=1, learn=False),
+            gate=self.gate,
+            on_answer=self.answered,
+        )
+        #: What the run's flows run with: its policy (and no call deadline: ``settings``'s).
+        self.config = attrs.evolve(settings, retries=self.hold)
         #: With wait=True: the jobs this run re-triggered, followed to their end.
         self.watcher = Watcher(application_id) if wait else None
         self._watching: dict[UUID, tuple[JobOutcome, float | None]] = {}
-        self.transient_failures = 0
-        self.server_clock = ServerClock()
-        self.gate = Gate()
         self.started = time.monotonic()
         self.outcomes: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
@@ -135,24 +111,15 @@ class BulkRun:
         self._lock = threading.Lock()
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
-        #: Async tasks of this run with a request out (not cancelled when the run stops).
-        self.sending: set[Any] = set()
         self._closed = False
         #: This second's answered requests, not yet in the journal: [wall second, count].
         self._sent_second = [0, 0]
 
-    # --- the client's RunControl: every request of the run goes through these -------
-    def reserve(self) -> float:
-        with self._lock:
-            self.requests += 1
-        return self.pacer.reserve()
-
-    def observe(self, outcome: httpx.Response | Exception | None) -> None:
-        self.pacer.observe(outcome)
-        if isinstance(outcome, httpx.Response):
-            self.server_clock.observe(outcome)
-            if outcome.status_code != 429:  # a place it took in the account's window
-                self._count_sent()
+    def answered(self, response: httpx.Response) -> None:
+        """Every response a request of the run got (the run's policy tells it)."""
+        self.server_clock.observe(response)
+        if response.status_code != 429:  # a place it took in the account's window
+            self._count_sent()
 
     def _count_sent(self) -> None:
         """One more answered request this second; a second past goes to the journal
@@ -173,23 +140,9 @@ class BulkRun:
             self.journal.write({"event": "sent", "at": second + 1.0, "requests": count})
         self._sent_second = [second, 0]
 
-    def check(self) -> None:
-        self.gate.check()
-
-    def pause(self, seconds: float) -> None:
-        self.gate.sleep(seconds)
-
-    def retrying(self, action: _engine.Sleep) -> None:
-        """Count a failure the engine decided to retry (not every failure: a 4xx or a
-        refused repeat is not retried)."""
-        if action.retry_of is not None:
-            with self._lock:
-                self.transient_failures += 1
-
-    def start_job(
-        self, job_id: UUID, updated_before: float | None, resume: Resume | None
-    ) -> _engine.Flow[JobOutcome]:
+    def start_job(self, item: Todo) -> _engine.Flow[JobOutcome]:
         """Write (and flush) the job's ``started`` line, then return its flow."""
+        job_id, updated_before, resume = item
         entry: dict[str, Any] = {
             "event": "started",
             "job_id": str(job_id),
@@ -234,9 +187,9 @@ class BulkRun:
             return
         _, listed, resume = item
         before = listed if listed is not None else (resume.updated_before if resume else None)
-        deadline = None if self.wait_deadline is None else time.monotonic() + self.wait_deadline
+        until = None if self.wait_deadline is None else time.monotonic() + self.wait_deadline
         with self._lock:
-            self._watching[outcome.job_id] = (outcome, deadline)
+            self._watching[outcome.job_id] = (outcome, until)
             self.watcher.add(outcome.job_id, before)
 
     def ended(self, jobs: Iterable[JobDetails]) -> None:
@@ -258,7 +211,7 @@ class BulkRun:
         for outcome in outcomes:
             status = "unknown" if outcome.status is None else outcome.status.value
             message = (
-                f"job {outcome.job_id} was still {status} when wait_timeout "
+                f"job {outcome.job_id} was still {status} when wait_deadline "
                 f"({self.wait_deadline:g} s) passed; it was re-triggered"
             )
             self.record(attrs.evolve(outcome, error_type="WaitTimeoutError", message=message))
@@ -280,8 +233,8 @@ class BulkRun:
             self.on_outcome(outcome)
         self.tell_progress()
 
-    def summary(self, unavailable_now: float = 0.0) -> BulkSummary:
-        """The run's summary; ``unavailable_now``: the client's time spent unavailable."""
+    def summary(self) -> BulkSummary:
+        """The run's summary."""
         passes = self.passes
         return BulkSummary(
             total=passes.todo_count + passes.skipped,
@@ -289,14 +242,14 @@ class BulkRun:
             outcomes=dict(self.outcomes),
             statuses=dict(self.statuses),
             elapsed=time.monotonic() - self.started,
-            rate_limited=self.pacer.rate_limited,
-            transient_failures=self.transient_failures,
-            requests=self.requests,
+            rate_limited=self.hold.pacer.rate_limited if self.hold.pacer else 0,
+            transient_failures=self.hold.transient_failures,
+            requests=self.hold.requests,
             unselected=passes.unselected,
             listing_settled=passes.listing_settled,
             resumed=passes.resumed,
             failed_again=self.failed_again,
-            unavailable_seconds=max(unavailable_now - self._unavailable_before, 0.0),
+            unavailable_seconds=self.hold.unavailable_seconds,
         )
 
     def record_preview(self) -> None:

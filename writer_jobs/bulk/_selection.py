@@ -1,5 +1,5 @@
 """Which failed jobs a run retries: the user's Selection (chosen before any POST, kept
-by its resumes), and each listing pass's jobs to hand to the workers."""
+by its resumes), and each listing pass's jobs (paged with overlap) to hand to the workers."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from uuid import UUID
 
 import attrs
 
-from generated_client.models import JobDetails
+from generated_client.models import JobDetails, JobStatus
 
+from .._engine import Pager
 from .._exceptions import InvalidArgumentError
 from .._parse import as_utc, epoch
 from ._journal import Journal, Resume
@@ -216,3 +217,43 @@ class Passes:
     def settle_pause(self) -> float:
         """How long to wait before listing again after a pass whose pages shifted."""
         return float(SETTLE_PAUSE * 2.0 ** max(self._shifted_passes - 1, 0))
+
+
+class AnchoredPager(Pager):
+    """A listing pass's paging: each page after the first starts at the previous page's
+    last job (the anchor). Seeing it again first proves no job above it left the list
+    while paging (shifting the rest up, past the next offset, unseen); otherwise
+    ``shifted`` is set: this pass may have missed jobs, list again. The caller drops the
+    jobs pages repeat (the anchor at least). totalCount, which can lag the list, is not
+    trusted: the page holding only the anchor ends it, one request more a pass."""
+
+    trusts_total = False
+
+    def __init__(self, application_id: str, status: JobStatus | None, page_size: int) -> None:
+        super().__init__(application_id, status, page_size)
+        #: Pages too small to overlap: whether the list moved cannot be told.
+        self.unverified = False
+        self._anchor: UUID | None = None
+
+    def _ends_at(self, ids: list[UUID]) -> bool:
+        anchor, self._anchor = self._anchor, None
+        if anchor is None:
+            return False
+        if ids == [anchor]:  # only the anchor: the list ends there
+            return True
+        # Missing: jobs above it left, the rest moved up past this offset. Further
+        # down: jobs entered above, unseen (one that failed again, possibly after
+        # moving up from below). Either way the pass may have missed a job.
+        if ids[:1] != [anchor]:
+            self.shifted = True
+        return False
+
+    def _next_offset(self, ids: list[UUID], end: int) -> int:
+        if len(ids) > 1:
+            self._anchor = ids[-1]
+            return end - 1
+        # One job a page (limit capped at 1) leaves no room for an anchor: nothing
+        # proves the list held still.
+        self._anchor = None
+        self.unverified = True
+        return end

@@ -3,46 +3,63 @@ thread driver that carries their plans out."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Unpack
+from typing import Any
 from uuid import UUID
+
+import httpx
 
 from generated_client.models import JobDetails
 
+from .._base import CLIENT_TIMEOUT
 from .._client import SingleCallClient
-from .._config import DEFAULT_MAX_UNAVAILABLE
-from ._outcome import BulkSummary
+from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
+from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
     Pause,
     Plan,
     Report,
-    RetryFailedOptions,
     Work,
     start_run,
-    wait_many_plan,
-    watch_plan,
+    start_wait_many,
+    workers_for,
 )
-from ._run import BulkRun, Stopped
+from ._run import BulkRun
+from ._selection import Selection
 
 
 class JobsClient(SingleCallClient):
     __doc__ = SingleCallClient.__doc__
 
     def retry_failed(
-        self, application_id: str, **options: Unpack[RetryFailedOptions]
+        self,
+        application_id: str,
+        *,
+        concurrency: int = 16,
+        wait: bool = False,
+        wait_deadline: float | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        rate_limit: float | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
+        select: Selection | None = None,
+        dry_run: bool = False,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> BulkSummary:
         """Retry every failed job of an application, safely and resumably; see
         ``AsyncJobsClient.retry_failed()`` and ``RetryFailedOptions`` for the keywords.
 
         Runs ``concurrency`` worker threads over this client's connection pool.
         """
-        run, plan = start_run(self, application_id, options)
+        run, plan = start_run(self, application_id, locals())
         try:
-            for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
+            for _ in self._drive(plan, run.hold, run):  # retry_failed's plan reports nothing
                 pass
-            return run.summary(self._availability.unavailable_seconds)
+            return run.summary()
         finally:
             run.close()
 
@@ -61,9 +78,25 @@ class JobsClient(SingleCallClient):
         per poll. ``deadline`` is how long to wait in all, in seconds (None: no
         limit); past it, WaitTimeoutError names the jobs still running.
         """
-        yield from self._drive(wait_many_plan(self, job_ids, deadline, max_unavailable), None)
+        hold, plan = start_wait_many(self, job_ids, deadline, max_unavailable)
+        yield from self._drive(plan, hold)
 
-    def _drive(self, plan: Plan, run: BulkRun | None) -> Iterator[JobDetails]:
+    def close(self) -> None:
+        """Close the connection pool, unless it is an http_client you passed in (that
+        one is yours to close), once the requests a stopped ``retry_failed`` left to
+        finish are answered. Calling it again does nothing."""
+        # Requests a stopped run left to finish (each bounded by its timeout): their
+        # answers must come back before the pool closes and before the program can end
+        # (the run lock goes with it), or a rerun checks their jobs too early.
+        finishing = client_state(self).finishing
+        for end in list(finishing):
+            end.wait()
+        finishing.clear()
+        super().close()
+
+    def _drive(
+        self, plan: Plan, hold: HoldBack, run: BulkRun | None = None
+    ) -> Iterator[JobDetails]:
         """Carry out a plan's steps in this thread; yields what it reports."""
         result: Any = None
         while True:
@@ -73,21 +106,18 @@ class JobsClient(SingleCallClient):
                 return
             result = None
             if isinstance(step, Pause):
-                if run is None:
-                    time.sleep(step.seconds)
-                else:
-                    run.pause(step.seconds)
+                hold.sleep(step.seconds)
             elif isinstance(step, Report):
                 yield from step.jobs
             elif isinstance(step, Work):
                 assert run is not None
                 self._work(run, step)
             else:
-                result = self._run(step, run)
+                result = self._run(step, hold)
 
     def _work(self, run: BulkRun, work: Work) -> None:
-        """Hand the jobs to worker threads; stop them all at the first error or Ctrl-C."""
-        todo = iter(work.jobs)
+        """Hand the items to worker threads; stop them all at the first error or Ctrl-C."""
+        todo = iter(work.items)
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -122,27 +152,22 @@ class JobsClient(SingleCallClient):
                     item = next(todo, None)
                 if item is None:
                     return
-                run.check()
-                run.finish(self._run(run.start_job(*item), run), item)
+                run.gate.check()
+                work.finish(self._run(work.start(item), run.hold), item)
 
         # Not daemons: a worker left finishing a request when the run stopped must keep
         # the program alive (and the run lock held) until that request is answered, even
         # when a script simply ends on the KeyboardInterrupt without closing the client.
         threads = [
             threading.Thread(target=guarded(worker), name=f"writer-jobs-{n}", daemon=False)
-            for n in range(min(work.concurrency, len(work.jobs)))
+            for n in range(workers_for(work))
         ]
-        if run.watcher is not None:
+        if work.watch is not None:
             worker_ends = list(ends)
-            plan = watch_plan(
-                run,
-                run.watcher,
-                lambda: not all(end.is_set() for end in worker_ends),
-                self._budget.pace,
-            )
+            plan = work.watch(lambda: not all(end.is_set() for end in worker_ends))
 
             def watch() -> None:
-                for _ in self._drive(plan, run):  # the watch plan reports nothing
+                for _ in self._drive(plan, run.hold, run):  # the watch plan reports nothing
                     pass
 
             threads.append(
@@ -173,4 +198,4 @@ class JobsClient(SingleCallClient):
         give_up = time.monotonic() + 1.0
         for end in ends:
             end.wait(max(0.0, give_up - time.monotonic()))
-        self._held.update(end for end in ends if not end.is_set())
+        client_state(self).finishing.update(end for end in ends if not end.is_set())

@@ -25,7 +25,8 @@ from ... import (
     ServiceUnavailableError,
     WaitTimeoutError,
 )
-from ..._config import API_KEY_ENV, DEFAULT_MAX_UNAVAILABLE
+from ..._config import API_KEY_ENV
+from ...bulk import DEFAULT_MAX_UNAVAILABLE
 from .._args import (
     APP_ID_HELP,
     SECRET,
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace, output: Output) -> int:
                 args.application_id,
                 concurrency=args.concurrency,
                 wait=args.wait,
-                wait_timeout=args.wait_timeout,
+                wait_deadline=args.wait_timeout,
                 journal=args.journal,
                 on_outcome=report,
                 on_progress=on_progress,
@@ -186,6 +187,9 @@ def run(args: argparse.Namespace, output: Output) -> int:
         with progress:
             summary = asyncio.run(retry_failed())
     except ServiceUnavailableError as exc:
+        if not exc.answered:  # never answered since the run began: no outage, an address
+            output.say(f"writer-jobs: {exc}")
+            return EXIT_UNAVAILABLE
         hint = (
             f"the journal {args.journal} keeps its place: rerun the same command to resume"
             if args.journal

@@ -1,10 +1,22 @@
-"""The httpx backend, sync (``SyncHttpx``) and async (``AsyncHttpx``): the user's client
-or ours, its httpcore connections wrapped so that ``before_write`` runs before each write
-of a request's bytes and, sync, so that the attempt's deadline bounds every socket
-operation (async, ``asyncio.timeout`` bounds the attempt)."""
+"""Carrying out the engine's ``Send`` through httpx, the one HTTP stack (the aiohttp
+backend was removed: see the changelog): ``SyncHttpx`` over an ``httpx.Client``,
+``AsyncHttpx`` over an ``httpx.AsyncClient``, this client's own or the user's.
+
+Every request gets the same policy, whoever built the HTTP client: this client's base
+URL, key, timeouts, no redirects; the body read within the size cap; one deadline per
+attempt (connect + read timeout, from connecting to the last byte, and no later than
+the call's ``until``) however slowly a server trickles bytes: sync, the httpcore
+connections are wrapped so it bounds every socket operation; async, ``asyncio.timeout``
+bounds the attempt. Failures come back as the httpx exception that says whether the
+request may have arrived. ``before_write`` runs before each write of a request's bytes:
+a caller that stopped raises there, so a request still connecting or waiting for a
+pooled connection sends nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import ssl
 import time
 import typing
@@ -13,20 +25,88 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from .._config import ClientConfig
-from .._engine import Send
-from .._exceptions import APIError
-from ._attempt import (
-    ATTEMPT_DEADLINE,
-    BEFORE_WRITE,
-    DEADLINE_TEXT,
-    BodyReader,
-    attempt_deadline,
-    build_request,
-    within,
-)
+from ._config import ClientConfig
+from ._engine import Send
+from ._exceptions import APIError, ResponseValidationError
 
 R = TypeVar("R")
+
+DEADLINE_TEXT = "the response did not arrive in full within the attempt's deadline"
+
+#: The moment the current attempt must be over by (monotonic; None: no limit), per
+#: thread/task.
+ATTEMPT_UNTIL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "writer_jobs_attempt_deadline", default=None
+)
+
+#: Called before each write of request bytes (per thread/task): a caller's gate, which
+#: raises once it has stopped, so a request whose connection opened after that (stuck
+#: connecting, or waiting for a pooled connection) sends nothing.
+BEFORE_WRITE: contextvars.ContextVar[typing.Callable[[], None] | None] = contextvars.ContextVar(
+    "writer_jobs_before_write", default=None
+)
+
+
+def attempt_until(config: ClientConfig, action: Send) -> tuple[float | None, float | None]:
+    """(seconds, the moment it ends by) of one attempt: connect + read timeout, and no
+    later than the call's ``action.until``."""
+    timeout = action.timeout or config.timeout
+    now = time.monotonic()
+    until = None if timeout.read is None else now + timeout.read + (timeout.connect or 0.0)
+    if action.until is not None and (until is None or action.until < until):
+        until = action.until
+    return (None, None) if until is None else (max(until - now, 0.0), until)
+
+
+class BodyReader:
+    """Collects a streamed body within the size cap and the attempt's deadline."""
+
+    __slots__ = ("_chunks", "_limit", "_received", "_until", "method", "path", "status")
+
+    def __init__(
+        self, config: ClientConfig, action: Send, status: int, until: float | None
+    ) -> None:
+        self.method = action.kwargs["method"].upper()
+        self.path = action.kwargs["url"]
+        self.status = status
+        self._limit = config.max_response_bytes
+        self._until = until
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self._limit:
+            raise ResponseValidationError(
+                f"{self.method} {self.path} -> {self.status}: the response body is larger "
+                f"than max_response_bytes={self._limit} (received at least "
+                f"{self._received} bytes); not read",
+                method=self.method,
+                url=self.path,
+                response=None,
+                value=self._received,
+            )
+        self._chunks.append(chunk)
+        if self._until is not None and time.monotonic() > self._until:
+            raise httpx.ReadTimeout(f"{DEADLINE_TEXT} (connect + read timeout)")
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def build_request(
+    http: httpx.Client | httpx.AsyncClient, config: ClientConfig, action: Send, owned: bool
+) -> httpx.Request:
+    kwargs = action.kwargs
+    return http.build_request(
+        kwargs["method"],
+        config.base_url + kwargs["url"],
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        # Ours was built with these headers; a user's client gets them per request.
+        headers=None if owned else config.headers,
+        timeout=action.timeout or config.timeout,
+    )
 
 
 def _wrap_backends(
@@ -52,10 +132,10 @@ def _wrap_backends(
 
 
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
-    deadline = ATTEMPT_DEADLINE.get()
-    if deadline is None:
+    until = ATTEMPT_UNTIL.get()
+    if until is None:
         return timeout
-    remaining = deadline - time.monotonic()
+    remaining = until - time.monotonic()
     if remaining <= 0:
         raise error(f"{DEADLINE_TEXT} (connect + read timeout)")
     return remaining if timeout is None else min(timeout, remaining)
@@ -146,19 +226,19 @@ class SyncHttpx:
     ) -> httpx.Response | Exception:
         """``before_write`` runs before each write of the request's bytes (it may raise
         to send nothing); with a custom transport (no httpcore stream) it is not called."""
-        token = ATTEMPT_DEADLINE.set(attempt_deadline(self.config, action)[1])
+        token = ATTEMPT_UNTIL.set(attempt_until(self.config, action)[1])
         gate_token = BEFORE_WRITE.set(before_write)
         try:
             try:
                 response = self.http.send(
-                    build_request(self.http, self.config, action),
+                    build_request(self.http, self.config, action, self.owned),
                     stream=True,
                     follow_redirects=False,
                 )
             except httpx.HTTPError as exc:
                 return exc
             try:
-                body = BodyReader(self.config, action, response.status_code, ATTEMPT_DEADLINE.get())
+                body = BodyReader(self.config, action, response.status_code, ATTEMPT_UNTIL.get())
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 # What httpx's own Response.read() stores once the stream is consumed; a
@@ -171,7 +251,7 @@ class SyncHttpx:
                 response.close()
         finally:
             BEFORE_WRITE.reset(gate_token)
-            ATTEMPT_DEADLINE.reset(token)
+            ATTEMPT_UNTIL.reset(token)
 
     def close(self) -> None:
         if self.owned:
@@ -252,21 +332,26 @@ class AsyncHttpx:
     async def send(
         self, action: Send, before_write: typing.Callable[[], None] | None = None
     ) -> httpx.Response | Exception:
-        seconds, deadline = attempt_deadline(self.config, action)
+        seconds, until = attempt_until(self.config, action)
         token = BEFORE_WRITE.set(before_write)
         try:
-            return await within(seconds, self._exchange(action, deadline))
+            async with asyncio.timeout(seconds):
+                return await self._exchange(action, until)
+        except TimeoutError:
+            return httpx.ReadTimeout(
+                f"{DEADLINE_TEXT} of {seconds:g} s (connect + read timeout, within the call's)"
+            )
         finally:
             BEFORE_WRITE.reset(token)
 
-    async def _exchange(self, action: Send, deadline: float | None) -> httpx.Response | Exception:
-        request = build_request(self.http, self.config, action)
+    async def _exchange(self, action: Send, until: float | None) -> httpx.Response | Exception:
+        request = build_request(self.http, self.config, action, self.owned)
         try:
             response = await self.http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             return exc
         try:
-            body = BodyReader(self.config, action, response.status_code, deadline)
+            body = BodyReader(self.config, action, response.status_code, until)
             async for chunk in response.aiter_bytes():
                 body.add(chunk)
             response._content = body.body()  # as httpx's own aread() does

@@ -1,5 +1,5 @@
-"""Whether the service answers, as one client sees it: bulk work waits out an outage
-instead of failing its jobs, and says so.
+"""Whether the service answers, as one client's bulk work sees it: bulk work waits out
+an outage instead of failing its jobs (``_hold``), and says so.
 
 A connection failure, a timeout, a 408 or a 5xx marks the service unavailable. While
 it is, bulk requests are held back and one at a time goes as a probe, after a capped
@@ -8,9 +8,9 @@ backoff (the client's ``backoff_initial``, 0.5 s by default, doubling to at most
 worker hammering it; a lone dropped connection costs a moment. Any other answer (a
 2xx, a 4xx, a 429: the service is up) ends the outage and lets everything through;
 the time it lasted is added to ``unavailable_seconds``. Single calls are not held
-back (they keep their own retries and deadline) but their answers count too.
+back (they keep their own retries and deadline) and not counted.
 
-No I/O: the clients ask ``wait()`` before a bulk request and tell ``observe()``
+No I/O: ``_hold`` asks ``wait()`` before a bulk request and tells ``observe()``
 what came back; the clock is injected.
 """
 
@@ -31,22 +31,22 @@ PROBE_MAX = 15.0
 RECHECK = 0.5
 
 
-def unavailable(outcome: httpx.Response | Exception | object) -> str | None:
-    """Why ``outcome`` says the service is unavailable ("503", "ConnectError"), or None."""
-    if isinstance(outcome, httpx.Response):
-        code = outcome.status_code
+def unavailable(received: httpx.Response | Exception | object) -> str | None:
+    """Why ``received`` says the service is unavailable ("503", "ConnectError"), or None."""
+    if isinstance(received, httpx.Response):
+        code = received.status_code
         return str(code) if code in UNAVAILABLE_STATUSES else None
-    if isinstance(outcome, httpx.TransportError) and not isinstance(
-        outcome, httpx.UnsupportedProtocol | httpx.ProxyError
+    if isinstance(received, httpx.TransportError) and not isinstance(
+        received, httpx.UnsupportedProtocol | httpx.ProxyError
     ):
-        return type(outcome).__name__
+        return type(received).__name__
     return None
 
 
 class Probe:
     """The one request let through while the service is unavailable. Whatever ends
     it (an answer, a failure, Ctrl-C, a cancelled task, a stopped run) must give it
-    back: ``observe(outcome, probe)`` or ``release(probe)``; until then no other
+    back: ``observe(received, probe)`` or ``release(probe)``; until then no other
     request probes."""
 
     __slots__ = ()
@@ -140,12 +140,12 @@ class Availability:
                 self._probe = None
 
     def observe(
-        self, outcome: httpx.Response | Exception | object, probe: Probe | None = None
+        self, received: httpx.Response | Exception | object, probe: Probe | None = None
     ) -> None:
         """What a request came back with (None, or any non-answer but a transport
         error, e.g. a stopped run's: tells nothing). ``probe``: the request went as it."""
-        reason = unavailable(outcome)
-        answered = isinstance(outcome, httpx.Response) and reason is None
+        reason = unavailable(received)
+        answered = isinstance(received, httpx.Response) and reason is None
         if reason is None and not answered:
             self.release(probe)
             return
