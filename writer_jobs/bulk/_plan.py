@@ -160,7 +160,8 @@ def _recall(client: ClientBase, run: BulkRun) -> None:
     ago = time.time() - time.monotonic()  # wall clock minus this process's clock
     sent = [(at - ago, count) for at, count in journal.sent]
     recalled = client._budget.recall(sent)
-    run.pacer.recall(sent)
+    if run.hold.pacer is not None:
+        run.hold.pacer.recall(sent)
     wait = client._budget.wait_now()
     _log.info(
         "resuming from %s: %d jobs its runs started are checked (a GET each) before any "
