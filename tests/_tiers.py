@@ -63,6 +63,9 @@ SLOW_FIXTURES: dict[str, str] = {
 # delays, rate windows, Retry-After, deadlines), "search" (hypothesis or schemathesis
 # for seconds), "subprocess". By file: "name" for every parametrization, "name[id]" for one.
 SLOW_TESTS: dict[str, dict[str, str]] = {
+    "tests/bulk/test_never_answered.py": {
+        "test_the_cli_stops_with_exit_75_naming_the_address": "subprocess",
+    },
     "tests/contract/test_changelog.py": {
         "test_update_spec_on_a_copy_reports_every_change": "subprocess",
     },
