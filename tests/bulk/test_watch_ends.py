@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from writer_jobs import JobsClient, JobStatus
+from writer_jobs import JobsClient, JobStatus, ServiceUnavailableError
 from writer_jobs.bulk import _watcher
 
 from ..jobserver import JOB_ID, JobServer
@@ -133,3 +133,28 @@ def test_wait_many_ends_on_a_status_the_spec_does_not_list() -> None:
         ended = list(client.wait_many([JOB_ID], deadline=60))
     assert [j.status.value for j in ended] == ["canceled"]
     assert not ended[0].status.known and ended[0].status is not JobStatus.FAILED
+
+
+class RateLimitedServer(JobServer):
+    """The job is running; every list is answered 429 without ``Retry-After``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = "in_progress"
+
+    def __call__(self, request: Request) -> Reply:
+        if request.method == "GET" and "/jobs?" in request.path:
+            body = {"tpe": "TooManyRequests", "errors": [{"description": "slow down"}]}
+            return Reply.json(429, body)
+        return super().__call__(request)
+
+
+@pytest.mark.timeout(120)
+def test_nothing_but_429s_longer_than_max_unavailable_stops_wait_many() -> None:
+    with (
+        LoopbackServer(RateLimitedServer()) as loop,
+        JobsClient(KEY, base_url=loop.url, **FAST) as client,
+        pytest.raises(ServiceUnavailableError, match="only 429") as info,
+    ):
+        list(client.wait_many([JOB_ID], max_unavailable=1.0))
+    assert info.value.answered and "max_unavailable=1 s" in str(info.value)
