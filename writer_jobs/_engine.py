@@ -337,8 +337,9 @@ class Bounded:
 BOUNDED = Bounded()
 
 
-#: After an ambiguous attempt (its answer lost, a 5xx), the check deciding "it did not
-#: land, send again" runs no sooner than this many seconds after the failure: a server
+#: After an attempt whose answer was lost (a timeout, a dropped connection; not a 5xx
+#: answer: the server said what it did), the check deciding "it did not land, send
+#: again" runs no sooner than this many seconds after the failure: a server
 #: may apply a request whose answer was lost that much later (one applying it later
 #: still is the limit docs/reliability.md states). Not the request's timeout (60 s by
 #: default): every lost answer would hold its job that long.
@@ -413,7 +414,8 @@ def execute(
             if failure.ambiguous:
                 if unresolved_since is None:
                     unresolved_since = sent_at
-                settled_at = max(settled_at, time.monotonic() + REPEAT_SETTLE)
+                if not isinstance(received, httpx.Response):  # the answer was lost
+                    settled_at = max(settled_at, time.monotonic() + REPEAT_SETTLE)
                 last_error = failure.error
         unsafe = call.safety is not Safety.IDEMPOTENT
         if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:

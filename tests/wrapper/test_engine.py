@@ -111,7 +111,13 @@ def test_an_ambiguous_retry_is_checked_and_posted_again_when_the_job_is_older() 
     ]
     job, actions = _drive(retry_flow(JOB_ID, _config(), None), script)
     assert job.status is JobStatus.IN_PROGRESS
-    assert _kinds(actions) == [POST, "sleep", "sleep", GET, POST]  # backoff, then the settle
+    assert _kinds(actions) == [
+        POST,
+        "sleep",
+        "sleep",
+        GET,
+        POST,
+    ]  # backoff, then the settle (answer lost)
 
 
 def test_an_ambiguous_retry_whose_job_failed_again_is_not_posted_again() -> None:
@@ -142,7 +148,7 @@ def test_with_the_listed_updated_at_a_moved_timestamp_proves_the_retrigger() -> 
         _response(202, job_body()),
     ]
     _, actions = _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
-    assert _kinds(actions) == [POST, "sleep", "sleep", GET, POST]  # backoff, then the settle
+    assert _kinds(actions) == [POST, "sleep", GET, POST]
 
 
 def test_an_unchanged_whole_second_updated_at_proves_nothing_by_itself() -> None:
@@ -162,7 +168,7 @@ def test_an_unchanged_whole_second_updated_at_proves_nothing_by_itself() -> None
         _response(202, job_body()),
     ]
     _, actions = _drive(retry_flow(JOB_ID, _config(), None, updated_before=listed), script)
-    assert _kinds(actions) == [POST, "sleep", "sleep", GET, POST]  # backoff, then the settle
+    assert _kinds(actions) == [POST, "sleep", GET, POST]
 
 
 def test_a_failure_within_the_clock_margin_of_the_post_is_not_posted_again() -> None:
