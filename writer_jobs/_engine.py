@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import random
 import time
 import typing
@@ -336,6 +337,15 @@ class Bounded:
 BOUNDED = Bounded()
 
 
+#: After an attempt whose answer was lost (a timeout, a dropped connection; not a 5xx
+#: answer: the server said what it did), the check deciding "it did not land, send
+#: again" runs no sooner than this many seconds after the failure: a server
+#: may apply a request whose answer was lost that much later (one applying it later
+#: still is the limit docs/reliability.md states). Not the request's timeout (60 s by
+#: default): every lost answer would hold its job that long.
+REPEAT_SETTLE = 5.0
+
+
 def execute(
     call: Call,
     config: ClientConfig,
@@ -362,11 +372,23 @@ def execute(
         until = time.monotonic() + config.deadline
     # When the earliest request whose effect is not ruled out was sent (None: none).
     unresolved_since: float | None = None
+    # Not before this may the check decide that it did not land (see REPEAT_SETTLE).
+    settled_at = -math.inf
+    last_error: APIError | None = None
     attempt = 0
     while True:
         attempt += 1
         failure: Failure | None = None
         if unresolved_since is not None and before_repeat is not None:
+            wait = settled_at - time.monotonic()
+            if wait > 0 and last_error is not None:
+                if until is not None and time.monotonic() + wait > until:
+                    what = (
+                        "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"
+                    )
+                    _with_note(last_error, f"an earlier attempt may have {what} the job")
+                    raise last_error
+                yield Sleep(wait, last_error)
             try:
                 settled = yield from before_repeat(unresolved_since, until)
             except RetryOutcomeUnknownError:
@@ -389,8 +411,12 @@ def execute(
             if isinstance(received, httpx.Response) and 200 <= received.status_code < 300:
                 return call.parse(received, method, url)
             failure = _classify(call, received, url, attempt)
-            if failure.ambiguous and unresolved_since is None:
-                unresolved_since = sent_at
+            if failure.ambiguous:
+                if unresolved_since is None:
+                    unresolved_since = sent_at
+                if not isinstance(received, httpx.Response):  # the answer was lost
+                    settled_at = max(settled_at, time.monotonic() + REPEAT_SETTLE)
+                last_error = failure.error
         unsafe = call.safety is not Safety.IDEMPOTENT
         if not failure.retryable and not failure.ambiguous and unresolved_since and unsafe:
             what = "created" if call.safety is Safety.ONLY_IF_UNPROCESSED else "re-triggered"

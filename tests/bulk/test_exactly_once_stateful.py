@@ -12,11 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from writer_jobs import JobOutcome, JobsClient
+from writer_jobs import JobOutcome, JobsClient, _engine
 from writer_jobs.bulk._journal import Journal
 from writer_jobs.testing import FakeWriterAPI, Outage
 from writer_jobs.testing._conditions import OutageKind
@@ -120,6 +121,13 @@ class ExactlyOnce(RuleBasedStateMachine):
             self.client.close()
             self.api.stop()
             self.folder.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fake carries a request out before answering or never: nothing lands late, so
+    # the wait before the check (REPEAT_SETTLE, for servers that do) only slows the search.
+    monkeypatch.setattr(_engine, "REPEAT_SETTLE", 0.01)
 
 
 TestExactlyOnce = ExactlyOnce.TestCase

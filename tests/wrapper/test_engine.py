@@ -111,7 +111,13 @@ def test_an_ambiguous_retry_is_checked_and_posted_again_when_the_job_is_older() 
     ]
     job, actions = _drive(retry_flow(JOB_ID, _config(), None), script)
     assert job.status is JobStatus.IN_PROGRESS
-    assert _kinds(actions) == [POST, "sleep", GET, POST]
+    assert _kinds(actions) == [
+        POST,
+        "sleep",
+        "sleep",
+        GET,
+        POST,
+    ]  # backoff, then the settle (answer lost)
 
 
 def test_an_ambiguous_retry_whose_job_failed_again_is_not_posted_again() -> None:

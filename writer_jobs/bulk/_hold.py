@@ -1,6 +1,7 @@
 """Bulk work's policy, one object a bulk call (``HoldBack``): it holds requests back
 through 429s and outages rather than failing them, bounds how long, sends one probe at
-a time while the service is away, and stops a call whose service never answered.
+a time while the service is away, and stops a call whose service never answered, or
+answered nothing but 429s for longer than its ``max_unavailable``.
 
 It is handed to the core twice, as one object: as the retry policy of the call's flows
 (``_engine.Retries``: a transient failure goes again, counted against no retry limit)
@@ -128,6 +129,8 @@ class HoldBack:
         #: Async tasks with a request out (a stopped run lets them finish it).
         self.sending: set[Any] = set()
         self._said = -math.inf
+        #: Since when every answer was a 429 (None: the last answer was not).
+        self.limited_since: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -162,6 +165,7 @@ class HoldBack:
         run's own pace. Returns the Probe the request goes as, if it does."""
         while True:
             self.check()
+            self._check_limited(action)
             wait = self._outage_wait(action)
             if isinstance(wait, Probe) or wait <= 0:
                 break
@@ -183,6 +187,10 @@ class HoldBack:
             self.sending.discard(_current_task())
         if isinstance(received, httpx.Response):
             self.answered = True
+            if received.status_code != 429:
+                self.limited_since = None
+            elif self.limited_since is None:
+                self.limited_since = time.monotonic()
             if self.on_answer is not None:
                 self.on_answer(received)
         if self.pacer is not None:
@@ -205,6 +213,16 @@ class HoldBack:
             time.sleep(seconds)
 
     # --- outages ----------------------------------------------------------------------
+    def _check_limited(self, action: _engine.Send) -> None:
+        """Nothing but 429s for longer than ``max_unavailable``: the service is as good
+        as unavailable (a 429 storm that never ends would hold the call forever)."""
+        since, bound = self.limited_since, self.max_unavailable
+        if since is None or bound is None:
+            return
+        limited = time.monotonic() - since
+        if limited > bound:
+            raise self._stopped(action, limited, "only 429 (rate limited) answers", bound)
+
     def _bound(self) -> float | None:
         if self.answered:
             return self.max_unavailable

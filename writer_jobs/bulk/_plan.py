@@ -96,8 +96,8 @@ class RetryFailedOptions(TypedDict, total=False):
     - ``select`` (None: every failed job): a ``Selection``.
     - ``dry_run`` (False): list what would be retried (``would_retry``), send no POST.
     - ``max_unavailable`` (600): seconds of continuous unavailability (503s, connections
-      failing) the run waits through before it stops with ServiceUnavailableError (the
-      journal keeps its place); None: no bound.
+      failing, nothing answered but 429s) the run waits through before it stops with
+      ServiceUnavailableError (the journal keeps its place); None: no bound.
     """
 
     concurrency: int

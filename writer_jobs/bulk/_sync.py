@@ -71,7 +71,8 @@ class JobsClient(SingleCallClient):
         max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
     ) -> Iterator[JobDetails]:
         """Wait for many jobs at once, yielding each as it finishes (``completed`` or
-        ``failed``), in the order they finish.
+        ``failed``; a status the spec does not list, after a bounded wait), in the order
+        they finish.
 
         One GET a job to learn its application and state, then rounds of list pages
         per application, paced from the client's budget: pages, not a GET per job

@@ -12,11 +12,21 @@ a clock behind, counted once a GET confirms it. Where the lists cannot prove an 
 a GET confirms it. No status is reported that the server did not show for that job
 after its trigger.
 
+Listed jobs are read by their own status, not by the filter asked for: a server that
+ignores ``?status=`` does not keep a finished job "running". Some ends the server's
+timestamps can never prove: a failed job whose ``updated_at`` is missing or still the
+one before the trigger (frozen, or a retry accepted that did nothing), or a status this
+client does not know (the enum is open, e.g. "canceled"). Such a job is reported with
+the status a GET shows once ``SETTLE_ROUNDS`` GETs, each after the trigger was
+accepted, showed it so and ``SETTLE_SECONDS`` have passed since: a bounded wait, never
+a hang (docs/waiting.md says what it trades).
+
 No I/O: ``round()`` is a flow of the engine's kind; the drivers run it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -29,6 +39,13 @@ from .._engine import FINISHED, Call, Flow, Pager, execute, get_call
 from .._exactly_once import granularity
 from .._parse import epoch
 
+#: A watched job whose end the timestamps cannot prove (see the module) is reported once
+#: this many GETs after its trigger showed it so ...
+SETTLE_ROUNDS = 3
+#: ... and this many seconds have passed since the trigger was accepted: a retry the
+#: server applies later than this is not waited for.
+SETTLE_SECONDS = 30.0
+
 
 class Watcher:
     """The jobs of one application being watched, and how to see which ended."""
@@ -39,17 +56,25 @@ class Watcher:
         #: job id -> its updated_at (server clock) before the trigger; None if unknown.
         self.pending: dict[UUID, float | None] = {}
         self._missed: dict[UUID, int] = {}
+        #: job id -> when it was added (the trigger was accepted), and how many GETs
+        #: since showed an end the timestamps cannot prove.
+        self._added: dict[UUID, float] = {}
+        self._unproved: dict[UUID, int] = {}
         #: Requests the rounds sent (for the cadence: what a round costs).
         self.requests = 0
         self.last_round_cost = 0
 
     def add(self, job_id: UUID, updated_before: float | None) -> None:
         self.pending[job_id] = updated_before
+        self._added[job_id] = time.monotonic()
+        self._unproved.pop(job_id, None)
 
     def drop(self, job_ids: Iterable[UUID]) -> None:
         for job_id in job_ids:
             self.pending.pop(job_id, None)
             self._missed.pop(job_id, None)
+            self._added.pop(job_id, None)
+            self._unproved.pop(job_id, None)
 
     def _ended(self, job: JobDetails, *, fetched: bool = False) -> bool:
         """Did this listing or GET show the watched job's end, after its trigger?"""
@@ -72,6 +97,17 @@ class Watcher:
             return fetched and granularity(updated) > 0
         return True
 
+    def _settled(self, details: JobDetails) -> bool:
+        """A GET (after the trigger) showing an end the timestamps cannot prove: a
+        failed job with ``updated_at`` missing or unchanged, or a status this client does
+        not know. Counted; the end is taken once the bound (see the module) is reached."""
+        if details.status is JobStatus.IN_PROGRESS:
+            self._unproved.pop(details.id, None)
+            return False
+        seen = self._unproved[details.id] = self._unproved.get(details.id, 0) + 1
+        added = self._added.get(details.id, time.monotonic())
+        return seen >= SETTLE_ROUNDS and time.monotonic() - added >= SETTLE_SECONDS
+
     def round(self, config: ClientConfig, timeout: httpx.Timeout | None) -> Flow[list[JobDetails]]:
         """One round; returns the watched jobs that ended (and stops watching them)."""
         before = self.requests
@@ -79,7 +115,10 @@ class Watcher:
         pager = Pager(self.application_id, JobStatus.IN_PROGRESS, self.page_size)
         while (call := pager.next_call()) is not None:
             page = yield from self._list(call, config, timeout)
-            running.update(job.id for job in pager.accept(page))
+            # By each job's own status: a server may ignore the filter.
+            running.update(
+                job.id for job in pager.accept(page) if job.status is JobStatus.IN_PROGRESS
+            )
         candidates = {job_id for job_id in self.pending if job_id not in running}
         ended: dict[UUID, JobDetails] = {}
         provable = bool(candidates) and all(self.pending[j] is not None for j in candidates)
@@ -93,7 +132,7 @@ class Watcher:
             if provable and self._missed[job_id] < 2:
                 continue  # most likely missed by a shifting list: the next round sees it
             details = yield from self._get(job_id, config, timeout)
-            if self._ended(details, fetched=True):
+            if self._ended(details, fetched=True) or self._settled(details):
                 ended[job_id] = details
         self.drop(ended)
         self.last_round_cost = self.requests - before
