@@ -42,6 +42,9 @@ _LAZY = {
             "JobOutcome",
             "Outcome",
             "Selection",
+            "BatchSummary",
+            "BatchProgress",
+            "RowResult",
         ),
         "writer_jobs.bulk",
     ),
@@ -89,3 +92,6 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from .bulk import JobsClient as JobsClient
     from .bulk import Outcome as Outcome
     from .bulk import Selection as Selection
+    from .bulk import BatchProgress as BatchProgress
+    from .bulk import BatchSummary as BatchSummary
+    from .bulk import RowResult as RowResult

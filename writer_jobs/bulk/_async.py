@@ -4,14 +4,19 @@ methods, and the task driver that carries their plans out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Unpack
 from uuid import UUID
+
+import httpx
 
 from generated_client.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
+from .._base import _UNSET_TIMEOUT
 from .._config import DEFAULT_MAX_UNAVAILABLE
+from ._batch import BatchOptions, BatchProgress, BatchSummary, RowsInput, start_batch
 from ._outcome import BulkSummary
 from ._plan import (
     Pause,
@@ -23,6 +28,7 @@ from ._plan import (
     wait_many_plan,
     watch_plan,
 )
+from ._rows import RowResult
 from ._run import BulkRun, Stopped
 
 
@@ -60,6 +66,72 @@ class AsyncJobsClient(AsyncSingleCallClient):
             async for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
                 pass
             return run.summary(self._availability.unavailable_seconds)
+        finally:
+            run.close()
+
+    # --- batch (see _batch) -----------------------------------------------------------
+    async def batch(
+        self,
+        application_id: str,
+        rows: RowsInput,
+        *,
+        results: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        max_attempts: int = 3,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+        skip_invalid: bool = False,
+        create_unresolved: bool = False,
+        dry_run: bool = False,
+        on_result: Callable[[RowResult], None] | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> BatchSummary:
+        """Create a job per row, watch each to its end, retry what fails, and write each
+        row's result once; returns a :class:`BatchSummary`.
+
+        ``rows``: an iterable of mappings (input name to a str or a list of str), or the
+        path of a CSV or JSONL file (every row is checked before anything is sent; bad
+        ones raise InvalidArgumentError naming their lines, or with ``skip_invalid``
+        get an ``invalid`` result). ``key``: the column naming each row in the results
+        (not sent). ``results``: a path (JSONL, or CSV by its extension) written a
+        record per row as it ends, with a journal beside it (``RESULTS.journal``): run
+        again with the same results to resume; rows done are not sent again.
+
+        Every row's job is created once: creates go one at a time, each journaled
+        before it is sent; one whose answer is lost is settled from the application's
+        job list (the job it made, none: created again, or ``unresolved`` with its
+        candidate jobs when another program creating jobs makes it unprovable; those
+        are created again only with ``create_unresolved``). Jobs are watched with list
+        pages; one that fails is retried (exactly once per attempt) up to
+        ``max_attempts`` runs in all. ``on_result`` gets each ``RowResult``,
+        ``on_progress`` a ``BatchProgress`` as the run moves. ``rate_limit``,
+        ``max_unavailable`` and ``timeout`` are as for ``retry_failed``; ``dry_run``
+        checks the rows and sends nothing.
+        """
+        options = BatchOptions(
+            results=results,
+            key=key,
+            max_attempts=max_attempts,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            max_unavailable=max_unavailable,
+            skip_invalid=skip_invalid,
+            create_unresolved=create_unresolved,
+            dry_run=dry_run,
+            on_result=on_result,
+            on_progress=on_progress,
+            timeout=timeout,
+        )
+        run, plan, preview = start_batch(self, application_id, rows, options)
+        if preview is not None:
+            return preview
+        assert run is not None and plan is not None
+        try:
+            async for _ in self._drive(plan, run):  # a batch's plan reports nothing
+                pass
+            return run.batch_summary(self._availability.unavailable_seconds)
         finally:
             run.close()
 

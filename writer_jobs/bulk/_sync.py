@@ -3,16 +3,21 @@ thread driver that carries their plans out."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Unpack
 from uuid import UUID
 
+import httpx
+
 from generated_client.models import JobDetails
 
+from .._base import _UNSET_TIMEOUT
 from .._client import SingleCallClient
 from .._config import DEFAULT_MAX_UNAVAILABLE
+from ._batch import BatchOptions, BatchProgress, BatchSummary, RowsInput, start_batch
 from ._outcome import BulkSummary
 from ._plan import (
     Pause,
@@ -24,6 +29,7 @@ from ._plan import (
     wait_many_plan,
     watch_plan,
 )
+from ._rows import RowResult
 from ._run import BulkRun, Stopped
 
 
@@ -43,6 +49,52 @@ class JobsClient(SingleCallClient):
             for _ in self._drive(plan, run):  # retry_failed's plan reports nothing
                 pass
             return run.summary(self._availability.unavailable_seconds)
+        finally:
+            run.close()
+
+    # --- batch (see _batch) -----------------------------------------------------------
+    def batch(
+        self,
+        application_id: str,
+        rows: RowsInput,
+        *,
+        results: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        max_attempts: int = 3,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+        skip_invalid: bool = False,
+        create_unresolved: bool = False,
+        dry_run: bool = False,
+        on_result: Callable[[RowResult], None] | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = _UNSET_TIMEOUT,
+    ) -> BatchSummary:
+        """Create a job per row, watch each to its end, retry what fails; see
+        :meth:`AsyncJobsClient.batch`. Runs ``concurrency`` worker threads."""
+        options = BatchOptions(
+            results=results,
+            key=key,
+            max_attempts=max_attempts,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            max_unavailable=max_unavailable,
+            skip_invalid=skip_invalid,
+            create_unresolved=create_unresolved,
+            dry_run=dry_run,
+            on_result=on_result,
+            on_progress=on_progress,
+            timeout=timeout,
+        )
+        run, plan, preview = start_batch(self, application_id, rows, options)
+        if preview is not None:
+            return preview
+        assert run is not None and plan is not None
+        try:
+            for _ in self._drive(plan, run):  # a batch's plan reports nothing
+                pass
+            return run.batch_summary(self._availability.unavailable_seconds)
         finally:
             run.close()
 
