@@ -479,6 +479,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit's window (default 0)",
     )
     p.add_argument(
+        "--lose-creates",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of creates whose answer is lost: half after the job was made, half "
+        "before (default 0)",
+    )
+    p.add_argument(
+        "--other-creator",
+        type=_non_negative,
+        default=0.0,
+        metavar="PER_MINUTE",
+        help="another program creates PER_MINUTE jobs a minute in the application (default 0)",
+    )
+    p.add_argument(
         "--outage",
         type=_outage_arg,
         action="append",
@@ -1122,7 +1137,14 @@ def _show_preview(
 
 def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
     try:
-        from .testing import DEFAULT_KEY, FakeWriterAPI, Faults, OtherConsumer, Outage
+        from .testing import (
+            DEFAULT_KEY,
+            FakeWriterAPI,
+            Faults,
+            OtherConsumer,
+            OtherCreator,
+            Outage,
+        )
     except ImportError:
         raise UsageError(
             "serve needs the 'server' extra: pip install 'writer-jobs[server]'"
@@ -1135,7 +1157,13 @@ def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
             "give the account one with --rate-limit"
         )
     key = getattr(args, "api_key", None) or DEFAULT_KEY
-    faults = Faults(rate=args.fault_rate, kinds=("429", "503"), seed=args.seed, retry_after=0.2)
+    faults = Faults(
+        rate=args.fault_rate,
+        kinds=("429", "503"),
+        seed=args.seed,
+        retry_after=0.2,
+        lose_creates=args.lose_creates,
+    )
     api = FakeWriterAPI(
         api_key=key,
         seed_failed=args.seed_failed,
@@ -1150,6 +1178,7 @@ def _cmd_serve(args: argparse.Namespace, output: Output) -> int:
         seed_completed=args.seed_completed,
         conditions=[
             *([OtherConsumer(args.other_consumer)] if args.other_consumer else []),
+            *([OtherCreator(args.other_creator)] if args.other_creator else []),
             *(
                 Outage(start, duration, "close" if kind == "close" else "503")
                 for start, duration, kind in args.outage

@@ -20,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
     ) from exc
 
 from ._app import LogEntry
-from ._conditions import OtherConsumer, Outage
+from ._conditions import OtherConsumer, OtherCreator, Outage
 from ._faults import Faults
 from ._server import DEFAULT_KEY, FakeWriterAPI
 from ._store import FakeJob, JobStore, StoreError
@@ -33,6 +33,7 @@ __all__ = [
     "JobStore",
     "LogEntry",
     "OtherConsumer",
+    "OtherCreator",
     "Outage",
     "StoreError",
 ]

@@ -200,6 +200,10 @@ class FakeApp:
         self.schedule = schedule or Schedule()
         #: Per other program: [its next turn (monotonic), requests it is behind].
         self._consumers: dict[int, list[float]] = {}
+        #: Per other creator: the moment (monotonic) its next job is due.
+        self._creators: dict[int, float] = {}
+        #: Jobs made by other programs creating in an application (OtherCreator).
+        self.other_created: list[uuid.UUID] = []
         #: Requests of other programs the account's window admitted / refused.
         self.other_admitted = 0
         self.other_refused = 0
@@ -292,6 +296,7 @@ class FakeApp:
                 job_id = uuid.UUID(raw_id) if raw_id else None
             except ValueError:
                 job_id = None
+            self._other_creators(time.monotonic())
             outage = self.schedule.outage(time.monotonic())
             if outage is not None:
                 return await self._unavailable(request, operation, job_id, outage, handler)
@@ -376,6 +381,22 @@ class FakeApp:
             return admitted[0] + self.rate_window - now
         admitted.append(now)
         return None
+
+    def _other_creators(self, now: float) -> None:
+        """The jobs other programs created in an application up to ``now``, each stamped
+        at the moment it was due (made when the next request arrives: no thread)."""
+        for creator in self.schedule.creators():
+            if creator.per_minute <= 0 or creator.application_id is None:
+                continue
+            due = self._creators.setdefault(id(creator), self.schedule.origin + creator.start)
+            spacing = 60.0 / creator.per_minute
+            while due <= now:
+                if creator.active(due - self.schedule.origin) and not self.schedule.outage(due):
+                    inputs = [{"id": "other", "value": ["another program's row"]}]
+                    job = self.store.create(creator.application_id, inputs, ago=now - due)
+                    self.other_created.append(job.id)
+                due += spacing
+            self._creators[id(creator)] = due
 
     def _other_programs(self, now: float) -> None:
         """Let the other programs on the account take their turns up to ``now``, at
