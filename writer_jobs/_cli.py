@@ -27,7 +27,7 @@ import httpx
 
 from generated_client.types import Unset
 
-from . import __version__
+from . import __version__, _cli_batch
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_UNAVAILABLE
 from ._exceptions import (
     APIConnectionError,
@@ -505,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=0, help="random seed of faults, ids, failures (default 0)"
     )
+    _cli_batch.register(commands, (common,))
     return parser
 
 
@@ -1218,6 +1219,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Output], int]] = {
     "wait": _cmd_wait,
     "retry-failed": _cmd_retry_failed,
     "serve": _cmd_serve,
+    "batch": _cli_batch.run,
 }
 
 
