@@ -272,12 +272,16 @@ def run(args: argparse.Namespace, output: Output) -> int:
         nonlocal asked, prompt_time
         if not asked:  # the first word of the run: nothing created yet
             asked = True
-            left = (state.total or 0) - state.done
-            if not args.yes and sys.stdin.isatty() and left > CONFIRM_ABOVE:
+            new = (state.total or 0) - state.done - state.resumed
+            if not args.yes and sys.stdin.isatty() and new > CONFIRM_ABOVE:
                 began = time.monotonic()
+                earlier = [
+                    *([f"{state.done} done"] if state.done else []),
+                    *([f"{state.resumed} created, followed now"] if state.resumed else []),
+                ]
                 answer = output.err.input(
-                    f"Create jobs for {left} rows in {args.application_id}"
-                    + (f" ({state.done} done earlier)" if state.done else "")
+                    f"Create jobs for {new} rows in {args.application_id}"
+                    + (f" ({', '.join(earlier)} by an earlier run)" if earlier else "")
                     + "? [y/N] ",
                     markup=False,
                 )

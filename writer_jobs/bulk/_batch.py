@@ -71,6 +71,8 @@ class BatchProgress:
     done: int
     #: Of ``done``: rows ``failed``, ``unresolved`` or ``invalid``.
     failed: int
+    #: Rows an earlier run created and did not finish: followed, not created again.
+    resumed: int = 0
 
 
 @attrs.frozen
@@ -256,6 +258,9 @@ class BatchRun(BulkRun):
         self.created = self.retried = self.lost_answers = 0
         self.other_creator = False
         self.sent_rows = sum(1 for s in self.batch_journal.rows.values() if s.job_id)
+        self.resumed = sum(
+            1 for s in self.batch_journal.rows.values() if s.job_id and s.row not in self.done
+        )
         self._create_slot = False
         #: The offset of the server's job clock from time.monotonic(), at least (from
         #: the created_at of answered creates: it was stamped before the answer came).
@@ -343,7 +348,9 @@ class BatchRun(BulkRun):
     def progress(self) -> BatchProgress:  # type: ignore[override]
         failed = sum(n for status, n in self.statuses.items() if status != "completed")
         running = 0 if self.watcher is None else len(self.watcher.pending)
-        return BatchProgress(self.total, self.sent_rows, running, len(self.done), failed)
+        return BatchProgress(
+            self.total, self.sent_rows, running, len(self.done), failed, self.resumed
+        )
 
     def tell_progress(self) -> None:
         if self.options.on_progress is not None:
