@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import batch
 from benchmarks.rate_budget import bench_rate_budget, rate_targets, report_lines
 from benchmarks.rate_budget import chart as rate_budget_chart
 
@@ -506,12 +507,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the rate budget and outage situations (results/rate_budget.md)",
     )
+    parser.add_argument(
+        "--batch-only",
+        action="store_true",
+        help="only the batch situations (results/batch.md)",
+    )
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
         rss_child(args.rss_child[0], int(args.rss_child[1]))
         return 0
     quick = args.quick
+    if args.batch_only:
+        print(batch.write_report(args.out, batch.bench_batch(quick), quick))
+        return 0
     print("rate budget and outages ...", flush=True)
     rate = bench_rate_budget(quick)
     if args.rate_only:
@@ -529,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     print("retry_failed memory ...", flush=True)
     rss = bench_rss(jobs=500 if quick else 100_000)
     print(write_report(args.out, sync, bulk, imports, rss, quick, rate))
+    print("batch ...", flush=True)
+    print(batch.write_report(args.out, batch.bench_batch(quick), quick))
     return 0
 
 
