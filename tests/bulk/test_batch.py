@@ -38,7 +38,9 @@ KEYWORDS = [
 
 
 @pytest.mark.parametrize("client", [JobsClient, AsyncJobsClient])
-def test_the_signature_lists_every_keyword_with_its_default(client: type) -> None:
+def test_the_signature_lists_every_keyword_with_its_default(
+    client: type[JobsClient] | type[AsyncJobsClient],
+) -> None:
     parameters = inspect.signature(client.batch).parameters
     assert list(parameters) == ["self", "application_id", "rows", *KEYWORDS]
     assert parameters["max_attempts"].default == 3

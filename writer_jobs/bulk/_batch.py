@@ -51,8 +51,12 @@ from ._run import BulkRun
 _SLOT_POLL = 0.005
 #: Page size of the list a lost create is settled from (newest first: usually one page).
 _PROOF_PAGE = 500
-#: Passes over the list before a proof gives up waiting for it to hold still.
-_PROOF_PASSES = 8
+#: Passes over the list, one after the other, before a proof waits between them for
+#: the list to hold still (it is never settled on a pass the list moved under).
+_PROOF_PASSES = 4
+#: Passes after which a proof stops (about two minutes of a list that never holds
+#: still, or pages of one job that cannot show it): the lost creates are unresolved.
+_PROOF_GIVE_UP = 30
 
 RowsInput = Iterable[Mapping[str, Any]] | str | os.PathLike[str]
 
@@ -552,7 +556,9 @@ class BatchRun(BulkRun):
         pass over them holds still; settle the lost creates from what was seen."""
         seen: dict[UUID, ListedJob] = {}
         oldest = floor(lost)
-        for _ in range(_PROOF_PASSES):
+        passes = 0
+        while True:
+            passes += 1
             pager = Pager(self.application_id, None, _PROOF_PAGE, overlap=True)
             newest_first = True
             previous: float | None = None
@@ -573,6 +579,18 @@ class BatchRun(BulkRun):
                     break
             if not pager.shifted and not pager.unverified:
                 break
+            if passes >= _PROOF_GIVE_UP:
+                # Never a pass the list held still under: a job may have slipped past
+                # every one. Nothing is proved made nor not made.
+                verdicts = settle(lost, seen.values(), self.batch_journal.claimed)
+                return {
+                    row: Unresolved(v.candidates if isinstance(v, Unresolved) else (), False)
+                    for row, v in verdicts.items()
+                }
+            # The list moved while it was paged: a job may have slipped past a page.
+            # Never settled on such a pass: again, slower as it keeps moving.
+            if passes >= _PROOF_PASSES:
+                yield Sleep(min(0.25 * (passes - _PROOF_PASSES + 1), 5.0))
         verdicts = settle(lost, seen.values(), self.batch_journal.claimed)
         return verdicts
 
@@ -608,6 +626,8 @@ def _unresolved_text(verdict: Unresolved) -> str:
         "another program is creating jobs in this application"
         if verdict.other_creator
         else "creates whose answers were lost overlap"
+        if verdict.candidates
+        else "the job list kept moving while it was read"
     )
     return (
         f"the create's answer was lost and {why}: the job list cannot prove which of the "
