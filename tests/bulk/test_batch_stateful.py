@@ -63,8 +63,8 @@ class BatchExactlyOnce(RuleBasedStateMachine):
 
     @initialize(count=st.integers(1, 10), other_creator=st.booleans(), seed=st.integers(0, 9))
     def start(self, count: int, other_creator: bool, seed: int) -> None:
-        # Another program creating a job every 0.1 s: always seen in the look-back.
-        conditions = [OtherCreator(600)] if other_creator else []
+        # Another program creating a job every 0.5 s: always seen in the look-back.
+        conditions = [OtherCreator(120)] if other_creator else []
         self.api = FakeWriterAPI(
             delay=0.05, failure_ratio=0.4, seed=seed, newest_first=True, conditions=conditions
         ).start()

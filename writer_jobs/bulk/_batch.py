@@ -49,14 +49,15 @@ from ._run import BulkRun
 
 #: Seconds between looks at the one create slot while another create holds it.
 _SLOT_POLL = 0.005
-#: Page size of the list a lost create is settled from (newest first: usually one page).
-_PROOF_PAGE = 500
+#: Page size of the list a lost create is settled from (newest first: usually one page,
+#: which no status change can shift).
+_PROOF_PAGE = 1000
 #: Passes over the list, one after the other, before a proof waits between them for
 #: the list to hold still (it is never settled on a pass the list moved under).
 _PROOF_PASSES = 4
-#: Passes after which a proof stops (about two minutes of a list that never holds
-#: still, or pages of one job that cannot show it): the lost creates are unresolved.
-_PROOF_GIVE_UP = 30
+#: Passes after which a proof stops (about 15 s of a list that never holds still, or
+#: pages of one job that cannot show it): the lost creates are unresolved.
+_PROOF_GIVE_UP = 12
 
 RowsInput = Iterable[Mapping[str, Any]] | str | os.PathLike[str]
 
