@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 import attrs
+import httpx
 
 from generated_client.models import JobDetails, JobInput, JobStatus
 from generated_client.types import Unset
@@ -39,11 +40,12 @@ from .._exceptions import (
     ServiceUnavailableError,
 )
 from .._parse import epoch
+from . import _batch_proof
 from ._batch_journal import BatchJournal, RowState
 from ._batch_proof import ListedJob, LostCreate, Made, NotMade, Unresolved, Verdict, floor, settle
 from ._job import job_flow
 from ._outcome import Outcome
-from ._plan import Plan, Work
+from ._plan import Pause, Plan, Work
 from ._rows import BadRow, ResultsFile, Row, RowResult, RowsFile, describe, rows_of
 from ._run import BulkRun
 
@@ -58,6 +60,10 @@ _PROOF_PASSES = 4
 #: Passes after which a proof stops (about 15 s of a list that never holds still, or
 #: pages of one job that cannot show it): the lost creates are unresolved.
 _PROOF_GIVE_UP = 12
+#: Seconds a job is watched, per run of it, before its row ends ``unfinished``: a job
+#: that never shows ``completed`` or ``failed`` (a status this client does not know, a
+#: server that never ends it) must not hold the batch forever.
+JOB_DEADLINE = 3600.0
 
 RowsInput = Iterable[Mapping[str, Any]] | str | os.PathLike[str]
 
@@ -267,6 +273,8 @@ class BatchRun(BulkRun):
             1 for s in self.batch_journal.rows.values() if s.job_id and s.row not in self.done
         )
         self._create_slot = False
+        #: Watched jobs by id: when their row ends ``unfinished`` (time.monotonic()).
+        self._watch_deadlines: dict[UUID, float] = {}
         #: The offset of the server's job clock from time.monotonic(), at least (from
         #: the created_at of answered creates: it was stamped before the answer came).
         self._job_clock_offset: float | None = None
@@ -312,12 +320,14 @@ class BatchRun(BulkRun):
             self.by_job[result.job_id] = row.number
             assert self.watcher is not None
             self.watcher.add(result.job_id, result.baseline)
+            self._watch_deadlines[result.job_id] = time.monotonic() + JOB_DEADLINE
         self.tell_progress()
 
     def ended(self, jobs: Iterable[JobDetails]) -> None:
         """The watcher saw these jobs end: a result, or a retry while attempts remain."""
         for job in jobs:
             with self._lock:
+                self._watch_deadlines.pop(job.id, None)
                 number = self.by_job.get(job.id)
                 row = None if number is None else self.active.get(number)
             if row is None:
@@ -332,7 +342,26 @@ class BatchRun(BulkRun):
                 self.record(self._result(row, state, "failed", job=job))
 
     def expire(self) -> None:
-        """Batch jobs are watched until they end: nothing expires."""
+        """Jobs watched for JOB_DEADLINE seconds without ending (a status this client
+        does not know, a job the server never ends): their rows end ``unfinished``, the
+        job named; never sent again."""
+        now = time.monotonic()
+        with self._lock:
+            late = [job for job, end in self._watch_deadlines.items() if end <= now]
+            for job_id in late:
+                del self._watch_deadlines[job_id]
+            assert self.watcher is not None
+            self.watcher.drop(late)
+            rows = [(job_id, self.active.get(self.by_job.get(job_id, -1))) for job_id in late]
+        for job_id, row in rows:
+            if row is None:
+                continue
+            error = (
+                f"job {job_id} did not end (completed or failed) within {JOB_DEADLINE:g} s "
+                "of being watched; it may still be running (see it by its id); this row "
+                "is not sent again"
+            )
+            self.record(self._result(row, self.state(row.number), "unfinished", error=error))
 
     def record(self, result: RowResult) -> None:  # type: ignore[override]
         with self._lock:
@@ -420,26 +449,35 @@ class BatchRun(BulkRun):
         )
 
     # --- the server's job clock -------------------------------------------------------
-    def sent_after(self) -> float | None:
-        """A lower bound of the server's job clock now: from the created_at of answered
-        creates (the job clock itself), else from Date headers less CLOCK_MARGIN (the
-        front end's clock may disagree with the one that stamps jobs)."""
+    def sent_after(self) -> tuple[float | None, bool]:
+        """A lower bound of the server's job clock now, and whether it is the job clock's:
+        from the created_at of answered creates (the job clock itself; Date's clock is
+        then not used: it may be far ahead), else from Date headers less CLOCK_MARGIN."""
         now = time.monotonic()
-        bounds = []
         if self._job_clock_offset is not None:
-            bounds.append(now + self._job_clock_offset)
+            return now + self._job_clock_offset, True
         at_least = self.server_clock.at_least(now)
-        if at_least is not None:
-            bounds.append(at_least - CLOCK_MARGIN)
-        return max(bounds) if bounds else None
+        return (None if at_least is None else at_least - CLOCK_MARGIN), False
 
     def _learn_job_clock(self, created_at: float | None, received: float) -> None:
         if created_at is None:
             return
         offset = created_at - received  # stamped before the answer was read
         with self._lock:
-            if self._job_clock_offset is None or offset > self._job_clock_offset:
+            # The least of the lower bounds: several nodes may stamp jobs, some behind.
+            if self._job_clock_offset is None or offset < self._job_clock_offset:
                 self._job_clock_offset = offset
+
+    def settle_wait(self) -> float:
+        """Seconds after a create's POST ended before a list can prove it made nothing:
+        the server's processing and the list's lag (at least SETTLE; the request's read
+        timeout when longer: a server that slow may take as long to make the job)."""
+        read = self.request_timeout().read
+        return max(_batch_proof.SETTLE, read or 0.0)
+
+    def request_timeout(self) -> httpx.Timeout:
+        """The timeout the run's requests go with (the call's, else the client's)."""
+        return self.config.timeout if self.timeout is None else self.timeout
 
     # --- the flows --------------------------------------------------------------------
     def _take_slot(self) -> bool:
@@ -463,10 +501,16 @@ class BatchRun(BulkRun):
             while not self._take_slot():
                 yield Sleep(_SLOT_POLL)
             try:
-                sent_after = self.sent_after()
+                sent_after, job_clock = self.sent_after()
                 with self._lock:
                     self.gate.check()  # stopped: no creating line, nothing sent
-                    self.batch_journal.write(state, "creating", sent_after=sent_after)
+                    self.batch_journal.write(
+                        state,
+                        "creating",
+                        sent_after=sent_after,
+                        job_clock=job_clock,
+                        at=time.time(),
+                    )
                 try:
                     job = yield from execute(call, self.config, self.timeout)
                 except ServiceUnavailableError:
@@ -479,8 +523,13 @@ class BatchRun(BulkRun):
                     with self._lock:
                         self.lost_answers += 1
                     lost = LostCreate(
-                        row.number, float("-inf") if sent_after is None else sent_after
+                        row.number,
+                        float("-inf") if sent_after is None else sent_after,
+                        job_clock=job_clock,
                     )
+                    # Nothing in the list yet proves nothing: the job may be made, or
+                    # shown, late. The proof reads the list once that can no longer be.
+                    yield Sleep(self.settle_wait())
                     verdicts = yield from self._prove([lost])
                     verdict = self._apply(verdicts)[row.number]
                 else:
@@ -583,17 +632,27 @@ class BatchRun(BulkRun):
             if passes >= _PROOF_GIVE_UP:
                 # Never a pass the list held still under: a job may have slipped past
                 # every one. Nothing is proved made nor not made.
-                verdicts = settle(lost, seen.values(), self.batch_journal.claimed)
+                verdicts = self._settle(lost, seen.values())
                 return {
-                    row: Unresolved(v.candidates if isinstance(v, Unresolved) else (), False)
+                    row: Unresolved(
+                        (v.job_id,)
+                        if isinstance(v, Made)
+                        else v.candidates
+                        if isinstance(v, Unresolved)
+                        else (),
+                        v.other_creator if not isinstance(v, Made) else False,
+                    )
                     for row, v in verdicts.items()
                 }
             # The list moved while it was paged: a job may have slipped past a page.
             # Never settled on such a pass: again, slower as it keeps moving.
             if passes >= _PROOF_PASSES:
                 yield Sleep(min(0.25 * (passes - _PROOF_PASSES + 1), 5.0))
-        verdicts = settle(lost, seen.values(), self.batch_journal.claimed)
-        return verdicts
+        return self._settle(lost, seen.values())
+
+    def _settle(self, lost: list[LostCreate], seen: Iterable[ListedJob]) -> dict[int, Verdict]:
+        journal = self.batch_journal
+        return settle(lost, seen, journal.claimed, maybe_claimed=journal.maybe_claimed)
 
     def _apply(self, verdicts: dict[int, Verdict]) -> dict[int, Verdict]:
         """Write each verdict to the journal (the job proved made is claimed)."""
@@ -610,6 +669,7 @@ class BatchRun(BulkRun):
                     )
                     self.sent_rows += 1
                 elif isinstance(verdict, NotMade):
+                    self.other_creator = self.other_creator or verdict.other_creator
                     self.batch_journal.write(state, "proved", verdict="not_made")
                 else:
                     self.other_creator = self.other_creator or verdict.other_creator
@@ -637,6 +697,12 @@ def _unresolved_text(verdict: Unresolved) -> str:
     )
 
 
+def _timeout_seconds(timeout: httpx.Timeout) -> float:
+    """The longest a request can last by its timeout (0: none set)."""
+    parts = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return float(sum(parts))
+
+
 def _may_have_made(exc: APIError) -> bool:
     """Could the create that raised this have made a job? Only a refusal (a 4xx but
     408) or a request never sent proves it did not."""
@@ -652,8 +718,16 @@ def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     watcher beside them), then the retries found due after the last row, until none."""
     # A first request: the server's clock (Date) before any create, and the application.
     yield execute(list_call(run.application_id, None, 0, 1), run.config, run.timeout)
-    lost = run.batch_journal.lost_creates()
-    if lost:
+    journal = run.batch_journal
+    if any(s.lost is not None for s in journal.rows.values()):
+        # An earlier run's create in flight when it stopped: its POST may have lasted
+        # up to the timeout, and the job be made or shown up to the settle bound later.
+        bound = run.settle_wait() + _timeout_seconds(run.request_timeout())
+        sent_at = journal.lost_sent_at()
+        wait = bound if sent_at is None else sent_at + bound - time.time()
+        lost = journal.lost_creates(bound, time.time())
+        if wait > 0:
+            yield Pause(wait)
         run._apply((yield run._prove(lost)))
     run.tell_progress()
     feed = _Feed(run, iter(run.rows), run.total or concurrency)

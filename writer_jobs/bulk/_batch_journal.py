@@ -4,7 +4,8 @@ started again (the same command) knows every job it made and every request it ma
 JSON lines: a header naming the application, the API and the input, then per row:
 
 - ``creating`` (``sent_after``: the server's job clock was at least this when the POST
-  went out), written and flushed before the create is sent;
+  went out; ``job_clock``: that bound is the job clock's, not Date's; ``at``: the
+  client's wall clock), written and flushed before the create is sent;
 - ``created`` (``job_id``, ``created_at``) once its answer came;
 - ``proved``: a lost create settled from the job list (``made`` with the job,
   ``not_made``, or ``unresolved`` with its candidates);
@@ -53,6 +54,10 @@ class RowState:
     retried_from: float | None = None
     #: Proved unresolved: the jobs its lost create may have made.
     unresolved: tuple[UUID, ...] | None = None
+    #: Of the lost create: ``lost`` is the job clock (not Date's), and the client's wall
+    #: clock when it was sent (None: unknown, an older journal).
+    lost_job_clock: bool = False
+    lost_at: float | None = None
 
 
 class BatchJournal:
@@ -72,6 +77,8 @@ class BatchJournal:
         self.rows: dict[int, RowState] = {}
         #: Every job this journal's runs made (answered, or proved): claimed by its row.
         self.claimed: set[UUID] = set()
+        #: Jobs an unresolved create may have made: never given to another row.
+        self.maybe_claimed: set[UUID] = set()
         self._file: IO[str] | None = None
         if self.path is None:
             return
@@ -164,6 +171,8 @@ class BatchJournal:
             state.lost = _number(entry.get("sent_after"))
             if state.lost is None:
                 state.lost = float("-inf")  # no clock seen: every job may be its
+            state.lost_job_clock = entry.get("job_clock") is True
+            state.lost_at = _number(entry.get("at"))
             state.not_made, state.unresolved = False, None
         elif event == "created":
             state.job_id, state.created_at = self._job(entry), _number(entry.get("created_at"))
@@ -180,6 +189,7 @@ class BatchJournal:
                 state.not_made = True
             elif entry.get("verdict") == "unresolved":
                 state.unresolved = tuple(UUID(str(c)) for c in entry.get("candidates", []))
+                self.maybe_claimed.update(state.unresolved)
         elif event == "retrying":
             state.retrying = Resume(
                 _number(entry.get("listed_updated_at")), _number(entry.get("server_at_least"))
@@ -198,8 +208,27 @@ class BatchJournal:
             self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
             self._file.flush()
 
-    def lost_creates(self) -> list[LostCreate]:
-        return [LostCreate(s.row, s.lost) for s in self.rows.values() if s.lost is not None]
+    def lost_creates(self, wait: float, now: float) -> list[LostCreate]:
+        """The creates an earlier run left without an answer or a proof. A window is
+        tight when the proof's list (read ``wait`` seconds after the create went out, the
+        settle bound) is no later than a live proof's: the crash cost no unknown time;
+        ``now`` is the wall clock."""
+        return [
+            LostCreate(
+                s.row,
+                s.lost,
+                job_clock=s.lost_job_clock,
+                tight=s.lost_at is not None and now <= s.lost_at + wait,
+            )
+            for s in self.rows.values()
+            if s.lost is not None
+        ]
+
+    def lost_sent_at(self) -> float | None:
+        """The latest wall-clock moment a lost create went out (None: unknown)."""
+        moments = [s.lost_at for s in self.rows.values() if s.lost is not None]
+        known = [m for m in moments if m is not None]
+        return max(known) if known and len(known) == len(moments) else None
 
     def close(self) -> None:
         if self._file is not None:

@@ -2,23 +2,32 @@
 
 Creating a job has no idempotency key, and a listed job carries nothing of the inputs
 it was created with (``JobDetails``: id, status, application_id, timestamps, data or
-error). What the spec does give is ``created_at``, stamped by the server's own clock.
+error). What the spec does give is ``created_at``, stamped by the server's job clock.
 So a lost create is settled from the list: a job it made was created after the POST
-went out (``sent_after``, a lower bound of the server's job clock then) and is not
-claimed by any other row (every create answered is claimed by its row). With no other
-program creating jobs in the application, the unclaimed jobs since then are the lost
-creates' own; one that only one lost create can have made is that create's.
+went out (``sent_after``, a lower bound of the job clock then) and is not claimed by
+any other row (every create answered is claimed by its row).
 
-Another program creating jobs shows in the list: an unclaimed job older than every lost
-create (``LOOKBACK`` seconds before it) or more unclaimed jobs than lost creates. Then
-no unclaimed job is given to a row (a row carrying another row's result is the worst
-outcome there is): a lost create with a candidate is ``Unresolved``, reported with its
-candidates. A lost create with no candidate at all made no job: ``NotMade``, created
-again (whoever else creates jobs).
+The list proves little, so a verdict is given only when nothing is in doubt:
 
-The batch run sends one create at a time, so a proof almost always settles one lost
-create, listed at once; after a crash the journal's create in flight is settled the
-same way. No I/O here: the run lists, this decides.
+- ``NotMade`` (the row is created again) only from a list read later than a bound on
+  the server's processing and the list's lag after the POST ended (``SETTLE``, or the
+  request timeout when longer: the run waits for it), with no unclaimed job in the
+  create's window nor just before it.
+- ``Made`` only when the window's lower side is the job clock itself (learned from
+  answered creates; the ``Date`` header's clock may be far from it), the window did not
+  span a crash of unknown length (``tight``), and exactly one unclaimed job is in view:
+  in the window, none in the ``LOOKBACK`` before it nor after it up to the list read.
+- Otherwise ``Unresolved`` with its candidates: never a guess (a row carrying another
+  row's result is the worst outcome there is).
+
+Jobs that an earlier unresolved create may have made (``maybe_claimed``) are nobody
+else's: a later proof that sees one in its window is unresolved.
+
+What remains assumed: the server makes a create's job, and the list shows it, within
+the settle bound; and another program creating exactly one job inside a lost create's
+window, with no other unclaimed job in view, is taken for the create's own.
+
+No I/O here: the run lists, this decides.
 """
 
 from __future__ import annotations
@@ -30,22 +39,29 @@ import attrs
 
 from .._exactly_once import granularity
 
-#: Seconds the job clock may have moved back between the moment ``sent_after`` was
-#: computed from and the create (a bound read from answers a moment earlier); a job
-#: created this much before ``sent_after`` still counts as a candidate.
-SLACK = 1.0
-#: Seconds before the earliest lost create in which any unclaimed job shows another
-#: program creating jobs in the application.
+#: Seconds the job clock may be behind ``sent_after`` (answers read late, job clocks of
+#: several nodes); a job created this much before ``sent_after`` is still a candidate.
+SLACK = 5.0
+#: Seconds before a lost create's window in which any unclaimed job shows another
+#: program creating jobs in the application (then no candidate is given a row).
 LOOKBACK = 60.0
+#: Seconds, at least, after a lost create's POST ended before a list read can prove it
+#: made nothing: the server's processing and the list's lag (the request timeout when
+#: longer).
+SETTLE = 10.0
 
 
 @attrs.frozen
 class LostCreate:
     """A create whose answer never came: the row, and a lower bound of the server's job
-    clock when its POST went out (epoch seconds)."""
+    clock when its POST went out (epoch seconds; ``-inf``: no clock known)."""
 
     row: int
     sent_after: float
+    #: ``sent_after`` is the job clock (created_at of answered creates), not Date's.
+    job_clock: bool = False
+    #: The window did not span a crash or a downtime of unknown length.
+    tight: bool = True
 
 
 @attrs.frozen
@@ -66,14 +82,18 @@ class Made:
 
 @attrs.frozen
 class NotMade:
-    """The lost create made no job: no unclaimed job was created after it went out."""
+    """The lost create made no job: no unclaimed job was created after it went out, in a
+    list read after the settle bound."""
+
+    #: Whether another program was seen creating jobs in the application.
+    other_creator: bool = False
 
 
 @attrs.frozen
 class Unresolved:
     """The list cannot say which job, if any, the lost create made: ``candidates`` are
     the unclaimed jobs created after it went out (another program creates jobs in the
-    application, or lost creates overlap)."""
+    application, lost creates overlap, or the clocks cannot bound the window)."""
 
     candidates: tuple[UUID, ...]
     #: Whether another program was seen creating jobs in the application.
@@ -83,9 +103,16 @@ class Unresolved:
 Verdict = Made | NotMade | Unresolved
 
 
+def window_start(create: LostCreate) -> float:
+    """The oldest ``created_at`` the create's job can have. Without the job clock (the
+    Date header's clock only, or none) the whole look-back is in the window."""
+    start = create.sent_after - SLACK
+    return start if create.job_clock else start - LOOKBACK
+
+
 def floor(lost: Sequence[LostCreate]) -> float:
     """The oldest ``created_at`` a proof must list back to (its look-back included)."""
-    return min(create.sent_after for create in lost) - SLACK - LOOKBACK
+    return min(window_start(create) for create in lost) - LOOKBACK
 
 
 def _after(job: ListedJob, moment: float) -> bool:
@@ -94,59 +121,49 @@ def _after(job: ListedJob, moment: float) -> bool:
 
 
 def settle(
-    lost: Sequence[LostCreate], listed: Iterable[ListedJob], claimed: set[UUID]
+    lost: Sequence[LostCreate],
+    listed: Iterable[ListedJob],
+    claimed: set[UUID],
+    *,
+    maybe_claimed: frozenset[UUID] | set[UUID] = frozenset(),
 ) -> dict[int, Verdict]:
-    """The verdict for each lost create (by row), from a list read after every one of
-    them ended that holds every job created since ``floor(lost)``."""
+    """The verdict for each lost create (by row), from a list read after the settle
+    bound of every one of them that holds every job created since ``floor(lost)``."""
     if not lost:
         return {}
     oldest = floor(lost)
-    orphans = {
-        job.id: job for job in listed if job.id not in claimed and _after(job, oldest)
-    }.values()
-    edges: dict[int, list[ListedJob]] = {
-        create.row: [job for job in orphans if _after(job, create.sent_after - SLACK)]
-        for create in lost
-    }
-    reachable = {job.id for jobs in edges.values() for job in jobs}
-    other_creator = len(reachable) < len(orphans) or len(orphans) > len(lost)
+    jobs = list({job.id: job for job in listed if _after(job, oldest)}.values())
+    orphans = [job for job in jobs if job.id not in claimed and job.id not in maybe_claimed]
+    doubtful = [job for job in jobs if job.id in maybe_claimed and job.id not in claimed]
     verdicts: dict[int, Verdict] = {}
-    for row, candidates in edges.items():
-        if not candidates:
-            verdicts[row] = NotMade()
-    if other_creator:
-        for row, candidates in edges.items():
-            if candidates:
-                verdicts[row] = Unresolved(_ids(candidates), other_creator=True)
-        return verdicts
-    # Every unclaimed job is one of these creates': a job only one of them can have
-    # made is that one's; a create whose every candidate went to another made none.
-    open_rows = {row: {job.id: job for job in found} for row, found in edges.items() if found}
-    taken: set[UUID] = set()
-    progress = True
-    while progress:
-        progress = False
-        for job in orphans:
-            if job.id in taken:
-                continue
-            makers = [row for row, jobs in open_rows.items() if job.id in jobs]
-            if len(makers) == 1:
-                row = makers[0]
-                verdicts[row] = Made(job.id, job.created_at)
-                taken.add(job.id)
-                del open_rows[row]
-                for others in open_rows.values():
-                    others.pop(job.id, None)
-                progress = True
-        for row, left in list(open_rows.items()):
-            if not left:
-                verdicts[row] = NotMade()
-                del open_rows[row]
-                progress = True
-    for row in open_rows:
-        verdicts[row] = Unresolved(_ids(edges[row]), other_creator=False)
+    for create in lost:
+        start = window_start(create)
+        candidates = [job for job in orphans if _after(job, start)]
+        overlapping = [job for job in doubtful if _after(job, start)]
+        # Just before the window: a job the create may have made by a clock further off
+        # than SLACK, or another program's.
+        near = [job for job in orphans if _after(job, start - SLACK) and not _after(job, start)]
+        other_creator = len(orphans) > len(candidates) or len(candidates) > 1
+        if not candidates and not overlapping and not near:
+            verdicts[create.row] = NotMade(other_creator=bool(orphans))
+            continue
+        sure = (
+            create.job_clock
+            and create.tight
+            and len(lost) == 1
+            and len(orphans) == 1
+            and len(candidates) == 1
+            and not overlapping
+        )
+        if sure:
+            job = candidates[0]
+            verdicts[create.row] = Made(job.id, job.created_at)
+        else:
+            verdicts[create.row] = Unresolved(
+                _ids([*candidates, *overlapping, *near]), other_creator=other_creator
+            )
     return verdicts
 
 
 def _ids(jobs: Iterable[ListedJob]) -> tuple[UUID, ...]:
-    return tuple(sorted((job.id for job in jobs), key=str))
+    return tuple(sorted({job.id for job in jobs}, key=str))

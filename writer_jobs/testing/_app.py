@@ -26,7 +26,7 @@ from generated_client.models import JobList, JobListPagination, JobStatus
 from generated_client.types import UNSET
 
 from ._conditions import OtherConsumer, Outage, Schedule
-from ._faults import AFTER, FaultPicker
+from ._faults import AFTER, LATE, FaultPicker
 from ._store import FakeJob, JobStore, StoreError
 
 MAX_LIMIT = 1000
@@ -204,6 +204,8 @@ class FakeApp:
         self._creators: dict[int, float] = {}
         #: Jobs made by other programs creating in an application (OtherCreator).
         self.other_created: list[uuid.UUID] = []
+        #: Requests to carry out later ("drop_late"), kept from the garbage collector.
+        self._late: set[asyncio.Future[None]] = set()
         #: Requests of other programs the account's window admitted / refused.
         self.other_admitted = 0
         self.other_refused = 0
@@ -317,6 +319,8 @@ class FakeApp:
             if fault == "latency":
                 await asyncio.sleep(self.picker.faults.latency)
                 fault = None
+            if fault in LATE:
+                return await self._late_request(request, operation, job_id, handler)
             if fault is not None and fault not in AFTER:
                 return self._before(request, operation, fault, job_id)
             try:
@@ -330,6 +334,34 @@ class FakeApp:
             return JSONResponse(body, status_code=status)
 
         return endpoint
+
+    async def _late_request(
+        self, request: Request, operation: str, job_id: uuid.UUID | None, handler: Handler
+    ) -> Response:
+        """Close the connection unanswered; carry the request out ``late`` seconds after
+        (logged then, processed)."""
+        await request.body()  # read now: kept by the request for the handler
+
+        async def later() -> None:
+            await asyncio.sleep(self.picker.faults.late)
+            try:
+                _, _, made = await handler(request)
+            except StoreError as err:
+                self._record(request, operation, err.status, False, "drop_late", job_id)
+            else:
+                self._record(request, operation, None, True, "drop_late", made)
+
+        task = asyncio.ensure_future(later())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+        return _DropResponse()
+
+    def create_as_other(self, application_id: str, *, ago: float = 0.0) -> FakeJob:
+        """A job another program created in ``application_id`` (``ago`` seconds ago)."""
+        inputs = [{"id": "other", "value": ["another program's row"]}]
+        job = self.store.create(application_id, inputs, ago=ago)
+        self.other_created.append(job.id)
+        return job
 
     async def _unavailable(
         self,

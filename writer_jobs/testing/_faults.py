@@ -12,7 +12,10 @@ import attrs
 BEFORE = frozenset({"429", "500", "502", "503", "504", "drop_before"})
 #: Faults applied after the operation ran (the request was processed).
 AFTER = frozenset({"drop_after", "malformed", "spec_breaking"})
-KINDS = BEFORE | AFTER | {"latency"}
+#: The connection closed before the operation ran, which runs ``late`` seconds later
+#: (a create applied by a slow backend after the client gave up).
+LATE = frozenset({"drop_late"})
+KINDS = BEFORE | AFTER | LATE | {"latency"}
 OPERATIONS = frozenset({"retry_job", "get_job", "list_jobs", "create_job"})
 
 
@@ -24,7 +27,8 @@ class Faults:
     share of creates whose answer is lost, half after the job was made (drop_after),
     half before (drop_before), on top of the rest. ``retry_after``
     is what a 429 asks for (seconds); ``latency`` is added to every faulted
-    "latency" request. ``seed`` makes the draw reproducible.
+    "latency" request; ``late`` is how long after a "drop_late" request's
+    connection closed it is carried out. ``seed`` makes the draw reproducible.
     """
 
     rate: float = 0.0
@@ -32,6 +36,7 @@ class Faults:
     operations: frozenset[str] | None = None
     retry_after: float = 0.05
     latency: float = 0.2
+    late: float = 1.0
     seed: int = 0
     lose_creates: float = 0.0
 

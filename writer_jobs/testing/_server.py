@@ -210,7 +210,9 @@ class FakeWriterAPI:
 
     def fail_next(self, operation: str, kind: str, times: int = 1) -> None:
         """Give the next ``times`` requests of ``operation`` (an operationId) a fault:
-        429, 500, 502, 503, 504, drop_before, drop_after, malformed, spec_breaking, latency."""
+        429, 500, 502, 503, 504, drop_before, drop_after, drop_late (the connection
+        closed, the request carried out ``Faults.late`` seconds later), malformed,
+        spec_breaking, latency."""
         self.picker.queue(operation, kind, times)
 
     def clear_faults(self) -> None:
@@ -235,6 +237,11 @@ class FakeWriterAPI:
             if include_other or not e.by_other:
                 counts[e.job_id] = counts.get(e.job_id, 0) + 1
         return counts
+
+    def create_as_other(self, application_id: str | None = None, *, ago: float = 0.0) -> FakeJob:
+        """Create a job as another program would, in ``application_id`` (the default
+        application unless named), ``ago`` seconds ago; listed in ``other_created``."""
+        return self._fake.create_as_other(application_id or self.application_id, ago=ago)
 
     def retry_as_other(self, job_id: uuid.UUID) -> FakeJob:
         """Re-trigger failed job ``job_id`` as another client would: processed by the
