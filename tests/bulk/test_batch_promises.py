@@ -70,11 +70,15 @@ def test_a_create_applied_after_its_answer_was_lost_is_not_created_again(
     # after a first look at the list would have shown nothing.
     api = FakeWriterAPI(delay=0.05, newest_first=True, faults=Faults(late=1.0)).start()
     try:
+        for _ in range(2):  # old jobs (a list of one job never proves it held still)
+            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_late")
         results = tmp_path / "results.jsonl"
         with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
             summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        while not any(entry.fault == "drop_late" for entry in api.log):
+            time.sleep(0.05)  # the late create carried out (after a run that ended early)
         per_row = _made_per_row(api)
         assert {row: len(jobs) for row, jobs in per_row.items()} == {
             "row-1": 1,

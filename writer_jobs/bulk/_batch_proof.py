@@ -135,6 +135,10 @@ def settle(
     jobs = list({job.id: job for job in listed if _after(job, oldest)}.values())
     orphans = [job for job in jobs if job.id not in claimed and job.id not in maybe_claimed]
     doubtful = [job for job in jobs if job.id in maybe_claimed and job.id not in claimed]
+    # Another program creates jobs when an unclaimed job is in no lost create's window
+    # (before them all), or there are more of them than lost creates.
+    reachable = {job.id for job in orphans for create in lost if _after(job, window_start(create))}
+    other_creator = len(reachable) < len(orphans) or len(orphans) > len(lost)
     verdicts: dict[int, Verdict] = {}
     for create in lost:
         start = window_start(create)
@@ -143,9 +147,8 @@ def settle(
         # Just before the window: a job the create may have made by a clock further off
         # than SLACK, or another program's.
         near = [job for job in orphans if _after(job, start - SLACK) and not _after(job, start)]
-        other_creator = len(orphans) > len(candidates) or len(candidates) > 1
         if not candidates and not overlapping and not near:
-            verdicts[create.row] = NotMade(other_creator=bool(orphans))
+            verdicts[create.row] = NotMade(other_creator=other_creator)
             continue
         sure = (
             create.job_clock
