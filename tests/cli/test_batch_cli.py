@@ -138,9 +138,10 @@ def test_lost_answers_and_another_creator_never_give_a_row_another_rows_job(
         faults=Faults(lose_creates=0.3, seed=2),
         conditions=[OtherCreator(300)],
     ) as api:
+        # A short request timeout: each lost answer is proved 10 s (the settle bound) after.
         result = run(
             api, "batch", api.application_id, str(source), "-o", str(results), "--key", "sku",
-            "--yes",
+            "--yes", "--timeout", "2", timeout=240,
         )  # fmt: skip
         saved = records(results)
         assert sorted(r["row"] for r in saved) == list(range(1, 31))
@@ -166,6 +167,7 @@ def test_sigkill_mid_run_then_the_same_command_gives_every_row_once(tmp_path: Pa
         faults=Faults(lose_creates=0.1, seed=5),
     ) as api:
         args = ["batch", api.application_id, str(source), "-o", str(results), "--key", "sku"]
+        args += ["--timeout", "2"]  # each lost answer is proved 10 s (the settle bound) after
         env = {"WRITER_API_KEY": api.api_key, "WRITER_BASE_URL": api.base_url}
         child = subprocess.Popen(
             [SCRIPT, *args, "--yes"],
@@ -184,11 +186,22 @@ def test_sigkill_mid_run_then_the_same_command_gives_every_row_once(tmp_path: Pa
             if child.poll() is None:
                 child.kill()
         assert "creating" in journal.read_text()
-        again = run(api, *args, "--yes")
+        again = run(api, *args, "--yes", timeout=240)
         assert again.returncode in (0, 3), again.stderr
         saved = records(results)
         assert sorted(r["row"] for r in saved) == list(range(1, 41)), "every row, once"
         assert max(jobs_per_sku(api).values()) == 1, "nothing created twice"
-        assert sum(jobs_per_sku(api).values()) == 40
+        unresolved = sum(1 for r in saved if r["status"] == "unresolved")
+        assert 40 - unresolved <= sum(jobs_per_sku(api).values()) <= 40
         check_joined(api, saved)
-        assert {r["status"] for r in saved} <= {"completed", "failed"}
+        # Nobody else creating: unresolved only for a create sent before any answer gave
+        # the job clock (the Date header's clock cannot bound its window).
+        no_job_clock = {
+            entry["row"]
+            for entry in map(json.loads, journal.read_text().splitlines())
+            if entry.get("event") == "creating" and entry.get("job_clock") is False
+        }
+        for r in saved:
+            assert r["status"] in {"completed", "failed"} or (
+                r["status"] == "unresolved" and r["row"] in no_job_clock
+            ), r

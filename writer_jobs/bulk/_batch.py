@@ -686,7 +686,8 @@ def _unresolved_text(verdict: Unresolved) -> str:
     why = (
         "another program is creating jobs in this application"
         if verdict.other_creator
-        else "creates whose answers were lost overlap"
+        else "the list cannot tie one job to it (no job clock known yet, a window spanning "
+        "a crash, overlapping lost creates, or a job another lost create may have made)"
         if verdict.candidates
         else "the job list kept moving while it was read"
     )
