@@ -113,7 +113,7 @@ def test_a_resume_at_once_after_a_crash_waits_for_the_create_in_flight(tmp_path:
         with journal.open("a") as f:
             f.write(json.dumps(line) + "\n")
         inputs = [{"id": "product", "value": ["row-1"]}]
-        late = threading.Timer(1.0, api.store.create, (api.application_id, inputs))
+        late = threading.Timer(0.5, api.store.create, (api.application_id, inputs))
         late.start()
         _batch_run(api, _rows(1), results)
         late.join()

@@ -36,6 +36,7 @@ from .._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     InvalidArgumentError,
     ServiceUnavailableError,
 )
@@ -468,11 +469,12 @@ class BatchRun(BulkRun):
             if self._job_clock_offset is None or offset < self._job_clock_offset:
                 self._job_clock_offset = offset
 
-    def settle_wait(self) -> float:
+    def settle_wait(self, timed_out: bool = False) -> float:
         """Seconds after a create's POST ended before a list can prove it made nothing:
-        the server's processing and the list's lag (at least SETTLE; the request's read
-        timeout when longer: a server that slow may take as long to make the job)."""
-        read = self.request_timeout().read
+        the server's processing and the list's lag (SETTLE; after a POST that timed out,
+        the request's read timeout when longer: a server that slow may take as long
+        again to make the job)."""
+        read = self.request_timeout().read if timed_out else None
         return max(_batch_proof.SETTLE, read or 0.0)
 
     def request_timeout(self) -> httpx.Timeout:
@@ -529,7 +531,7 @@ class BatchRun(BulkRun):
                     )
                     # Nothing in the list yet proves nothing: the job may be made, or
                     # shown, late. The proof reads the list once that can no longer be.
-                    yield Sleep(self.settle_wait())
+                    yield Sleep(self.settle_wait(isinstance(exc, APITimeoutError)))
                     verdicts = yield from self._prove([lost])
                     verdict = self._apply(verdicts)[row.number]
                 else:
@@ -721,14 +723,17 @@ def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     yield execute(list_call(run.application_id, None, 0, 1), run.config, run.timeout)
     journal = run.batch_journal
     if any(s.lost is not None for s in journal.rows.values()):
-        # An earlier run's create in flight when it stopped: its POST may have lasted
-        # up to the timeout, and the job be made or shown up to the settle bound later.
-        bound = run.settle_wait() + _timeout_seconds(run.request_timeout())
+        # An earlier run's create in flight when it stopped: its POST ended by the
+        # timeout, or when the run died (before now), whichever came first; the job may
+        # be made or shown up to the settle bound after.
+        settle = run.settle_wait()
+        longest = _timeout_seconds(run.request_timeout())
         sent_at = journal.lost_sent_at()
-        wait = bound if sent_at is None else sent_at + bound - time.time()
-        lost = journal.lost_creates(bound, time.time())
-        if wait > 0:
-            yield Pause(wait)
+        now = time.time()
+        ended = now if sent_at is None else min(now, sent_at + longest)
+        lost = journal.lost_creates(longest + settle, now)
+        if ended + settle > now:
+            yield Pause(ended + settle - now)
         run._apply((yield run._prove(lost)))
     run.tell_progress()
     feed = _Feed(run, iter(run.rows), run.total or concurrency)
