@@ -5,9 +5,11 @@ pages, and retries go through ``retry_failed``'s job flow.
 
 Every row's job is created once. Creating has no idempotency key, so creates go one at
 a time, each written to the journal before it is sent; one whose answer is lost (or
-that a crash left without one) is settled from the application's job list before the
-next goes (``_batch_proof``): the job it made, none (it is created again), or, when
-the list cannot tell, ``unresolved`` with its candidate jobs, never a guess.
+that a crash left without one) is settled from the application's job list, read once
+the settle bound has passed, before the next goes (``_batch_proof``): the job it made,
+none (it is created again), or, when the list cannot tell, ``unresolved`` with its
+candidate jobs, never a guess. A job watched past ``JOB_DEADLINE`` ends its row
+``unfinished``.
 """
 
 from __future__ import annotations
