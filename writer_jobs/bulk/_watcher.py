@@ -79,7 +79,10 @@ class Watcher:
         pager = Pager(self.application_id, JobStatus.IN_PROGRESS, self.page_size)
         while (call := pager.next_call()) is not None:
             page = yield from self._list(call, config, timeout)
-            running.update(job.id for job in pager.accept(page))
+            # A server that ignores ?status= lists ended jobs too: only in_progress runs.
+            running.update(
+                job.id for job in pager.accept(page) if job.status is JobStatus.IN_PROGRESS
+            )
         candidates = {job_id for job_id in self.pending if job_id not in running}
         ended: dict[UUID, JobDetails] = {}
         provable = bool(candidates) and all(self.pending[j] is not None for j in candidates)
