@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -231,6 +232,8 @@ def _patched(cls: type[Any], name: str, crasher: _Crasher) -> Any:
 
 
 TestBatchExactlyOnce = BatchExactlyOnce.TestCase
+# Every lost answer is proved after the settle bound: longer than the suite's 300 s.
+TestBatchExactlyOnce.pytestmark = [pytest.mark.timeout(900)]  # type: ignore[attr-defined]
 TestBatchExactlyOnce.settings = settings(
     max_examples=25,
     stateful_step_count=4,
