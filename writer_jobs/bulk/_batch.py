@@ -242,6 +242,9 @@ class BatchRun(BulkRun):
             availability=client_state(client).availability,
             pace=client._pace,
         )
+        # The batch's journal (beside the results) keeps its place: an outage's message
+        # says so only then.
+        self.hold.journal = options.results is not None
         self.options = options
         self.rows = rows
         self.total = total
