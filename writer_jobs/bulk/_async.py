@@ -15,7 +15,7 @@ from generated_client.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
 from .._base import CLIENT_TIMEOUT
-from ._batch import BatchOptions, BatchProgress, BatchSummary, RowsInput, start_batch
+from ._batch import BatchProgress, BatchSummary, RowsInput, start_batch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
 from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
@@ -123,21 +123,7 @@ class AsyncJobsClient(AsyncSingleCallClient):
         ``max_unavailable`` and ``timeout`` are as for ``retry_failed``; ``dry_run``
         checks the rows and sends nothing.
         """
-        options = BatchOptions(
-            results=results,
-            key=key,
-            max_attempts=max_attempts,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            max_unavailable=max_unavailable,
-            skip_invalid=skip_invalid,
-            create_unresolved=create_unresolved,
-            dry_run=dry_run,
-            on_result=on_result,
-            on_progress=on_progress,
-            timeout=timeout,
-        )
-        run, plan, preview = start_batch(self, application_id, rows, options)
+        run, plan, preview = start_batch(self, application_id, rows, locals())
         if preview is not None:
             return preview
         assert run is not None and plan is not None

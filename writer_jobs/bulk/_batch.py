@@ -762,11 +762,15 @@ def batch_plan(run: BatchRun, concurrency: int) -> Plan:
 
 
 def start_batch(
-    client: ClientBase, application_id: str, rows: RowsInput, options: BatchOptions
+    client: ClientBase, application_id: str, rows: RowsInput, keywords: Mapping[str, Any]
 ) -> tuple[BatchRun | None, Plan | None, BatchSummary | None]:
-    """Check every option and the input (a file: every row, before anything is sent),
-    take the run lock, open the journal and the results. A dry run returns its summary
-    and sends nothing."""
+    """Check every option (``keywords``: batch's ``locals()``, the options of
+    ``BatchOptions``) and the input (a file: every row, before anything is sent), take
+    the run lock, open the journal and the results. A dry run returns its summary and
+    sends nothing."""
+    options = BatchOptions(
+        **{f.name: keywords[f.name] for f in attrs.fields(BatchOptions) if f.name in keywords}
+    )
     app = _validation.application_id(application_id)
     concurrency = _validation.positive_int(options.concurrency, name="concurrency", maximum=1024)
     _validation.positive_int(options.max_attempts, name="max_attempts", maximum=100)

@@ -16,7 +16,7 @@ from generated_client.models import JobDetails
 
 from .._base import CLIENT_TIMEOUT
 from .._client import SingleCallClient
-from ._batch import BatchOptions, BatchProgress, BatchSummary, RowsInput, start_batch
+from ._batch import BatchProgress, BatchSummary, RowsInput, start_batch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
 from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
@@ -86,21 +86,7 @@ class JobsClient(SingleCallClient):
     ) -> BatchSummary:
         """Create a job per row, watch each to its end, retry what fails; see
         :meth:`AsyncJobsClient.batch`. Runs ``concurrency`` worker threads."""
-        options = BatchOptions(
-            results=results,
-            key=key,
-            max_attempts=max_attempts,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            max_unavailable=max_unavailable,
-            skip_invalid=skip_invalid,
-            create_unresolved=create_unresolved,
-            dry_run=dry_run,
-            on_result=on_result,
-            on_progress=on_progress,
-            timeout=timeout,
-        )
-        run, plan, preview = start_batch(self, application_id, rows, options)
+        run, plan, preview = start_batch(self, application_id, rows, locals())
         if preview is not None:
             return preview
         assert run is not None and plan is not None
