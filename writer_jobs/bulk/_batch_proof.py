@@ -21,7 +21,7 @@ The list proves little, so a verdict is given only when nothing is in doubt:
   row's result is the worst outcome there is).
 
 Jobs that an earlier unresolved create may have made (``maybe_claimed``) are nobody
-else's: a later proof that sees one in its window is unresolved.
+else's: a later proof never gives one to its row.
 
 What remains assumed: the server makes a create's job, and the list shows it, within
 the settle bound; and another program creating exactly one job inside a lost create's
@@ -134,7 +134,6 @@ def settle(
     oldest = floor(lost)
     jobs = list({job.id: job for job in listed if _after(job, oldest)}.values())
     orphans = [job for job in jobs if job.id not in claimed and job.id not in maybe_claimed]
-    doubtful = [job for job in jobs if job.id in maybe_claimed and job.id not in claimed]
     # Another program creates jobs when an unclaimed job is in no lost create's window
     # (before them all), or there are more of them than lost creates.
     reachable = {job.id for job in orphans for create in lost if _after(job, window_start(create))}
@@ -143,7 +142,10 @@ def settle(
     for create in lost:
         start = window_start(create)
         candidates = [job for job in orphans if _after(job, start)]
-        overlapping = [job for job in doubtful if _after(job, start)]
+        # A job an earlier unresolved create may have made was listed by that create's
+        # proof, before this create went out (proofs come before the next create): it
+        # is not this create's, and never given to it.
+        overlapping: list[ListedJob] = []
         # Just before the window: a job the create may have made by a clock further off
         # than SLACK, or another program's.
         near = [job for job in orphans if _after(job, start - SLACK) and not _after(job, start)]
