@@ -625,8 +625,10 @@ class BatchRun(BulkRun):
             pager = AnchoredPager(self.application_id, None, _PROOF_PAGE)
             newest_first = True
             previous: float | None = None
+            sizes: list[int] = []
             while (call := pager.next_call()) is not None:
                 page = yield from execute(call, self.config, self.timeout)
+                sizes.append(len(page.result))
                 reached = False
                 for job in pager.accept(page):
                     created = epoch(job.created_at)
@@ -640,7 +642,10 @@ class BatchRun(BulkRun):
                         reached = True
                 if reached:
                     break
-            if not pager.shifted and not pager.unverified:
+            # A first page shorter than asked for, then an empty one: the whole list was
+            # on one page (a list of one job leaves the pager no anchor to check).
+            whole = len(sizes) == 2 and 0 < sizes[0] < _PROOF_PAGE and sizes[1] == 0
+            if not pager.shifted and (not pager.unverified or whole):
                 break
             if passes >= _PROOF_GIVE_UP:
                 # Never a pass the list held still under: a job may have slipped past
