@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import batch
 from benchmarks.rate_budget import bench_rate_budget, rate_targets, report_lines
 from benchmarks.rate_budget import chart as rate_budget_chart
 
@@ -478,6 +479,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only sync retry() per call and async bulk, side by side; prints their ratios",
     )
+    parser.add_argument(
+        "--batch-only",
+        action="store_true",
+        help="only the batch situations (results/batch.md)",
+    )
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child:
@@ -486,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     if args.speed_only:
         return speed_only(quick)
+    if args.batch_only:
+        print(batch.write_report(args.out, batch.bench_batch(quick), quick))
+        return 0
     print("rate budget and outages ...", flush=True)
     rate = bench_rate_budget(quick)
     if args.rate_only:
@@ -503,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     print("retry_failed memory ...", flush=True)
     rss = bench_rss(jobs=500 if quick else 100_000)
     print(write_report(args.out, sync, bulk, imports, rss, quick, rate))
+    print("batch ...", flush=True)
+    print(batch.write_report(args.out, batch.bench_batch(quick), quick))
     return 0
 
 

@@ -29,6 +29,8 @@ SLOW_FILES: dict[str, str] = {
     "tests/packaging/test_import_contracts.py": "runs lint-imports on copies of the package",
     "tests/cli/test_demo.py": "runs scripts/demo.sh",
     "tests/cli/test_readme.py": "runs every code block of the docs, servers included",
+    "tests/cli/test_batch_cli.py": "runs the CLI's batch as a subprocess",
+    "tests/cli/test_batch_terminal.py": "drives the CLI's batch in a pseudo-terminal",
     "tests/contract/test_prism.py": "starts Prism",
     "tests/contract/test_drift.py": "runs generate.sh",
     "tests/contract/test_update_spec.py": "runs make update-spec on copies of the project",
@@ -45,6 +47,8 @@ SLOW_FILES: dict[str, str] = {
     "tests/bulk/test_retry_failed.py": "bulk runs of up to a thousand jobs",
     "tests/bulk/test_selection.py": "bulk runs and the CLI's dry run",
     "tests/bulk/test_watch.py": "waits for jobs to finish in real time",
+    "tests/bulk/test_batch_promises.py": "lost creates proved after the settle bound, in real time",
+    "tests/bulk/test_batch_stateful.py": "a stateful search over real batch runs (minutes)",
     "tests/fake/test_outage.py": "scheduled outages in real time",
     "tests/bulk/test_late_retry.py": "waits out a retry applied seconds late",
     "tests/bulk/test_watch_ends.py": "watches jobs end in real time (settle rounds, 429s)",
@@ -65,6 +69,9 @@ SLOW_FIXTURES: dict[str, str] = {
 # delays, rate windows, Retry-After, deadlines), "search" (hypothesis or schemathesis
 # for seconds), "subprocess". By file: "name" for every parametrization, "name[id]" for one.
 SLOW_TESTS: dict[str, dict[str, str]] = {
+    "tests/bulk/test_batch.py": {
+        "test_rows_are_read_as_they_are_sent_and_every_row_is_reported": "real time",
+    },
     "tests/bulk/test_never_answered.py": {
         "test_the_cli_stops_with_exit_75_naming_the_address": "subprocess",
     },

@@ -44,6 +44,9 @@ _LAZY = {
             "JobOutcome",
             "Outcome",
             "Selection",
+            "BatchSummary",
+            "BatchProgress",
+            "RowResult",
         ),
         "writer_jobs.bulk",
     ),
@@ -85,9 +88,12 @@ if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as"
     from ._fields import or_none as or_none
     from ._fields import result_text as result_text
     from .bulk import AsyncJobsClient as AsyncJobsClient
+    from .bulk import BatchProgress as BatchProgress
+    from .bulk import BatchSummary as BatchSummary
     from .bulk import BulkProgress as BulkProgress
     from .bulk import BulkSummary as BulkSummary
     from .bulk import JobOutcome as JobOutcome
     from .bulk import JobsClient as JobsClient
     from .bulk import Outcome as Outcome
+    from .bulk import RowResult as RowResult
     from .bulk import Selection as Selection

@@ -20,7 +20,7 @@ from ..conftest import Processes
 
 SCRIPT = str(Path(sys.executable).parent / "writer-jobs")
 SENTINEL = "sk-SENTINEL-cli-9b7e"
-COMMANDS = ["retry", "get", "list", "create", "wait", "retry-failed", "serve"]
+COMMANDS = ["retry", "get", "list", "create", "wait", "retry-failed", "serve", "batch"]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from .. import __version__
 from ..testing import _serve
 from ._args import global_options
 from ._exit import EXIT_CODES
-from .commands import jobs, retry_failed
+from .commands import batch, jobs, retry_failed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="writer-jobs",
         parents=[global_options()],
-        description="Retry, watch, list and create Writer async jobs.",
+        description="Retry, watch, list and create Writer async jobs; run a job per input row.",
         epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"writer-jobs {__version__}")
@@ -27,6 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         shtab.add_argument_to(parser, ["--print-completion"])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (jobs, retry_failed, _serve):
+    for command in (jobs, retry_failed, batch, _serve):
         command.register(subparsers)
     return parser

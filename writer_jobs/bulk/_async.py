@@ -15,6 +15,7 @@ from generated_client.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
 from .._base import CLIENT_TIMEOUT
+from ._batch import BatchProgress, BatchSummary, RowsInput, start_batch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
 from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
@@ -26,6 +27,7 @@ from ._plan import (
     start_wait_many,
     workers_for,
 )
+from ._rows import RowResult
 from ._run import BulkRun
 from ._selection import Selection
 
@@ -77,6 +79,58 @@ class AsyncJobsClient(AsyncSingleCallClient):
             async for _ in self._drive(plan, run.hold, run):  # its plan reports nothing
                 pass
             return run.summary()
+        finally:
+            run.close()
+
+    # --- batch (see _batch) -----------------------------------------------------------
+    async def batch(
+        self,
+        application_id: str,
+        rows: RowsInput,
+        *,
+        results: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        max_attempts: int = 3,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+        skip_invalid: bool = False,
+        create_unresolved: bool = False,
+        dry_run: bool = False,
+        on_result: Callable[[RowResult], None] | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
+    ) -> BatchSummary:
+        """Create a job per row, watch each to its end, retry what fails, and write each
+        row's result once; returns a :class:`BatchSummary`.
+
+        ``rows``: an iterable of mappings (input name to a str or a list of str), or the
+        path of a CSV or JSONL file (every row is checked before anything is sent; bad
+        ones raise InvalidArgumentError naming their lines, or with ``skip_invalid``
+        get an ``invalid`` result). ``key``: the column naming each row in the results
+        (not sent). ``results``: a path (JSONL, or CSV by its extension) written a
+        record per row as it ends, with a journal beside it (``RESULTS.journal``): run
+        again with the same results to resume; rows done are not sent again.
+
+        Every row's job is created once: creates go one at a time, each journaled
+        before it is sent; one whose answer is lost is settled from the application's
+        job list (the job it made, none: created again, or ``unresolved`` with its
+        candidate jobs when another program creating jobs makes it unprovable; those
+        are created again only with ``create_unresolved``). Jobs are watched with list
+        pages; one that fails is retried (exactly once per attempt) up to
+        ``max_attempts`` runs in all. ``on_result`` gets each ``RowResult``,
+        ``on_progress`` a ``BatchProgress`` as the run moves. ``rate_limit``,
+        ``max_unavailable`` and ``timeout`` are as for ``retry_failed``; ``dry_run``
+        checks the rows and sends nothing.
+        """
+        run, plan, preview = start_batch(self, application_id, rows, locals())
+        if preview is not None:
+            return preview
+        assert run is not None and plan is not None
+        try:
+            async for _ in self._drive(plan, run.hold, run):  # a batch's plan reports nothing
+                pass
+            return run.batch_summary()
         finally:
             run.close()
 

@@ -16,6 +16,7 @@ from generated_client.models import JobDetails
 
 from .._base import CLIENT_TIMEOUT
 from .._client import SingleCallClient
+from ._batch import BatchProgress, BatchSummary, RowsInput, start_batch
 from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, Stopped, client_state
 from ._outcome import BulkProgress, BulkSummary, JobOutcome
 from ._plan import (
@@ -27,6 +28,7 @@ from ._plan import (
     start_wait_many,
     workers_for,
 )
+from ._rows import RowResult
 from ._run import BulkRun
 from ._selection import Selection
 
@@ -60,6 +62,38 @@ class JobsClient(SingleCallClient):
             for _ in self._drive(plan, run.hold, run):  # retry_failed's plan reports nothing
                 pass
             return run.summary()
+        finally:
+            run.close()
+
+    # --- batch (see _batch) -----------------------------------------------------------
+    def batch(
+        self,
+        application_id: str,
+        rows: RowsInput,
+        *,
+        results: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        max_attempts: int = 3,
+        concurrency: int = 16,
+        rate_limit: float | None = None,
+        max_unavailable: float | None = DEFAULT_MAX_UNAVAILABLE,
+        skip_invalid: bool = False,
+        create_unresolved: bool = False,
+        dry_run: bool = False,
+        on_result: Callable[[RowResult], None] | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        timeout: float | httpx.Timeout | None = CLIENT_TIMEOUT,
+    ) -> BatchSummary:
+        """Create a job per row, watch each to its end, retry what fails; see
+        :meth:`AsyncJobsClient.batch`. Runs ``concurrency`` worker threads."""
+        run, plan, preview = start_batch(self, application_id, rows, locals())
+        if preview is not None:
+            return preview
+        assert run is not None and plan is not None
+        try:
+            for _ in self._drive(plan, run.hold, run):  # a batch's plan reports nothing
+                pass
+            return run.batch_summary()
         finally:
             run.close()
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {
     "LogEntry": "._app",
     "OtherConsumer": "._conditions",
+    "OtherCreator": "._conditions",
     "Outage": "._conditions",
     "Faults": "._faults",
     "DEFAULT_KEY": "._server",
@@ -59,6 +60,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from ._app import LogEntry as LogEntry
     from ._conditions import OtherConsumer as OtherConsumer
+    from ._conditions import OtherCreator as OtherCreator
     from ._conditions import Outage as Outage
     from ._faults import Faults as Faults
     from ._server import DEFAULT_KEY as DEFAULT_KEY

@@ -26,7 +26,7 @@ from generated_client.models import JobList, JobListPagination, JobStatus
 from generated_client.types import UNSET
 
 from ._conditions import OtherConsumer, Outage, Schedule
-from ._faults import AFTER, FaultPicker
+from ._faults import AFTER, LATE, FaultPicker
 from ._store import FakeJob, JobStore, StoreError
 
 MAX_LIMIT = 1000
@@ -200,6 +200,12 @@ class FakeApp:
         self.schedule = schedule or Schedule()
         #: Per other program: [its next turn (monotonic), requests it is behind].
         self._consumers: dict[int, list[float]] = {}
+        #: Per other creator: the moment (monotonic) its next job is due.
+        self._creators: dict[int, float] = {}
+        #: Jobs made by other programs creating in an application (OtherCreator).
+        self.other_created: list[uuid.UUID] = []
+        #: Requests to carry out later ("drop_late"), kept from the garbage collector.
+        self._late: set[asyncio.Future[None]] = set()
         #: Requests of other programs the account's window admitted / refused.
         self.other_admitted = 0
         self.other_refused = 0
@@ -292,6 +298,7 @@ class FakeApp:
                 job_id = uuid.UUID(raw_id) if raw_id else None
             except ValueError:
                 job_id = None
+            self._other_creators(time.monotonic())
             outage = self.schedule.outage(time.monotonic())
             if outage is not None:
                 return await self._unavailable(request, operation, job_id, outage, handler)
@@ -312,6 +319,8 @@ class FakeApp:
             if fault == "latency":
                 await asyncio.sleep(self.picker.faults.latency)
                 fault = None
+            if fault in LATE:
+                return await self._late_request(request, operation, job_id, handler)
             if fault is not None and fault not in AFTER:
                 return self._before(request, operation, fault, job_id)
             try:
@@ -325,6 +334,34 @@ class FakeApp:
             return JSONResponse(body, status_code=status)
 
         return endpoint
+
+    async def _late_request(
+        self, request: Request, operation: str, job_id: uuid.UUID | None, handler: Handler
+    ) -> Response:
+        """Close the connection unanswered; carry the request out ``late`` seconds after
+        (logged then, processed)."""
+        await request.body()  # read now: kept by the request for the handler
+
+        async def later() -> None:
+            await asyncio.sleep(self.picker.faults.late)
+            try:
+                _, _, made = await handler(request)
+            except StoreError as err:
+                self._record(request, operation, err.status, False, "drop_late", job_id)
+            else:
+                self._record(request, operation, None, True, "drop_late", made)
+
+        task = asyncio.ensure_future(later())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+        return _DropResponse()
+
+    def create_as_other(self, application_id: str, *, ago: float = 0.0) -> FakeJob:
+        """A job another program created in ``application_id`` (``ago`` seconds ago)."""
+        inputs = [{"id": "other", "value": ["another program's row"]}]
+        job = self.store.create(application_id, inputs, ago=ago)
+        self.other_created.append(job.id)
+        return job
 
     async def _unavailable(
         self,
@@ -376,6 +413,22 @@ class FakeApp:
             return admitted[0] + self.rate_window - now
         admitted.append(now)
         return None
+
+    def _other_creators(self, now: float) -> None:
+        """The jobs other programs created in an application up to ``now``, each stamped
+        at the moment it was due (made when the next request arrives: no thread)."""
+        for creator in self.schedule.creators():
+            if creator.per_minute <= 0 or creator.application_id is None:
+                continue
+            due = self._creators.setdefault(id(creator), self.schedule.origin + creator.start)
+            spacing = 60.0 / creator.per_minute
+            while due <= now:
+                if creator.active(due - self.schedule.origin) and not self.schedule.outage(due):
+                    inputs = [{"id": "other", "value": ["another program's row"]}]
+                    job = self.store.create(creator.application_id, inputs, ago=now - due)
+                    self.other_created.append(job.id)
+                due += spacing
+            self._creators[id(creator)] = due
 
     def _other_programs(self, now: float) -> None:
         """Let the other programs on the account take their turns up to ``now``, at

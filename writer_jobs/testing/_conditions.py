@@ -59,7 +59,23 @@ class Outage:
         return self.start <= at < self.start + self.duration
 
 
-Condition = OtherConsumer | Outage
+@attrs.frozen
+class OtherCreator:
+    """Another program creating jobs in the same application: ``per_minute`` jobs a
+    minute, evenly, from ``start`` seconds after the server started, for ``duration``
+    seconds (None: until the end). Each job is stamped at the moment it was due and
+    runs as the fake's own do. ``application_id`` None: the fake's application."""
+
+    per_minute: float = attrs.field(validator=_non_negative)
+    start: float = attrs.field(default=0.0, validator=_non_negative)
+    duration: float | None = None
+    application_id: str | None = None
+
+    def active(self, at: float) -> bool:
+        return self.start <= at and (self.duration is None or at < self.start + self.duration)
+
+
+Condition = OtherConsumer | Outage | OtherCreator
 
 
 class Schedule:
@@ -80,9 +96,9 @@ class Schedule:
 
     def add(self, *conditions: Condition) -> None:
         for condition in conditions:
-            if not isinstance(condition, OtherConsumer | Outage):
+            if not isinstance(condition, OtherConsumer | Outage | OtherCreator):
                 raise TypeError(
-                    f"a condition is an OtherConsumer or an Outage, "
+                    f"a condition is an OtherConsumer, an OtherCreator or an Outage, "
                     f"received {type(condition).__name__}"
                 )
         with self._lock:
@@ -95,6 +111,9 @@ class Schedule:
             (c for c in self.conditions if isinstance(c, Outage) and c.active(at)),
             None,
         )
+
+    def creators(self) -> list[OtherCreator]:
+        return [c for c in self.conditions if isinstance(c, OtherCreator)]
 
     def consumers(self) -> list[OtherConsumer]:
         return [c for c in self.conditions if isinstance(c, OtherConsumer)]

@@ -12,7 +12,10 @@ import attrs
 BEFORE = frozenset({"429", "500", "502", "503", "504", "drop_before"})
 #: Faults applied after the operation ran (the request was processed).
 AFTER = frozenset({"drop_after", "malformed", "spec_breaking"})
-KINDS = BEFORE | AFTER | {"latency"}
+#: The connection closed before the operation ran, which runs ``late`` seconds later
+#: (a create applied by a slow backend after the client gave up).
+LATE = frozenset({"drop_late"})
+KINDS = BEFORE | AFTER | LATE | {"latency"}
 OPERATIONS = frozenset({"retry_job", "get_job", "list_jobs", "create_job"})
 
 
@@ -20,9 +23,12 @@ OPERATIONS = frozenset({"retry_job", "get_job", "list_jobs", "create_job"})
 class Faults:
     """Random faults: each request gets one of ``kinds`` with probability ``rate``.
 
-    ``operations`` limits them to some operation ids (None: all). ``retry_after``
+    ``operations`` limits them to some operation ids (None: all). ``lose_creates``: the
+    share of creates whose answer is lost, half after the job was made (drop_after),
+    half before (drop_before), on top of the rest. ``retry_after``
     is what a 429 asks for (seconds); ``latency`` is added to every faulted
-    "latency" request. ``seed`` makes the draw reproducible.
+    "latency" request; ``late`` is how long after a "drop_late" request's
+    connection closed it is carried out. ``seed`` makes the draw reproducible.
     """
 
     rate: float = 0.0
@@ -30,12 +36,18 @@ class Faults:
     operations: frozenset[str] | None = None
     retry_after: float = 0.05
     latency: float = 0.2
+    late: float = 1.0
     seed: int = 0
+    lose_creates: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         unknown = set(self.kinds) - KINDS
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+        if not 0 <= self.lose_creates <= 1:
+            raise ValueError(
+                f"lose_creates must be between 0 and 1, received {self.lose_creates!r}"
+            )
         if not 0 <= self.rate <= 1:
             raise ValueError(f"fault rate must be between 0 and 1, received {self.rate!r}")
         if self.operations is not None and not self.operations <= OPERATIONS:
@@ -70,6 +82,9 @@ class FaultPicker:
             if queued:
                 return queued.popleft()
             f = self.faults
+            lost = operation == "create_job" and f.lose_creates
+            if lost and self._rng.random() < f.lose_creates:
+                return self._rng.choice(("drop_after", "drop_before"))
             eligible = f.operations is None or operation in f.operations
             if f.rate and eligible and self._rng.random() < f.rate:
                 return self._rng.choice(f.kinds)

@@ -159,6 +159,21 @@ def register(subparsers: Any) -> None:
         "--rate-limit's window (default 0)",
     )
     p.add_argument(
+        "--lose-creates",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of creates whose answer is lost: half after the job was made, half "
+        "before (default 0)",
+    )
+    p.add_argument(
+        "--other-creator",
+        type=_non_negative,
+        default=0.0,
+        metavar="PER_MINUTE",
+        help="another program creates PER_MINUTE jobs a minute in the application (default 0)",
+    )
+    p.add_argument(
         "--outage",
         type=_outage,
         action="append",
@@ -174,7 +189,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, output: _Output) -> int:
     try:
-        from . import DEFAULT_KEY, FakeWriterAPI, Faults, OtherConsumer, Outage
+        from . import DEFAULT_KEY, FakeWriterAPI, Faults, OtherConsumer, OtherCreator, Outage
     except ImportError as exc:
         raise InvalidArgumentError(str(exc)) from None
     # The fake accepts --api-key when given, else a fixed fake key (never $WRITER_API_KEY,
@@ -185,7 +200,13 @@ def run(args: argparse.Namespace, output: _Output) -> int:
             "give the account one with --rate-limit"
         )
     key = getattr(args, "api_key", None) or DEFAULT_KEY
-    faults = Faults(rate=args.fault_rate, kinds=("429", "503"), seed=args.seed, retry_after=0.2)
+    faults = Faults(
+        rate=args.fault_rate,
+        kinds=("429", "503"),
+        seed=args.seed,
+        retry_after=0.2,
+        lose_creates=args.lose_creates,
+    )
     api = FakeWriterAPI(
         api_key=key,
         seed_failed=args.seed_failed,
@@ -200,6 +221,7 @@ def run(args: argparse.Namespace, output: _Output) -> int:
         seed_completed=args.seed_completed,
         conditions=[
             *([OtherConsumer(args.other_consumer)] if args.other_consumer else []),
+            *([OtherCreator(args.other_creator)] if args.other_creator else []),
             *(
                 Outage(start, duration, "close" if kind == "close" else "503")
                 for start, duration, kind in args.outage

@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+import attrs
+
 from generated_client.models import JobStatus
 
 from ._app import FakeApp, LogEntry
-from ._conditions import Condition, Schedule
+from ._conditions import Condition, OtherCreator, Schedule
 from ._faults import FaultPicker, Faults
 from ._store import FakeJob, JobStore
 
@@ -60,7 +62,9 @@ class FakeWriterAPI:
       ``OtherConsumer(per_minute, start, duration)``, another program spending the
       same account's window (with ``rate_limit``), and ``Outage(start, duration,
       kind)``, the service answering 503 to everything or closing connections
-      unanswered; ``schedule()`` adds more while it runs (``elapsed()`` is now).
+      unanswered, and ``OtherCreator(per_minute, start, duration)``, another program
+      creating jobs in the application (``other_created`` lists them);
+      ``schedule()`` adds more while it runs (``elapsed()`` is now).
     - ``on_list``: settable hook ``(api, application_id, status, offset, limit)``
       called before each list page is computed (``limit`` as requested), e.g. to
       change statuses between page requests; ``retry_as_other(job_id)`` re-triggers
@@ -115,7 +119,7 @@ class FakeWriterAPI:
         )
         self.picker = FaultPicker(faults or Faults())
         self._schedule = Schedule()
-        self._schedule.add(*conditions)
+        self._schedule.add(*(self._in_app(c, application_id) for c in conditions))
         self._fake = FakeApp(
             self.store,
             self.picker,
@@ -173,9 +177,21 @@ class FakeWriterAPI:
         return sum(1 for e in self._fake.log if e.fault == "outage")
 
     def schedule(self, *conditions: Condition) -> None:
-        """Add conditions (``OtherConsumer``, ``Outage``), timed from ``start()``:
-        ``api.schedule(Outage(api.elapsed() + 1, 5))`` is an outage in a second."""
-        self._schedule.add(*conditions)
+        """Add conditions (``OtherConsumer``, ``OtherCreator``, ``Outage``), timed from
+        ``start()``: ``api.schedule(Outage(api.elapsed() + 1, 5))`` is an outage in a
+        second."""
+        self._schedule.add(*(self._in_app(c, self.application_id) for c in conditions))
+
+    @staticmethod
+    def _in_app(condition: Condition, application_id: str) -> Condition:
+        if isinstance(condition, OtherCreator) and condition.application_id is None:
+            return attrs.evolve(condition, application_id=application_id)
+        return condition
+
+    @property
+    def other_created(self) -> list[uuid.UUID]:
+        """Jobs other programs created (``OtherCreator``), in the order they were due."""
+        return list(self._fake.other_created)
 
     def elapsed(self) -> float:
         """Seconds since ``start()``: the clock conditions are scheduled on."""
@@ -194,7 +210,9 @@ class FakeWriterAPI:
 
     def fail_next(self, operation: str, kind: str, times: int = 1) -> None:
         """Give the next ``times`` requests of ``operation`` (an operationId) a fault:
-        429, 500, 502, 503, 504, drop_before, drop_after, malformed, spec_breaking, latency."""
+        429, 500, 502, 503, 504, drop_before, drop_after, drop_late (the connection
+        closed, the request carried out ``Faults.late`` seconds later), malformed,
+        spec_breaking, latency."""
         self.picker.queue(operation, kind, times)
 
     def clear_faults(self) -> None:
@@ -219,6 +237,11 @@ class FakeWriterAPI:
             if include_other or not e.by_other:
                 counts[e.job_id] = counts.get(e.job_id, 0) + 1
         return counts
+
+    def create_as_other(self, application_id: str | None = None, *, ago: float = 0.0) -> FakeJob:
+        """Create a job as another program would, in ``application_id`` (the default
+        application unless named), ``ago`` seconds ago; listed in ``other_created``."""
+        return self._fake.create_as_other(application_id or self.application_id, ago=ago)
 
     def retry_as_other(self, job_id: uuid.UUID) -> FakeJob:
         """Re-trigger failed job ``job_id`` as another client would: processed by the

@@ -140,8 +140,8 @@ class JobStore:
         job.updated_at = at or self.now()
         self._index.setdefault((job.application_id, status), {})[job.id] = None
 
-    def _start(self, job: FakeJob, fail_again: bool = False) -> None:
-        self._move(job, JobStatus.IN_PROGRESS)
+    def _start(self, job: FakeJob, fail_again: bool = False, ago: float = 0.0) -> None:
+        self._move(job, JobStatus.IN_PROGRESS, job.created_at if ago else None)
         job.completed_at = None
         job.error = None
         job.result = None
@@ -149,7 +149,7 @@ class JobStore:
         if fail_again and self.fail_again_after is not None:
             delay = self.fail_again_after
             self._fail_again[job.id] = job.updated_at + datetime.timedelta(seconds=delay)
-        heapq.heappush(self._due, (self._clock() + delay, next(self._tiebreak), job.id))
+        heapq.heappush(self._due, (self._clock() - ago + delay, next(self._tiebreak), job.id))
 
     def _settle_due(self) -> None:
         now = self._clock()
@@ -203,14 +203,18 @@ class JobStore:
                 ids.append(job.id)
             return ids
 
-    def _new(self, application_id: str) -> FakeJob:
-        now = self.now()
+    def _new(self, application_id: str, ago: float = 0.0) -> FakeJob:
+        now = self.now() - datetime.timedelta(seconds=ago)
         job_id = uuid.UUID(int=self._rng.getrandbits(128), version=4)
         job = FakeJob(job_id, application_id, JobStatus.IN_PROGRESS, now, now)
         self._jobs[job_id] = job
         return job
 
-    def create(self, application_id: str, inputs: list[dict[str, Any]]) -> FakeJob:
+    def create(
+        self, application_id: str, inputs: list[dict[str, Any]], *, ago: float = 0.0
+    ) -> FakeJob:
+        """A new job, running; ``ago``: created that many seconds before now (another
+        program's job, due then)."""
         with self._lock:
             self._settle_due()
             running = self._index.get((application_id, JobStatus.IN_PROGRESS))
@@ -221,10 +225,10 @@ class JobStore:
                     "fail.conflict.jobRunning",
                     f"A job is already running for application {application_id}.",
                 )
-            job = self._new(application_id)
+            job = self._new(application_id, ago)
             job.inputs = inputs
             self._index.setdefault((application_id, JobStatus.IN_PROGRESS), {})[job.id] = None
-            self._start(job)
+            self._start(job, ago=ago)
             return job
 
     def get(self, job_id: uuid.UUID) -> FakeJob:

@@ -1,0 +1,223 @@
+"""The batch's promises where the job list is slow or misleading (the fake made to be):
+a create applied after its answer was lost, a job clock away from the Date header's, no
+Date at all, one job of another program, a crash of long downtime, a job that never
+ends. Every row's job is created once; no row is given a job it did not create; the
+batch ends."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from writer_jobs import JobsClient
+from writer_jobs.bulk import _batch, _batch_proof
+from writer_jobs.testing import FakeWriterAPI, Faults
+
+#: A short settle bound and request timeout: the tests wait for them.
+SETTLE = 1.5
+CLIENT: dict[str, Any] = {
+    "timeout": 1.0,
+    "backoff_initial": 0.001,
+    "backoff_max": 0.01,
+    "max_retries": 2,
+}
+
+
+@pytest.fixture(autouse=True)
+def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_batch_proof, "SETTLE", SETTLE)
+
+
+def _rows(count: int) -> list[dict[str, str]]:
+    return [{"product": f"row-{n}"} for n in range(1, count + 1)]
+
+
+def _batch_run(api: FakeWriterAPI, rows: list[dict[str, str]], results: Path) -> Any:
+    with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+        return client.batch(api.application_id, rows, results=results, concurrency=4)
+
+
+def _made_per_row(api: FakeWriterAPI) -> dict[str, list[uuid.UUID]]:
+    others = set(api.other_created)
+    per_row: dict[str, list[uuid.UUID]] = {}
+    for job in list(api.store._jobs.values()):
+        if job.id not in others:
+            per_row.setdefault(job.inputs[0]["value"][0], []).append(job.id)
+    return per_row
+
+
+def _records(results: Path) -> dict[int, dict[str, Any]]:
+    return {r["row"]: r for r in map(json.loads, results.read_text().splitlines())}
+
+
+def _assert_no_row_joined_to_another_job(api: FakeWriterAPI, results: Path) -> None:
+    mine = {job: row for row, jobs in _made_per_row(api).items() for job in jobs}
+    for record in _records(results).values():
+        if record["job_id"] is not None:
+            assert mine.get(uuid.UUID(record["job_id"])) == record["inputs"]["product"][0], record
+
+
+def test_a_create_applied_after_its_answer_was_lost_is_not_created_again(
+    tmp_path: Path,
+) -> None:
+    # Row 2's connection closes unanswered; the server makes its job a second later,
+    # after a first look at the list would have shown nothing.
+    api = FakeWriterAPI(delay=0.05, newest_first=True, faults=Faults(late=1.0)).start()
+    try:
+        for _ in range(2):  # old jobs (a list of one job never proves it held still)
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_late")
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        while not any(entry.fault == "drop_late" for entry in api.log):
+            time.sleep(0.05)  # the late create carried out (after a run that ended early)
+        per_row = _made_per_row(api)
+        assert {row: len(jobs) for row, jobs in per_row.items()} == {
+            "row-1": 1,
+            "row-2": 1,
+            "row-3": 1,
+        }
+        _assert_no_row_joined_to_another_job(api, results)
+        assert summary.lost_answers == 1
+        assert _records(results)[2]["job_id"] == str(per_row["row-2"][0])
+    finally:
+        api.stop()
+
+
+def test_a_resume_at_once_after_a_crash_waits_for_the_create_in_flight(tmp_path: Path) -> None:
+    # The run died while row 1's create was out; the server makes its job a moment
+    # after the same command started again.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):  # old jobs (a list of one job never proves it held still)
+            api.create_as_other(ago=3600)
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)  # the journal's header
+        server_now = api.store.now().timestamp()
+        line = {
+            "event": "creating",
+            "row": 1,
+            "sent_after": server_now - 0.5,
+            "job_clock": True,
+            "at": time.time() - 0.5,
+        }
+        journal = Path(str(results) + ".journal")
+        with journal.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        inputs = [{"id": "product", "value": ["row-1"]}]
+        late = threading.Timer(0.5, api.store.create, (api.application_id, inputs))
+        late.start()
+        _batch_run(api, _rows(1), results)
+        late.join()
+        assert len(_made_per_row(api)["row-1"]) == 1
+        _assert_no_row_joined_to_another_job(api, results)
+        assert _records(results)[1]["status"] == "completed"
+    finally:
+        api.stop()
+
+
+def test_a_job_clock_behind_the_date_header_still_finds_the_lost_creates_job(
+    tmp_path: Path,
+) -> None:
+    # The front end's Date is 45 s ahead of the clock that stamps created_at.
+    api = FakeWriterAPI(delay=0.05, newest_first=True, date_offset=45.0).start()
+    try:
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_after")
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        assert all(len(jobs) == 1 for jobs in _made_per_row(api).values())
+        assert len(_made_per_row(api)) == 3
+        _assert_no_row_joined_to_another_job(api, results)
+    finally:
+        api.stop()
+
+
+def test_with_no_date_header_an_old_job_of_another_program_is_never_a_rows(
+    tmp_path: Path,
+) -> None:
+    api = FakeWriterAPI(delay=0.05, newest_first=True, send_date_header=False).start()
+    try:
+        foreign = api.create_as_other(ago=3600)
+        api.fail_next("create_job", "drop_before")
+        results = tmp_path / "results.jsonl"
+        summary = _batch_run(api, _rows(1), results)
+        record = _records(results)[1]
+        assert record["job_id"] != str(foreign.id)
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(foreign.id)]
+        assert summary.unresolved == 1
+    finally:
+        api.stop()
+
+
+def test_a_lone_job_of_another_program_across_a_long_downtime_is_never_a_rows(
+    tmp_path: Path,
+) -> None:
+    # The run died with row 1's create out (it made nothing) an hour ago; another
+    # program made one job since. The window spans the downtime: nothing proves whose.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)
+        server_now = api.store.now().timestamp()
+        line = {
+            "event": "creating",
+            "row": 1,
+            "sent_after": server_now - 3600,
+            "job_clock": True,
+            "at": time.time() - 3600,
+        }
+        with Path(str(results) + ".journal").open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        foreign = api.create_as_other(ago=1800)
+        _batch_run(api, _rows(1), results)
+        record = _records(results)[1]
+        assert record["job_id"] != str(foreign.id)
+        assert record["status"] == "unresolved"
+        assert str(foreign.id) in record["candidates"]
+        assert "row-1" not in _made_per_row(api)  # not created again either
+    finally:
+        api.stop()
+
+
+def test_another_programs_job_before_a_lost_create_shows_in_the_summary(tmp_path: Path) -> None:
+    # Another program's job 30 s before the create: no candidate of the create (it made
+    # nothing, created again), but the summary says another program creates jobs.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        api.fail_next("create_job", "latency")
+        api.create_as_other(ago=30)
+        api.fail_next("create_job", "drop_before")
+        results = tmp_path / "results.jsonl"
+        summary = _batch_run(api, _rows(2), results)
+        assert summary.other_creator is True
+        assert summary.completed == 2
+    finally:
+        api.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_job_that_never_ends_leaves_its_row_unfinished_and_the_batch_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_batch, "JOB_DEADLINE", 1.0)
+    api = FakeWriterAPI(delay=10_000.0, newest_first=True).start()  # never ends
+    try:
+        results = tmp_path / "results.jsonl"
+        summary = _batch_run(api, _rows(1), results)
+        record = _records(results)[1]
+        assert record["status"] == "unfinished"
+        assert record["job_id"] is not None and record["job_id"] in record["error"]
+        assert summary.statuses == {"unfinished": 1}
+    finally:
+        api.stop()
