@@ -72,9 +72,9 @@ def bench_server(jobs: int) -> Iterator[str]:
 def sync_peers(url: str) -> dict[str, tuple[Callable[[], Any], Callable[[], None]]]:
     from writerai import Writer
 
-    from generated_client import AuthenticatedClient
-    from generated_client.api.template import retry_job
     from writer_jobs import JobsClient
+    from writer_jobs._generated import AuthenticatedClient
+    from writer_jobs._generated.api.template import retry_job
 
     peers: dict[str, tuple[Callable[[], Any], Callable[[], None]]] = {}
 

@@ -51,11 +51,11 @@ _LAZY = {
         "writer_jobs.bulk",
     ),
     **dict.fromkeys(
-        ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "generated_client.models"
+        ("Job", "JobDetails", "JobInput", "JobResult", "JobStatus"), "writer_jobs._generated.models"
     ),
     # Optional fields the server did not send are UNSET: narrow with isinstance(x, Unset),
     # or read them with or_none() (UNSET and null both as None).
-    **dict.fromkeys(("UNSET", "Unset"), "generated_client.types"),
+    **dict.fromkeys(("UNSET", "Unset"), "writer_jobs._generated.types"),
     **dict.fromkeys(("or_none", "result_text"), "writer_jobs._fields"),
 }
 
@@ -77,13 +77,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers see of the lazy names (re-exported: "as")
-    from generated_client.models import Job as Job
-    from generated_client.models import JobDetails as JobDetails
-    from generated_client.models import JobInput as JobInput
-    from generated_client.models import JobResult as JobResult
-    from generated_client.models import JobStatus as JobStatus
-    from generated_client.types import UNSET as UNSET
-    from generated_client.types import Unset as Unset
+    from writer_jobs._generated.models import Job as Job
+    from writer_jobs._generated.models import JobDetails as JobDetails
+    from writer_jobs._generated.models import JobInput as JobInput
+    from writer_jobs._generated.models import JobResult as JobResult
+    from writer_jobs._generated.models import JobStatus as JobStatus
+    from writer_jobs._generated.types import UNSET as UNSET
+    from writer_jobs._generated.types import Unset as Unset
 
     from ._fields import or_none as or_none
     from ._fields import result_text as result_text

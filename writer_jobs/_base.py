@@ -12,8 +12,8 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client import AuthenticatedClient
-from generated_client.models import Job, JobDetails, JobStatus
+from writer_jobs._generated import AuthenticatedClient
+from writer_jobs._generated.models import Job, JobDetails, JobStatus
 
 from . import _engine, _validation
 from ._budget import Budget
@@ -242,7 +242,7 @@ class ClientBase:
     @property
     def generated(self) -> AuthenticatedClient:
         """The generated client on this client's httpx pool and key, for calling
-        ``generated_client.api`` functions directly (no retries, no checks). Only when
+        ``writer_jobs._generated.api`` functions directly (no retries, no checks). Only when
         this client built its own httpx client."""
         self._check_open()
         if self._generated is None:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from generated_client.models import Job, JobDetails, JobStatus
+from writer_jobs._generated.models import Job, JobDetails, JobStatus
 
 from . import _engine
 from ._base import CLIENT_TIMEOUT, Admission, ClientBase

@@ -28,8 +28,15 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.api.template import create_job, get_job, list_jobs, retry_job
-from generated_client.models import CreateJobRequest, Job, JobDetails, JobInput, JobList, JobStatus
+from writer_jobs._generated.api.template import create_job, get_job, list_jobs, retry_job
+from writer_jobs._generated.models import (
+    CreateJobRequest,
+    Job,
+    JobDetails,
+    JobInput,
+    JobList,
+    JobStatus,
+)
 
 from ._config import ClientConfig
 from ._exceptions import (

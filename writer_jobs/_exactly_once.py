@@ -17,8 +17,8 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.api.template import get_job
-from generated_client.models import Job, JobDetails, JobStatus
+from writer_jobs._generated.api.template import get_job
+from writer_jobs._generated.models import Job, JobDetails, JobStatus
 
 from ._config import ClientConfig
 from ._engine import Call, Flow, Safety, execute, parse_details, retry_call

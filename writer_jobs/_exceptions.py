@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # no runtime import: `from writer_jobs import WriterJobsError` stays light
     import httpx
 
-    from generated_client.models import JobDetails
+    from writer_jobs._generated.models import JobDetails
 
 __all__ = [
     "APIConnectionError",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from generated_client.types import Unset
+from writer_jobs._generated.types import Unset
 
 if TYPE_CHECKING:
-    from generated_client.models import JobDetails
+    from writer_jobs._generated.models import JobDetails
 
 T = TypeVar("T")
 

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from generated_client.models import ErrorBody
-from generated_client.response_checks import CHECKS, JsonSchemaValueException
-from generated_client.types import Unset
+from writer_jobs._generated.models import ErrorBody
+from writer_jobs._generated.response_checks import CHECKS, JsonSchemaValueException
+from writer_jobs._generated.types import Unset
 
 from ._exceptions import APIStatusError, ResponseValidationError, status_error_class
 from ._validation import shorten

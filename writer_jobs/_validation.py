@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from generated_client.models import JobInput, JobStatus
+from writer_jobs._generated.models import JobInput, JobStatus
 
 from ._exceptions import InvalidArgumentError
 

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from generated_client import models
+from writer_jobs._generated import models
 
 from ._spec import class_name, operations, pascal, resolve, schemas_of, snake, spec
 
@@ -57,7 +57,7 @@ def test_every_operation_has_a_generated_module(path: str, method: str, op: dict
     where = f"{method.upper()} {path}"
     assert op.get("tags"), f"{where} has no tag: the generator files it under 'default'"
     assert op.get("operationId"), f"{where} has no operationId (spec/overlay.yaml sets them)"
-    name = f"generated_client.api.{op['tags'][0]}.{op['operationId']}"
+    name = f"writer_jobs._generated.api.{op['tags'][0]}.{op['operationId']}"
     try:
         module = importlib.import_module(name)
     except ImportError as error:

@@ -16,8 +16,8 @@ from uuid import UUID
 import httpx
 import pytest
 
-from generated_client import AuthenticatedClient
-from generated_client.types import Response
+from writer_jobs._generated import AuthenticatedClient
+from writer_jobs._generated.types import Response
 
 from ._spec import ROOT, SPEC_PATH, operations, spec
 
@@ -25,8 +25,8 @@ from ._spec import ROOT, SPEC_PATH, operations, spec
 # (a spec whose operations or schemas lost their project names) fails each test saying
 # which, instead of failing the whole module at collection.
 try:
-    from generated_client.api.template import create_job, get_job, list_jobs, retry_job
-    from generated_client.models import (
+    from writer_jobs._generated.api.template import create_job, get_job, list_jobs, retry_job
+    from writer_jobs._generated.models import (
         CreateJobRequest,
         Job,
         JobDetails,

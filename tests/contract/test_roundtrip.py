@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from generated_client import models
+from writer_jobs._generated import models
 
 from ._spec import (
     class_name,
@@ -68,7 +68,7 @@ def test_instances_parse_and_round_trip(name: str, schema: dict[str, Any]) -> No
     missing = [ref for node in reached for ref in unresolved_refs(node, spec())]
     assert not missing, f"response schema {name} reaches a $ref to no component: {missing}"
     cls = getattr(models, class_name(name), None)
-    assert cls is not None, f"generated_client.models has no {class_name(name)} (for {name})"
+    assert cls is not None, f"writer_jobs._generated.models has no {class_name(name)} (for {name})"
 
     # hypothesis-jsonschema builds objects by filtering: the filter health check is noise here.
     @settings(

@@ -123,10 +123,10 @@ def test_generate_lists_the_changed_files_and_the_next_steps(later: Update) -> N
 
 
 NAMES_AND_READS = """
-import generated_client, writer_jobs
-from generated_client.api.template import create_job, get_job, list_jobs, retry_job
-from generated_client.models import ErrorBody, Job, JobDetails, JobStatus
-for module in (generated_client, writer_jobs):
+import writer_jobs._generated, writer_jobs
+from writer_jobs._generated.api.template import create_job, get_job, list_jobs, retry_job
+from writer_jobs._generated.models import ErrorBody, Job, JobDetails, JobStatus
+for module in (writer_jobs._generated, writer_jobs):
     assert module.__file__.startswith(PROJECT), module.__file__
 assert JobStatus("queued") is JobStatus.QUEUED
 assert "updated_at" in Job.__annotations__

@@ -138,7 +138,7 @@ def test_close_is_idempotent_and_use_after_close_is_a_clear_error(
 
 
 def test_generated_client_shares_the_pool_and_the_key() -> None:
-    from generated_client.api.template import retry_job
+    from writer_jobs._generated.api.template import retry_job
     from writer_jobs.testing import FakeWriterAPI
 
     with FakeWriterAPI(seed_failed=1, api_key=KEY) as api:

@@ -11,7 +11,6 @@ from uuid import UUID
 import httpx
 import pytest
 
-from generated_client.models import JobDetails, JobList
 from writer_jobs import (
     APITimeoutError,
     InternalServerError,
@@ -30,6 +29,7 @@ from writer_jobs._engine import (
     get_call,
 )
 from writer_jobs._exactly_once import CLOCK_MARGIN, retry_flow
+from writer_jobs._generated.models import JobDetails, JobList
 from writer_jobs._validation import inputs
 from writer_jobs.bulk._selection import AnchoredPager
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from generated_client.models import JobDetails
 from writer_jobs import Selection
 from writer_jobs._config import ACCOUNT_LIMIT, resolve_rate_limit
 from writer_jobs._engine import Sleep, wait_flow
 from writer_jobs._exactly_once import ServerClock
+from writer_jobs._generated.models import JobDetails
 from writer_jobs._parse import epoch, http_date
 from writer_jobs.bulk._watcher import Watcher
 

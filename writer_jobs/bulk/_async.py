@@ -11,7 +11,7 @@ from uuid import UUID
 
 import httpx
 
-from generated_client.models import JobDetails
+from writer_jobs._generated.models import JobDetails
 
 from .._async_client import AsyncSingleCallClient
 from .._base import CLIENT_TIMEOUT

@@ -26,8 +26,8 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.models import JobDetails, JobInput, JobStatus
-from generated_client.types import Unset
+from writer_jobs._generated.models import JobDetails, JobInput, JobStatus
+from writer_jobs._generated.types import Unset
 
 from .. import _validation
 from .._base import CLIENT_TIMEOUT, ClientBase

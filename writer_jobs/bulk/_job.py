@@ -6,7 +6,7 @@ from uuid import UUID
 
 import httpx
 
-from generated_client.models import JobStatus
+from writer_jobs._generated.models import JobStatus
 
 from .. import _engine
 from .._config import ClientConfig

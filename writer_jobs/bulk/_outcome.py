@@ -8,7 +8,7 @@ from uuid import UUID
 
 import attrs
 
-from generated_client.models import JobStatus
+from writer_jobs._generated.models import JobStatus
 
 
 class Outcome(enum.StrEnum):

@@ -26,7 +26,7 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.models import JobDetails, JobStatus
+from writer_jobs._generated.models import JobDetails, JobStatus
 
 from .. import _validation
 from .._base import CLIENT_TIMEOUT, ClientBase

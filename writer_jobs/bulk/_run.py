@@ -14,7 +14,7 @@ from uuid import UUID
 import attrs
 import httpx
 
-from generated_client.models import JobDetails, JobStatus
+from writer_jobs._generated.models import JobDetails, JobStatus
 
 from .. import _engine
 from .._budget import Budget

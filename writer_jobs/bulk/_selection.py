@@ -14,7 +14,7 @@ from uuid import UUID
 
 import attrs
 
-from generated_client.models import JobDetails, JobStatus
+from writer_jobs._generated.models import JobDetails, JobStatus
 
 from .._engine import Pager
 from .._exceptions import InvalidArgumentError

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import httpx
 
-from generated_client.models import JobDetails
+from writer_jobs._generated.models import JobDetails
 
 from .._base import CLIENT_TIMEOUT
 from .._client import SingleCallClient

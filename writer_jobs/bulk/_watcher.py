@@ -32,7 +32,7 @@ from uuid import UUID
 
 import httpx
 
-from generated_client.models import JobDetails, JobList, JobStatus
+from writer_jobs._generated.models import JobDetails, JobList, JobStatus
 
 from .._config import ClientConfig
 from .._engine import FINISHED, Call, Flow, Pager, execute, get_call

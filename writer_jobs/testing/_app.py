@@ -22,8 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from generated_client.models import JobList, JobListPagination, JobStatus
-from generated_client.types import UNSET
+from writer_jobs._generated.models import JobList, JobListPagination, JobStatus
+from writer_jobs._generated.types import UNSET
 
 from ._conditions import OtherConsumer, Outage, Schedule
 from ._faults import AFTER, LATE, FaultPicker

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 import attrs
 
-from generated_client.models import JobStatus
+from writer_jobs._generated.models import JobStatus
 
 from ._app import FakeApp, LogEntry
 from ._conditions import Condition, OtherCreator, Schedule

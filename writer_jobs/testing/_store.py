@@ -14,8 +14,15 @@ from typing import Any
 
 import attrs
 
-from generated_client.models import ErrorBody, ErrorDetail, Job, JobDetails, JobResult, JobStatus
-from generated_client.types import UNSET
+from writer_jobs._generated.models import (
+    ErrorBody,
+    ErrorDetail,
+    Job,
+    JobDetails,
+    JobResult,
+    JobStatus,
+)
+from writer_jobs._generated.types import UNSET
 
 #: The clock's resolution: a job that fails again does so at least this long after its retry.
 _TICK = datetime.timedelta(microseconds=1)
