@@ -37,7 +37,12 @@ def test_the_key_is_in_no_log_record_repr_error_traceback_or_journal(
     journal = tmp_path / "j.jsonl"
     texts: list[str] = []
     faults = Faults(
-        rate=0.3, kinds=("429", "503", "drop_after", "malformed"), seed=2, retry_after=0.01
+        # No malformed bodies: a malformed list page ends a bulk run (which request gets
+        # which fault depends on how many the run makes), and this test needs it whole.
+        rate=0.3,
+        kinds=("429", "503", "drop_after"),
+        seed=2,
+        retry_after=0.01,
     )
     with FakeWriterAPI(api_key=SENTINEL, seed_failed=30, delay=0.05, faults=faults) as api:
         with JobsClient(SENTINEL, base_url=api.base_url, backoff_initial=0.01) as client:
