@@ -221,3 +221,142 @@ def test_a_job_that_never_ends_leaves_its_row_unfinished_and_the_batch_ends(
         assert summary.statuses == {"unfinished": 1}
     finally:
         api.stop()
+
+
+def _when(condition: Any, then: Any) -> threading.Thread:
+    """Run ``then`` as soon as ``condition()`` holds (polled), on a thread."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        then()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_another_programs_job_in_a_lost_creates_window_is_not_a_rows_when_it_makes_more(
+    tmp_path: Path,
+) -> None:
+    # Row 2's create is lost and makes nothing; another program's job lands in its window,
+    # alone in view: the proof takes it for row 2's. The same program makes another job
+    # later in the run, after that proof: the run's last look at the list sees it, and
+    # row 2 gets no result of a job that is not provably its.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):  # old jobs, long before the run
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_before")
+        creates = lambda: [e for e in api.log if e.operation == "create_job"]  # noqa: E731
+        first = _when(lambda: any(e.fault == "drop_before" for e in creates()), api.create_as_other)
+        later = _when(lambda: len(creates()) >= 3, api.create_as_other)
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        first.join()
+        later.join()
+        in_window, after = api.other_created[2:]
+        record = _records(results)[2]
+        assert record["status"] == "unresolved"
+        assert record["job_id"] is None
+        assert record["candidates"] == [str(in_window)]
+        assert "another program" in record["error"]
+        assert str(after) not in json.dumps(_records(results))
+        assert "row-2" not in _made_per_row(api)  # not created again either
+        assert [_records(results)[n]["status"] for n in (1, 3)] == ["completed", "completed"]
+        _assert_no_row_joined_to_another_job(api, results)
+        assert summary.other_creator is True
+        assert summary.unresolved == 1
+    finally:
+        api.stop()
+
+
+def test_a_lost_creates_job_is_the_rows_when_nobody_else_creates_during_the_run(
+    tmp_path: Path,
+) -> None:
+    # Row 2's create makes its job and loses the answer; nobody else creates jobs: the
+    # run's last look at the list finds every job claimed, and row 2 gets its job.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_after")
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        per_row = _made_per_row(api)
+        assert _records(results)[2]["job_id"] == str(per_row["row-2"][0])
+        assert _records(results)[2]["status"] == "completed"
+        assert {row: len(jobs) for row, jobs in per_row.items()} == {
+            "row-1": 1,
+            "row-2": 1,
+            "row-3": 1,
+        }
+        assert summary.other_creator is False
+        assert summary.completed == 3
+    finally:
+        api.stop()
+
+
+@pytest.mark.parametrize("another_program", [False, True])
+def test_a_resume_looks_back_to_the_first_runs_creates_before_giving_a_proved_job(
+    tmp_path: Path, another_program: bool
+) -> None:
+    # The first run proved row 1's lost create made its job and died before its last look
+    # at the list. The same command again follows the job, then looks back to the first
+    # run's create: another program's job since makes row 1 unresolved; asked to, the
+    # run after creates it again.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)  # the journal's header
+        server_now = api.store.now().timestamp()
+        job = api.store.create(api.application_id, [{"id": "product", "value": ["row-1"]}], ago=5)
+        lines = [
+            {
+                "event": "creating",
+                "row": 1,
+                "sent_after": server_now - 5.5,
+                "job_clock": True,
+                "at": time.time() - 5.5,
+            },
+            {
+                "event": "proved",
+                "row": 1,
+                "verdict": "made",
+                "job_id": str(job.id),
+                "created_at": job.created_at.timestamp(),
+            },
+        ]
+        journal = Path(str(results) + ".journal")
+        with journal.open("a") as f:
+            f.writelines(json.dumps(line) + "\n" for line in lines)
+        if another_program:
+            api.create_as_other(ago=2)
+        summary = _batch_run(api, _rows(1), results)
+        record = _records(results)[1]
+        if not another_program:
+            assert record["status"] == "completed"
+            assert record["job_id"] == str(job.id)
+            assert summary.other_creator is False
+            return
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(job.id)]
+        assert summary.other_creator is True
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            again = client.batch(
+                api.application_id, _rows(1), results=results, create_unresolved=True
+            )
+        record = _records(results)[1]
+        assert record["status"] == "completed"
+        assert record["job_id"] not in (None, str(job.id))
+        assert again.created == 1
+        assert len(_made_per_row(api)["row-1"]) == 2  # asked for: the user's flag
+    finally:
+        api.stop()

@@ -8,8 +8,9 @@ a time, each written to the journal before it is sent; one whose answer is lost 
 that a crash left without one) is settled from the application's job list, read once
 the settle bound has passed, before the next goes (``_batch_proof``): the job it made,
 none (it is created again), or, when the list cannot tell, ``unresolved`` with its
-candidate jobs, never a guess. A job watched past ``JOB_DEADLINE`` ends its row
-``unfinished``.
+candidate jobs, never a guess. A job proved made is the row's only if the run's last
+look at the list, back to its first create, shows no job of another program; its result
+waits for it. A job watched past ``JOB_DEADLINE`` ends its row ``unfinished``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,18 @@ from .._exceptions import (
 from .._parse import epoch
 from . import _batch_proof
 from ._batch_journal import BatchJournal, RowState
-from ._batch_proof import ListedJob, LostCreate, Made, NotMade, Unresolved, Verdict, floor, settle
+from ._batch_proof import (
+    ListedJob,
+    LostCreate,
+    Made,
+    NotMade,
+    Unresolved,
+    Verdict,
+    floor,
+    foreign,
+    run_floor,
+    settle,
+)
 from ._hold import DEFAULT_MAX_UNAVAILABLE, client_state
 from ._job import job_flow
 from ._outcome import Outcome
@@ -273,6 +285,9 @@ class BatchRun(BulkRun):
         #: Rows in flight (created or being created, watched, retried), by number.
         self.active: dict[int, Row] = {}
         self.by_job: dict[UUID, int] = {}
+        #: Results of rows whose job was proved made, until the run's last look at the
+        #: list (``_sweep``) says whether the job is theirs.
+        self.held: dict[int, RowResult] = {}
         #: Retries the watcher found due, taken by the workers before new rows.
         self.due: collections.deque[_Item] = collections.deque()
         self.created = self.retried = self.lost_answers = 0
@@ -375,10 +390,19 @@ class BatchRun(BulkRun):
             )
             self.record_row(self._result(row, self.state(row.number), "unfinished", error=error))
 
-    def record_row(self, result: RowResult) -> None:
+    def record_row(self, result: RowResult, *, swept: bool = False) -> None:
+        """Write a row's result (once). A row whose job was proved made waits for the
+        run's last look at the list (``swept``: that look was taken)."""
+        state = self.batch_journal.rows.get(result.row)
         with self._lock:
             self.gate.check()  # stopped: the row's result is left to the next run
             if result.row in self.done:
+                return
+            if not swept and state is not None and state.adopted:
+                self.held[result.row] = result
+                self.active.pop(result.row, None)
+                if result.job_id is not None:
+                    self.by_job.pop(result.job_id, None)
                 return
             if self.results is not None:
                 self.results.write(result)
@@ -615,10 +639,30 @@ class BatchRun(BulkRun):
         return self._result(row, state, "failed", error=outcome.message or outcome.error_type)
 
     def _prove(self, lost: list[LostCreate]) -> Flow[dict[int, Verdict]]:
-        """List the application's jobs back to the proof's floor, newest first, until a
-        pass over them holds still; settle the lost creates from what was seen."""
+        """Settle the lost creates from the application's jobs listed back to the
+        proof's floor."""
+        seen, still = yield from self._read_list(floor(lost))
+        verdicts = self._settle(lost, seen)
+        if still:
+            return verdicts
+        # Never a pass the list held still under: a job may have slipped past every
+        # one. Nothing is proved made nor not made.
+        return {
+            row: Unresolved(
+                (v.job_id,)
+                if isinstance(v, Made)
+                else v.candidates
+                if isinstance(v, Unresolved)
+                else (),
+                v.other_creator if not isinstance(v, Made) else False,
+            )
+            for row, v in verdicts.items()
+        }
+
+    def _read_list(self, oldest: float) -> Flow[tuple[list[ListedJob], bool]]:
+        """List the application's jobs back to ``oldest`` (created_at), newest first,
+        until a pass over them holds still (False: none did, in ``_PROOF_GIVE_UP``)."""
         seen: dict[UUID, ListedJob] = {}
-        oldest = floor(lost)
         passes = 0
         while True:
             passes += 1
@@ -646,27 +690,68 @@ class BatchRun(BulkRun):
             # on one page (a list of one job leaves the pager no anchor to check).
             whole = len(sizes) == 2 and 0 < sizes[0] < _PROOF_PAGE and sizes[1] == 0
             if not pager.shifted and (not pager.unverified or whole):
-                break
+                return list(seen.values()), True
             if passes >= _PROOF_GIVE_UP:
-                # Never a pass the list held still under: a job may have slipped past
-                # every one. Nothing is proved made nor not made.
-                verdicts = self._settle(lost, seen.values())
-                return {
-                    row: Unresolved(
-                        (v.job_id,)
-                        if isinstance(v, Made)
-                        else v.candidates
-                        if isinstance(v, Unresolved)
-                        else (),
-                        v.other_creator if not isinstance(v, Made) else False,
-                    )
-                    for row, v in verdicts.items()
-                }
+                return list(seen.values()), False
             # The list moved while it was paged: a job may have slipped past a page.
             # Never settled on such a pass: again, slower as it keeps moving.
             if passes >= _PROOF_PASSES:
                 yield Sleep(min(0.25 * (passes - _PROOF_PASSES + 1), 5.0))
-        return self._settle(lost, seen.values())
+
+    def _sweep(self) -> Flow[None]:
+        """The run's last look at the list, once every job ended: the rows whose job was
+        proved made get their result, unless a job since the run's first create is no
+        row's (another program creates jobs here: the proved job may be its, and the row
+        is unresolved, the job its candidate)."""
+        began = self.batch_journal.began
+        others: tuple[UUID, ...] = ()
+        still = True
+        if began is not None:
+            seen, still = yield from self._read_list(run_floor(began))
+            others = foreign(seen, self.batch_journal.claimed, began)
+        with self._lock:
+            held, self.held = self.held, {}
+            if others:
+                self.other_creator = True
+        for number, result in sorted(held.items()):
+            if still and not others:
+                self.record_row(result, swept=True)
+                continue
+            state = self.state(number)
+            candidates = () if state.job_id is None else (state.job_id,)
+            with self._lock:
+                self.gate.check()
+                self.batch_journal.write(
+                    state,
+                    "proved",
+                    verdict="unresolved",
+                    candidates=[str(c) for c in candidates],
+                    swept=True,
+                )
+                self.sent_rows -= 1
+            why = (
+                f"the job list shows {len(others)} job(s) no row of this batch made, created "
+                "during it: another program creates jobs in this application"
+                if others
+                else "the job list kept moving while it was read"
+            )
+            self.record_row(
+                attrs.evolve(
+                    result,
+                    status="unresolved",
+                    job_id=None,
+                    attempts=0,
+                    title=None,
+                    suggestion=None,
+                    error=(
+                        f"the create's answer was lost and one job, the candidate, was created "
+                        f"in its window; but {why}, so the list cannot prove that job is this "
+                        "row's; it is not created again (see candidates)"
+                    ),
+                    candidates=candidates,
+                ),
+                swept=True,
+            )
 
     def _settle(self, lost: list[LostCreate], seen: Iterable[ListedJob]) -> dict[int, Verdict]:
         journal = self.batch_journal
@@ -762,8 +847,10 @@ def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     while True:
         yield Work(feed, concurrency, run.start_row, run.finish_row, watch)
         if not run.due:
-            return
+            break
         feed = _Feed(run, None, len(run.due))
+    if run.held:
+        yield run._sweep()
 
 
 def start_batch(

@@ -8,7 +8,9 @@ JSON lines: a header naming the application, the API and the input, then per row
   client's wall clock), written and flushed before the create is sent;
 - ``created`` (``job_id``, ``created_at``) once its answer came;
 - ``proved``: a lost create settled from the job list (``made`` with the job,
-  ``not_made``, or ``unresolved`` with its candidates);
+  ``not_made``, or ``unresolved`` with its candidates); a job proved made is
+  ``unresolved`` again when the run's last look at the list shows another program
+  creating jobs (``_batch_proof.foreign``);
 - ``retrying`` (the job's ``updated_at`` before the retry, and the server's clock),
   before a retry's POST, and ``retried`` once it is accepted.
 
@@ -28,7 +30,7 @@ from uuid import UUID
 import attrs
 
 from .._exceptions import InvalidArgumentError, RunInProgressError
-from ._batch_proof import LostCreate
+from ._batch_proof import LostCreate, window_start
 from ._journal import Resume, _try_lock
 
 BATCH_JOURNAL_FORMAT = 1
@@ -52,6 +54,9 @@ class RowState:
     retrying: Resume | None = None
     #: The job's updated_at before its last accepted retry (the watcher's baseline).
     retried_from: float | None = None
+    #: The job was proved made (a lost create's): its result waits for the run's last
+    #: look at the list (another program's jobs there make it unresolved).
+    adopted: bool = False
     #: Proved unresolved: the jobs its lost create may have made.
     unresolved: tuple[UUID, ...] | None = None
     #: Of the lost create: ``lost`` is the job clock (not Date's), and the client's wall
@@ -79,6 +84,9 @@ class BatchJournal:
         self.claimed: set[UUID] = set()
         #: Jobs an unresolved create may have made: never given to another row.
         self.maybe_claimed: set[UUID] = set()
+        #: The oldest created_at a job of any run of this journal can have (the first
+        #: create's window; None: nothing created yet).
+        self.began: float | None = None
         self._file: IO[str] | None = None
         if self.path is None:
             return
@@ -174,6 +182,8 @@ class BatchJournal:
             state.lost_job_clock = entry.get("job_clock") is True
             state.lost_at = _number(entry.get("at"))
             state.not_made, state.unresolved = False, None
+            start = window_start(LostCreate(state.row, state.lost, job_clock=state.lost_job_clock))
+            self.began = start if self.began is None else min(self.began, start)
         elif event == "created":
             state.job_id, state.created_at = self._job(entry), _number(entry.get("created_at"))
             state.lost, state.attempts = None, 1
@@ -184,12 +194,17 @@ class BatchJournal:
                 state.job_id = self._job(entry)
                 state.created_at = _number(entry.get("created_at"))
                 state.attempts = 1
+                state.adopted = True
                 self.claimed.add(state.job_id)
             elif entry.get("verdict") == "not_made":
                 state.not_made = True
             elif entry.get("verdict") == "unresolved":
                 state.unresolved = tuple(UUID(str(c)) for c in entry.get("candidates", []))
                 self.maybe_claimed.update(state.unresolved)
+                if state.job_id is not None:  # a job proved made, no longer (see above)
+                    self.claimed.discard(state.job_id)
+                    state.job_id, state.created_at, state.attempts = None, None, 0
+                    state.adopted, state.retrying = False, None
         elif event == "retrying":
             state.retrying = Resume(
                 _number(entry.get("listed_updated_at")), _number(entry.get("server_at_least"))

@@ -23,9 +23,16 @@ The list proves little, so a verdict is given only when nothing is in doubt:
 Jobs that an earlier unresolved create may have made (``maybe_claimed``) are nobody
 else's: a later proof never gives one to its row.
 
+A job proved ``Made`` is the row's only once the whole run has been seen: after the
+last job ended, the run lists the application back to its first create (``foreign``).
+An unclaimed job there (another program's, or one the list could not tie to a row)
+shows that something else creates jobs in the application, and every job proved made
+in the run is given back: its row is ``Unresolved``, the job its candidate.
+
 What remains assumed: the server makes a create's job, and the list shows it, within
-the settle bound; and another program creating exactly one job inside a lost create's
-window, with no other unclaimed job in view, is taken for the create's own.
+the settle bound; and no other program creates jobs in the application during the run
+save exactly one job, inside a lost create's window (that one is taken for the
+create's own: the list cannot tell them apart).
 
 No I/O here: the run lists, this decides.
 """
@@ -168,6 +175,19 @@ def settle(
                 _ids([*candidates, *overlapping, *near]), other_creator=other_creator
             )
     return verdicts
+
+
+def run_floor(began: float) -> float:
+    """The oldest ``created_at`` the run's last look at the list goes back to: the first
+    create's window (``began``, from the journal) and its look-back."""
+    return began - LOOKBACK
+
+
+def foreign(listed: Iterable[ListedJob], claimed: set[UUID], began: float) -> tuple[UUID, ...]:
+    """The jobs created since the run's floor that no row claims: when there is one,
+    something else creates jobs in the application, and a job proved made may be its."""
+    oldest = run_floor(began)
+    return _ids(job for job in listed if _after(job, oldest) and job.id not in claimed)
 
 
 def _ids(jobs: Iterable[ListedJob]) -> tuple[UUID, ...]:
