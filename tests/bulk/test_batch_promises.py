@@ -360,3 +360,39 @@ def test_a_resume_looks_back_to_the_first_runs_creates_before_giving_a_proved_jo
         assert len(_made_per_row(api)["row-1"]) == 2  # asked for: the user's flag
     finally:
         api.stop()
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_first_create_lost_before_any_answer_is_proved_once_another_teaches_the_job_clock(
+    tmp_path: Path, concurrency: int
+) -> None:
+    # The run's first create makes its job and loses the answer: no answer has given the
+    # job clock yet, so no window can be bounded. With other rows to create, their
+    # answers teach the clock and the row gets its job; with none under way (one
+    # worker), it is unresolved, its job the candidate, never created again.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "drop_after")
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(
+                api.application_id, _rows(4), results=results, concurrency=concurrency
+            )
+        per_row = _made_per_row(api)
+        assert sorted(len(jobs) for jobs in per_row.values()) == [1, 1, 1, 1]
+        _assert_no_row_joined_to_another_job(api, results)
+        assert summary.lost_answers == 1
+        first = next(e.job_id for e in api.log if e.fault == "drop_after")
+        lost_row = next(r for r in _records(results).values() if str(first) in json.dumps(r))
+        if concurrency == 1:
+            assert lost_row["status"] == "unresolved"
+            assert lost_row["candidates"] == [str(first)]
+            assert summary.completed == 3
+        else:
+            assert lost_row["status"] == "completed"
+            assert lost_row["job_id"] == str(first)
+            assert summary.completed == 4
+    finally:
+        api.stop()

@@ -77,6 +77,9 @@ _PROOF_PASSES = 4
 #: Passes after which a proof stops (about 15 s of a list that never holds still, or
 #: pages of one job that cannot show it): the lost creates are unresolved.
 _PROOF_GIVE_UP = 12
+#: Seconds, at most, a lost create proved before the job clock was known waits for
+#: another row's answered create to teach it (while one is under way).
+_CLOCK_WAIT = 60.0
 #: Seconds a job is watched, per run of it, before its row ends ``unfinished``: a job
 #: that never shows ``completed`` or ``failed`` (a status this client does not know, a
 #: server that never ends it) must not hold the batch forever.
@@ -296,7 +299,13 @@ class BatchRun(BulkRun):
         self.resumed = sum(
             1 for s in self.batch_journal.rows.values() if s.job_id and s.row not in self.done
         )
-        self._create_slot = False
+        #: The row whose create holds the one create slot (None: free).
+        self._create_slot: int | None = None
+        #: Creates under way (sent, or waiting for the slot), and of them those waiting
+        #: for the job clock (``_await_job_clock``), with the jobs they may have made.
+        self._creating = 0
+        self._awaiting_clock = 0
+        self._awaiting_candidates: set[UUID] = set()
         #: Watched jobs by id: when their row ends ``unfinished`` (time.monotonic()).
         self._watch_deadlines: dict[UUID, float] = {}
         #: The offset of the server's job clock from time.monotonic(), at least (from
@@ -517,25 +526,61 @@ class BatchRun(BulkRun):
         return self.config.timeout if self.timeout is None else self.timeout
 
     # --- the flows --------------------------------------------------------------------
-    def _take_slot(self) -> bool:
+    def _take_slot(self, row: int) -> bool:
         with self._lock:
-            if self._create_slot:
-                return False
-            self._create_slot = True
+            if self._create_slot is not None:
+                return self._create_slot == row
+            self._create_slot = row
             return True
 
-    def _give_slot(self) -> None:
+    def _give_slot(self, row: int) -> None:
         with self._lock:
-            self._create_slot = False
+            if self._create_slot == row:
+                self._create_slot = None
+
+    def _await_job_clock(self, row: int, candidates: Sequence[UUID]) -> Flow[float | None]:
+        """A lost create proved before any create was answered has no window the job
+        clock bounds: give the slot to the other rows' creates, whose answers teach the
+        clock, and wait for it while one of them is under way; then hold the slot again.
+        The offset of the job clock from time.monotonic() (None: none was learned)."""
+        with self._lock:
+            self._awaiting_clock += 1
+            self._awaiting_candidates.update(candidates)  # no other row's, meanwhile
+        self._give_slot(row)
+        try:
+            deadline = time.monotonic() + _CLOCK_WAIT
+            while True:
+                with self._lock:
+                    offset = self._job_clock_offset
+                    others = self._creating - self._awaiting_clock
+                if offset is not None or others <= 0 or time.monotonic() >= deadline:
+                    break
+                yield Sleep(_SLOT_POLL)
+            while not self._take_slot(row):
+                yield Sleep(_SLOT_POLL)
+        finally:
+            with self._lock:
+                self._awaiting_clock -= 1
+                self._awaiting_candidates.difference_update(candidates)
+        return offset
 
     def _create_flow(self, row: Row) -> Flow[RowResult | _Watch]:
         """Create the row's job; a lost answer is settled from the list before the next
         create goes (the slot is held until then)."""
+        with self._lock:
+            self._creating += 1
+        try:
+            return (yield from self._create_steps(row))
+        finally:
+            with self._lock:
+                self._creating -= 1
+
+    def _create_steps(self, row: Row) -> Flow[RowResult | _Watch]:
         state = self.state(row.number)
         inputs = [JobInput(id=name, value=values) for name, values in row.inputs.items()]
         call = create_call(self.application_id, inputs)
         while True:
-            while not self._take_slot():
+            while not self._take_slot(row.number):
                 yield Sleep(_SLOT_POLL)
             try:
                 sent_after, job_clock = self.sent_after()
@@ -548,6 +593,7 @@ class BatchRun(BulkRun):
                         job_clock=job_clock,
                         at=time.time(),
                     )
+                sent = time.monotonic()
                 try:
                     job = yield from execute(call, self.config, self.timeout)
                 except ServiceUnavailableError:
@@ -567,8 +613,19 @@ class BatchRun(BulkRun):
                     # Nothing in the list yet proves nothing: the job may be made, or
                     # shown, late. The proof reads the list once that can no longer be.
                     yield Sleep(self.settle_wait(isinstance(exc, APITimeoutError)))
-                    verdicts = yield from self._prove([lost])
-                    verdict = self._apply(verdicts)[row.number]
+                    verdict = (yield from self._prove([lost]))[row.number]
+                    if (
+                        isinstance(verdict, Unresolved)
+                        and verdict.candidates
+                        and not verdict.other_creator
+                        and not job_clock
+                    ):
+                        # The run's first creates: no job clock bounds the window yet.
+                        offset = yield from self._await_job_clock(row.number, verdict.candidates)
+                        if offset is not None:
+                            lost = LostCreate(row.number, sent + offset, job_clock=True)
+                            verdict = (yield from self._prove([lost]))[row.number]
+                    self._apply({row.number: verdict})
                 else:
                     created_at = epoch(job.created_at)
                     self._learn_job_clock(created_at, time.monotonic())
@@ -580,7 +637,7 @@ class BatchRun(BulkRun):
                         self.sent_rows += 1
                     return _Watch(job.id, created_at)
             finally:
-                self._give_slot()
+                self._give_slot(row.number)
             if isinstance(verdict, Made):
                 return _Watch(verdict.job_id, verdict.created_at)
             if isinstance(verdict, Unresolved):
@@ -755,7 +812,9 @@ class BatchRun(BulkRun):
 
     def _settle(self, lost: list[LostCreate], seen: Iterable[ListedJob]) -> dict[int, Verdict]:
         journal = self.batch_journal
-        return settle(lost, seen, journal.claimed, maybe_claimed=journal.maybe_claimed)
+        with self._lock:
+            maybe_claimed = journal.maybe_claimed | self._awaiting_candidates
+        return settle(lost, seen, journal.claimed, maybe_claimed=maybe_claimed)
 
     def _apply(self, verdicts: dict[int, Verdict]) -> dict[int, Verdict]:
         """Write each verdict to the journal (the job proved made is claimed)."""
