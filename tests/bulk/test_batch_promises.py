@@ -396,3 +396,28 @@ def test_the_first_create_lost_before_any_answer_is_proved_once_another_teaches_
             assert summary.completed == 4
     finally:
         api.stop()
+
+
+def test_a_lost_creates_job_made_with_it_is_given_without_waiting_the_settle_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job was made with the create (the answer lost after): it shows in the list at
+    # once, and the next create does not wait the settle bound (here a minute) out.
+    monkeypatch.setattr(_batch_proof, "SETTLE", 60.0)
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_after")
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        creates = [e for e in api.log if e.operation == "create_job"]
+        assert len(creates) == 3
+        assert creates[1].fault == "drop_after"
+        assert creates[2].at - creates[1].at < 30  # not the minute of the settle bound
+        assert _records(results)[2]["job_id"] == str(creates[1].job_id)
+        assert summary.completed == 3
+    finally:
+        api.stop()

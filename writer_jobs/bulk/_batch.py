@@ -77,6 +77,9 @@ _PROOF_PASSES = 4
 #: Passes after which a proof stops (about 15 s of a list that never holds still, or
 #: pages of one job that cannot show it): the lost creates are unresolved.
 _PROOF_GIVE_UP = 12
+#: Seconds after a lost create's POST ended before the list is first read: a job made
+#: with the create shows by then (one made later is waited for up to the settle bound).
+_EARLY_LOOK = 1.0
 #: Seconds, at most, a lost create proved before the job clock was known waits for
 #: another row's answered create to teach it (while one is under way).
 _CLOCK_WAIT = 60.0
@@ -610,10 +613,8 @@ class BatchRun(BulkRun):
                         float("-inf") if sent_after is None else sent_after,
                         job_clock=job_clock,
                     )
-                    # Nothing in the list yet proves nothing: the job may be made, or
-                    # shown, late. The proof reads the list once that can no longer be.
-                    yield Sleep(self.settle_wait(isinstance(exc, APITimeoutError)))
-                    verdict = (yield from self._prove([lost]))[row.number]
+                    settle_for = self.settle_wait(isinstance(exc, APITimeoutError))
+                    verdict = yield from self._settle_lost(lost, settle_for)
                     if (
                         isinstance(verdict, Unresolved)
                         and verdict.candidates
@@ -649,6 +650,22 @@ class BatchRun(BulkRun):
                     candidates=verdict.candidates,
                 )
             # NotMade: created again (the slot was given back: a turn like any other)
+
+    def _settle_lost(self, lost: LostCreate, settle_for: float) -> Flow[Verdict]:
+        """The verdict on a create whose answer was lost. Nothing in the list yet proves
+        nothing: the job may be made, or shown, late; only a list read once that can no
+        longer be (``settle_for`` after the POST ended) proves it made none. A job made
+        with the create shows at once: one look soon after gives it, without waiting
+        the rest of the bound (a job of another program taken so is caught by the run's
+        last look at the list, as any proved made)."""
+        deadline = time.monotonic() + settle_for
+        if lost.job_clock and settle_for > 2 * _EARLY_LOOK:
+            yield Sleep(_EARLY_LOOK)
+            early = (yield from self._prove([lost]))[lost.row]
+            if isinstance(early, Made):
+                return early
+        yield Sleep(max(deadline - time.monotonic(), 0.0))
+        return (yield from self._prove([lost]))[lost.row]
 
     def _follow_flow(self, row: Row) -> Flow[RowResult | _Watch]:
         state = self.state(row.number)
