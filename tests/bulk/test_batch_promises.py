@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from writer_jobs import JobsClient
 from writer_jobs.bulk import _batch, _batch_proof
-from writer_jobs.testing import FakeWriterAPI, Faults
+from writer_jobs.testing import FakeWriterAPI, Faults, OtherCreator
 
 #: A short settle bound and request timeout: the tests wait for them.
 SETTLE = 1.5
@@ -63,7 +64,7 @@ def _assert_no_row_joined_to_another_job(api: FakeWriterAPI, results: Path) -> N
             assert mine.get(uuid.UUID(record["job_id"])) == record["inputs"]["product"][0], record
 
 
-def test_a_create_applied_after_its_answer_was_lost_is_not_created_again(
+def test_a_create_applied_after_its_answer_was_lost_is_not_created_again_nor_taken(
     tmp_path: Path,
 ) -> None:
     # Row 2's connection closes unanswered; the server makes its job a second later,
@@ -87,7 +88,12 @@ def test_a_create_applied_after_its_answer_was_lost_is_not_created_again(
         }
         _assert_no_row_joined_to_another_job(api, results)
         assert summary.lost_answers == 1
-        assert _records(results)[2]["job_id"] == str(per_row["row-2"][0])
+        # Made after its POST ended (the server still at work when the client gave up):
+        # past what the job clock's bounds say a create's own job can be, so never taken
+        # (another program's job then would be just as likely), nor created again.
+        record = _records(results)[2]
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(per_row["row-2"][0])]
     finally:
         api.stop()
 
@@ -223,7 +229,7 @@ def test_a_job_that_never_ends_leaves_its_row_unfinished_and_the_batch_ends(
         api.stop()
 
 
-def _when(condition: Any, then: Any) -> threading.Thread:
+def _when(condition: Callable[[], bool], then: Callable[[], object]) -> threading.Thread:
     """Run ``then`` as soon as ``condition()`` holds (polled), on a thread."""
 
     def watch() -> None:
@@ -250,7 +256,10 @@ def test_another_programs_job_in_a_lost_creates_window_is_not_a_rows_when_it_mak
             api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_before")
-        creates = lambda: [e for e in api.log if e.operation == "create_job"]  # noqa: E731
+
+        def creates() -> list[Any]:
+            return [e for e in api.log if e.operation == "create_job"]
+
         first = _when(lambda: any(e.fault == "drop_before" for e in creates()), api.create_as_other)
         later = _when(lambda: len(creates()) >= 3, api.create_as_other)
         results = tmp_path / "results.jsonl"
@@ -419,5 +428,78 @@ def test_a_lost_creates_job_made_with_it_is_given_without_waiting_the_settle_bou
         assert creates[2].at - creates[1].at < 30  # not the minute of the settle bound
         assert _records(results)[2]["job_id"] == str(creates[1].job_id)
         assert summary.completed == 3
+    finally:
+        api.stop()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_another_program_creating_now_and_then_never_has_its_jobs_given_to_rows(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many lost creates (a third of them, half having made the job) and another program
+    # creating a job a quarter of the look-back apart (4 a minute, at Writer's scale):
+    # its jobs land in lost creates' windows again and again, each alone in view once
+    # the one before was taken. A row given one of them is the worst outcome: none is,
+    # and no row has two jobs.
+    # Writer's scale, ten times faster: the look-back, the settle bound, the slack and
+    # the early look as the fake's other program and jobs.
+    monkeypatch.setattr(_batch_proof, "LOOKBACK", 6.0)
+    monkeypatch.setattr(_batch_proof, "SETTLE", 1.0)
+    monkeypatch.setattr(_batch_proof, "SLACK", 0.5)
+    monkeypatch.setattr(_batch, "_EARLY_LOOK", 0.1)
+    monkeypatch.setattr(_batch_proof, "DRIFT", 0.025)
+    api = FakeWriterAPI(
+        delay=(0.2, 1.0),
+        newest_first=True,
+        seed=seed,
+        faults=Faults(lose_creates=0.3, seed=seed),
+        conditions=[OtherCreator(40)],
+    ).start()
+    try:
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(24), results=results)
+        assert sorted(len(jobs) for jobs in _made_per_row(api).values()) == [1] * len(
+            _made_per_row(api)
+        )
+        _assert_no_row_joined_to_another_job(api, results)
+        assert not set(map(str, api.other_created)) & {
+            r["job_id"] for r in _records(results).values()
+        }
+        assert sorted(_records(results)) == list(range(1, 25))
+        assert summary.unresolved <= summary.lost_answers
+    finally:
+        api.stop()
+
+
+def test_another_programs_lone_job_after_a_lost_create_ended_is_never_taken_for_it(
+    tmp_path: Path,
+) -> None:
+    # Row 2's create is lost and makes nothing; well after its POST ended (within the
+    # settle bound) another program makes its only job of the run. A create's own job
+    # is stamped before its POST ended: this one cannot be row 2's own unless made late,
+    # and is never taken for it; the row is unresolved with it as candidate.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_before")
+
+        def later() -> None:
+            time.sleep(0.8)  # past the drift the bounds allow
+            api.create_as_other()
+
+        dropped = _when(lambda: any(e.fault == "drop_before" for e in api.log), later)
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(api.application_id, _rows(3), results=results, concurrency=1)
+        dropped.join()
+        foreign = api.other_created[2]
+        record = _records(results)[2]
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(foreign)]
+        assert "row-2" not in _made_per_row(api)
+        assert summary.unresolved == 1
     finally:
         api.stop()

@@ -34,7 +34,7 @@ from .. import _validation
 from .._base import CLIENT_TIMEOUT, ClientBase
 from .._config import resolve_rate_limit
 from .._engine import Flow, Sleep, create_call, execute, list_call
-from .._exactly_once import CLOCK_MARGIN
+from .._exactly_once import CLOCK_MARGIN, granularity
 from .._exceptions import (
     APIConnectionError,
     APIError,
@@ -314,6 +314,9 @@ class BatchRun(BulkRun):
         #: The offset of the server's job clock from time.monotonic(), at least (from
         #: the created_at of answered creates: it was stamped before the answer came).
         self._job_clock_offset: float | None = None
+        #: ... and at most (it was stamped after the create was sent): a job made by a
+        #: create was stamped before the POST ended, by this bound.
+        self._job_clock_ahead: float | None = None
 
     # --- the plan's view --------------------------------------------------------------
     def state(self, number: int) -> RowState:
@@ -507,14 +510,25 @@ class BatchRun(BulkRun):
         at_least = self.server_clock.at_least(now)
         return (None if at_least is None else at_least - CLOCK_MARGIN), False
 
-    def _learn_job_clock(self, created_at: float | None, received: float) -> None:
+    def _learn_job_clock(self, created_at: float | None, sent: float, received: float) -> None:
         if created_at is None:
             return
         offset = created_at - received  # stamped before the answer was read
+        ahead = created_at + granularity(created_at) - sent  # and after the POST went out
         with self._lock:
-            # The least of the lower bounds: several nodes may stamp jobs, some behind.
+            # The least of the lower bounds: several nodes may stamp jobs, some behind;
+            # the greatest of the upper ones, for those ahead.
             if self._job_clock_offset is None or offset < self._job_clock_offset:
                 self._job_clock_offset = offset
+            if self._job_clock_ahead is None or ahead > self._job_clock_ahead:
+                self._job_clock_ahead = ahead
+
+    def made_by(self, ended: float) -> float:
+        """The latest created_at a job made by a create whose POST ended at ``ended``
+        (time.monotonic()) can have, unless made late (inf: no bound known)."""
+        with self._lock:
+            ahead = self._job_clock_ahead
+        return float("inf") if ahead is None else ended + ahead + _batch_proof.DRIFT
 
     def settle_wait(self, timed_out: bool = False) -> float:
         """Seconds after a create's POST ended before a list can prove it made nothing:
@@ -602,6 +616,7 @@ class BatchRun(BulkRun):
                 except ServiceUnavailableError:
                     raise  # the run stops; the next one settles this create from the list
                 except APIError as exc:
+                    ended = time.monotonic()
                     if not _may_have_made(exc):
                         with self._lock:
                             self.batch_journal.write(state, "proved", verdict="not_made")
@@ -612,6 +627,7 @@ class BatchRun(BulkRun):
                         row.number,
                         float("-inf") if sent_after is None else sent_after,
                         job_clock=job_clock,
+                        made_by=self.made_by(ended),
                     )
                     settle_for = self.settle_wait(isinstance(exc, APITimeoutError))
                     verdict = yield from self._settle_lost(lost, settle_for)
@@ -624,12 +640,17 @@ class BatchRun(BulkRun):
                         # The run's first creates: no job clock bounds the window yet.
                         offset = yield from self._await_job_clock(row.number, verdict.candidates)
                         if offset is not None:
-                            lost = LostCreate(row.number, sent + offset, job_clock=True)
+                            lost = LostCreate(
+                                row.number,
+                                sent + offset,
+                                job_clock=True,
+                                made_by=self.made_by(ended),
+                            )
                             verdict = (yield from self._prove([lost]))[row.number]
                     self._apply({row.number: verdict})
                 else:
                     created_at = epoch(job.created_at)
-                    self._learn_job_clock(created_at, time.monotonic())
+                    self._learn_job_clock(created_at, sent, time.monotonic())
                     with self._lock:
                         self.batch_journal.write(
                             state, "created", job_id=str(job.id), created_at=created_at

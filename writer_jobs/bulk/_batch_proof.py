@@ -16,7 +16,11 @@ The list proves little, so a verdict is given only when nothing is in doubt:
 - ``Made`` only when the window's lower side is the job clock itself (learned from
   answered creates; the ``Date`` header's clock may be far from it), the window did not
   span a crash of unknown length (``tight``), and exactly one unclaimed job is in view:
-  in the window, none in the ``LOOKBACK`` before it nor after it up to the list read.
+  in the window, none in the ``LOOKBACK`` before it nor after it up to the list read;
+  and that job was stamped while the POST was out (from ``sent_after`` to ``made_by``,
+  the job clock's bounds learned from answered creates, give or take ``DRIFT``): a job
+  made late, or another program's in the seconds around, is never taken. Another program's jobs that are not taken
+  stay in view, so one taken wrongly is caught by the run's last look.
 - Otherwise ``Unresolved`` with its candidates: never a guess (a row carrying another
   row's result is the worst outcome there is).
 
@@ -56,6 +60,9 @@ LOOKBACK = 60.0
 #: made nothing: the server's processing and the list's lag (the request timeout when
 #: longer).
 SETTLE = 10.0
+#: Seconds the client's clock and the job clock may drift apart between the creates
+#: they are learned from and a lost one: the margin of the window a job is taken in.
+DRIFT = 0.25
 
 
 @attrs.frozen
@@ -69,6 +76,9 @@ class LostCreate:
     job_clock: bool = False
     #: The window did not span a crash or a downtime of unknown length.
     tight: bool = True
+    #: The latest created_at of a job the create made while its POST was out (the job
+    #: clock's upper bound when it ended; inf: none known).
+    made_by: float = float("inf")
 
 
 @attrs.frozen
@@ -165,6 +175,8 @@ def settle(
             and len(lost) == 1
             and len(orphans) == 1
             and len(candidates) == 1
+            and _after(candidates[0], create.sent_after - DRIFT)
+            and candidates[0].created_at <= create.made_by
             and not overlapping
         )
         if sure:

@@ -260,7 +260,10 @@ class FakeWriterAPI:
         """Start serving on 127.0.0.1 (a free port unless one was given)."""
         import uvicorn
 
-        sock = socket.socket()
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose protocol says
+        # TCP, and without it each answer (headers and body written apart) waits ~40 ms
+        # for the client's delayed ACK: a fake 40 times slower than the service.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         host, port = sock.getsockname()[:2]
