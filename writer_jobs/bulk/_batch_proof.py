@@ -19,8 +19,9 @@ The list proves little, so a verdict is given only when nothing is in doubt:
   in the window, none in the ``LOOKBACK`` before it nor after it up to the list read;
   and that job was stamped while the POST was out (from ``sent_after`` to ``made_by``,
   the job clock's bounds learned from answered creates, give or take ``DRIFT``): a job
-  made late, or another program's in the seconds around, is never taken. Another program's jobs that are not taken
-  stay in view, so one taken wrongly is caught by the run's last look.
+  made late, or another program's in the seconds around, is never taken. Another
+  program's jobs that are not taken stay in view, so one taken wrongly is caught by the
+  run's last look.
 - Otherwise ``Unresolved`` with its candidates: never a guess (a row carrying another
   row's result is the worst outcome there is).
 
