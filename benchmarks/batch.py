@@ -8,7 +8,12 @@ account of 400 requests a minute (a sliding window, 429 without Retry-After), jo
 - the run killed (SIGKILL) 25 s in, then the same command again;
 - the service answering 503 to everything for 60 s, 20 s in;
 
-and the loop a writer-sdk user writes (64 threads: create a job for a row, GET it every
+and, for memory, the same command over 2,000 and 20,000 rows on a fast account (no
+rate limit on the fake, ``--rate-limit`` far above the account's, jobs of 0-0.5 s, 5 %
+of runs failing): the peak resident memory of the CLI's process (the fake serves from
+this one), which must not grow with the file.
+
+And the loop a writer-sdk user writes (64 threads: create a job for a row, GET it every
 5 s, retry it twice if it fails) on the lookalike with the lost answers. Each client has
 its own fake account; they run side by side. Counted on the server: requests, jobs made
 per row (the fake keeps each job's inputs), another program's jobs; checked against
@@ -91,6 +96,16 @@ class Scale:
 FULL = Scale(600, 400, (15.0, 30.0))
 QUICK = Scale(30, 6000, (1.0, 2.0))
 
+#: The fast account's runs: rows of each (the last has the target), and its jobs' length.
+MEMORY_ROWS = (2_000, 20_000)
+QUICK_MEMORY_ROWS = (50, 500)
+MEMORY_DELAY = (0.0, 0.5)
+#: Requests a minute the CLI is told (far above the account's 400: the fake has none).
+MEMORY_RATE_LIMIT = 100_000
+MEMORY_TARGET_MB = 200.0
+#: What --only picks the memory runs by.
+MEMORY_NAME = "rows on a fast account, peak memory"
+
 
 def _account(scale: Scale, situation: Situation) -> FakeWriterAPI:
     conditions: list[Condition] = []
@@ -142,6 +157,63 @@ def _ours(api: FakeWriterAPI, scale: Scale, situation: Situation, workdir: Path)
         "records": records,
         "results_at_kill": killed_with,
     }
+
+
+def _peak_mb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM, Linux /proc), None if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _memory_run(rows: int, workdir: Path) -> dict[str, Any]:
+    """``writer-jobs batch`` over ``rows`` rows on a fast account, its peak memory read
+    from /proc as it runs (the peak never falls: the last reading before it exits is
+    it, bar the last 50 ms)."""
+    api = FakeWriterAPI(newest_first=True, delay=MEMORY_DELAY, failure_ratio=0.05, seed=11).start()
+    try:
+        source = _input(workdir / f"rows-{rows}.csv", rows)
+        results = workdir / f"results-{rows}.jsonl"
+        command = [sys.executable, "-m", "writer_jobs", "--base-url", api.base_url]
+        command += ["--api-key", api.api_key, "batch", api.application_id, str(source)]
+        command += ["--output", str(results), "--key", "sku", "--yes"]
+        command += ["--rate-limit", str(MEMORY_RATE_LIMIT), "--max-attempts", str(MAX_ATTEMPTS)]
+        started = time.monotonic()
+        peak = 0.0
+        with tempfile.TemporaryFile("w+") as stderr:
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+            while child.poll() is None:
+                peak = max(peak, _peak_mb(child.pid) or 0.0)
+                time.sleep(0.05)
+            wall = time.monotonic() - started
+            stderr.seek(0)
+            tail = stderr.read()[-600:]
+        requests = sum(api.requests_per_operation().values())
+    finally:
+        api.stop()
+    keys = Counter(json.loads(line)["key"] for line in results.read_text().splitlines())
+    return {
+        "rows": rows,
+        "exit": child.returncode,
+        "stderr_tail": tail,
+        "peak_mb": peak,
+        "wall_s": wall,
+        "requests_per_row": requests / rows,
+        "rows_recorded_twice": sum(1 for n in keys.values() if n > 1),
+        "rows_missing": rows - len(keys),
+    }
+
+
+def _memory(quick: bool) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as workdir:
+        return [
+            _memory_run(rows, Path(workdir))
+            for rows in (QUICK_MEMORY_ROWS if quick else MEMORY_ROWS)
+        ]
 
 
 def _sdk_loop(
@@ -254,13 +326,19 @@ def _run(scale: Scale, situation: Situation) -> dict[str, Any]:
 def bench_batch(quick: bool, only: list[str] | None = None) -> dict[str, Any]:
     scale = QUICK if quick else FULL
     chosen = [s for s in SITUATIONS if not only or any(o in s.name for o in only)]
-    with ThreadPoolExecutor(len(chosen)) as pool:
+    memory = not only or any(o in MEMORY_NAME for o in only)
+    # The memory runs beside the situations: they wait on the fake far more than they
+    # compute, and take about as long as the longest situation.
+    with ThreadPoolExecutor(len(chosen) + 1) as pool:
+        memory_runs = pool.submit(_memory, quick) if memory else None
         runs = list(pool.map(lambda s: _run(scale, s), chosen))
+        memory_result = [] if memory_runs is None else memory_runs.result()
     return {
         "rows": scale.rows,
         "per_minute": scale.per_minute,
         "delay": list(scale.delay),
         "situations": {s.name: run for s, run in zip(chosen, runs, strict=True)},
+        "memory": memory_result,
     }
 
 
@@ -308,6 +386,40 @@ def batch_targets(result: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
                 run["unresolved"] <= limit,
             )
         )
+    memory = result.get("memory", [])
+    if memory:
+        largest = memory[-1]
+        rows.append(
+            (
+                f"batch, {largest['rows']:,} rows on a fast account: peak memory (MB)",
+                largest["peak_mb"],
+                f"<= {MEMORY_TARGET_MB:g} MB",
+                largest["peak_mb"] <= MEMORY_TARGET_MB,
+            )
+        )
+        smallest = memory[0]
+        rows.append(
+            (
+                f"batch, fast account: peak memory at {largest['rows']:,} rows less at "
+                f"{smallest['rows']:,} (MB, no target)",
+                largest["peak_mb"] - smallest["peak_mb"],
+                "-",
+                True,
+            )
+        )
+        broken = sum(
+            run["rows_recorded_twice"] + run["rows_missing"] + (run["exit"] not in (0, 3))
+            for run in memory
+        )
+        rows.append(
+            (
+                f"batch, {smallest['rows']:,} and {largest['rows']:,} rows on a fast account: "
+                "rows recorded twice or missing, exit not 0 or 3",
+                broken,
+                "0",
+                broken == 0,
+            )
+        )
     return rows
 
 
@@ -332,6 +444,25 @@ def report_lines(result: dict[str, Any]) -> list[str]:
             f"{run['joined_to_another_job']} | {run['unresolved']} | {run['rows_missing']} | "
             f"{run['exit']} |"
         )
+    memory = result.get("memory", [])
+    if memory:
+        lines += [
+            "",
+            "## Batch memory: the same command on a fast account",
+            "",
+            f"No rate limit on the fake (`--rate-limit {MEMORY_RATE_LIMIT}`), jobs of "
+            f"{MEMORY_DELAY[0]:g}-{MEMORY_DELAY[1]:g} s, 5 % of runs failing. Peak resident "
+            "memory (VmHWM) of the CLI's process (the fake serves from the bench's).",
+            "",
+            "| rows | peak memory | wall | requests a row | recorded twice | missing | exit |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for run in memory:
+            lines.append(
+                f"| {run['rows']:,} | {run['peak_mb']:.1f} MB | {run['wall_s']:.0f} s | "
+                f"{run['requests_per_row']:.2f} | {run['rows_recorded_twice']} | "
+                f"{run['rows_missing']} | {run['exit']} |"
+            )
     return [*lines, ""]
 
 

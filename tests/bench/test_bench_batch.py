@@ -1,6 +1,7 @@
 """The batch benchmark runs (tiny sizes; no timing is asserted), and what it counts on
 the server holds in every situation: no row with two jobs, none joined to a job it did
-not create, none missing or recorded twice; the writer-sdk loop beside it is measured."""
+not create, none missing or recorded twice; the writer-sdk loop beside it is measured;
+the fast account's runs record every row once, their peak memory read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.batch import SITUATIONS
+from benchmarks.batch import QUICK_MEMORY_ROWS, SITUATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,4 +36,11 @@ def test_the_batch_benchmark_runs_and_counts_every_row_once(tmp_path: Path) -> N
         assert run["rows_with_two_jobs"] == run["joined_to_another_job"] == 0
         assert run["rows_missing"] == run["rows_recorded_twice"] == 0
         assert run["unresolved"] <= (run["lost_answers"] if situation.other_creator else 0)
-    assert "| nobody else creating |" in (tmp_path / "batch.md").read_text()
+    assert [run["rows"] for run in data["memory"]] == list(QUICK_MEMORY_ROWS)
+    for run in data["memory"]:
+        assert run["exit"] in (0, 3), run["stderr_tail"]
+        assert run["rows_missing"] == run["rows_recorded_twice"] == 0
+        assert run["peak_mb"] > 0
+    report = (tmp_path / "batch.md").read_text()
+    assert "| nobody else creating |" in report
+    assert "rows on a fast account: peak memory (MB)" in report
