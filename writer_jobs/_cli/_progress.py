@@ -79,15 +79,27 @@ class BulkNotice(logging.Handler):
 
 
 def _resuming(state: dict[str, Any]) -> str:
-    checked, final = int(state["in_flight"]), int(state["final"])
     words = [f"writer-jobs: resuming from {state['journal']}"]
-    if checked:
-        words.append(
-            f"{checked} {'job' if checked == 1 else 'jobs'} the last run started: checked "
-            "first (a GET each), never triggered twice"
-        )
-    if final:
-        words.append(f"{final} done: skipped")
+    if state.get("kind") == "batch":
+        done, followed, lost = int(state["done"]), int(state["followed"]), int(state["lost"])
+        if lost:
+            words.append(
+                f"{lost} {'create' if lost == 1 else 'creates'} in flight when it stopped: "
+                "proved from the job list first, never created twice"
+            )
+        if followed:
+            words.append(f"{followed} created: followed, never created again")
+        if done:
+            words.append(f"{done} done: skipped")
+    else:
+        checked, final = int(state["in_flight"]), int(state["final"])
+        if checked:
+            words.append(
+                f"{checked} {'job' if checked == 1 else 'jobs'} the last run started: checked "
+                "first (a GET each), never triggered twice"
+            )
+        if final:
+            words.append(f"{final} done: skipped")
     recalled, wait = int(state["recalled_requests"]), float(state["window_wait"])
     if recalled:
         window = f"its {recalled} requests of the last minute count in the account's window"
