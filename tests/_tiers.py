@@ -72,6 +72,9 @@ SLOW_TESTS: dict[str, dict[str, str]] = {
     "tests/bulk/test_batch.py": {
         "test_rows_are_read_as_they_are_sent_and_every_row_is_reported": "real time",
     },
+    "tests/bulk/test_batch_resume.py": {
+        "test_a_batch_started_again_at_once_keeps_to_the_accounts_window": "real time",
+    },
     "tests/bulk/test_never_answered.py": {
         "test_the_cli_stops_with_exit_75_naming_the_address": "subprocess",
     },

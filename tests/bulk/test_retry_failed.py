@@ -386,5 +386,5 @@ def test_sent_lines_older_than_the_window_are_not_recalled(tmp_path: Path) -> No
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     journal = Journal(path, application_id="a", base_url="http://x")
     journal.close()
-    assert [n for _, n in journal.sent] == [7]
+    assert [n for _, n in journal.sent.recent] == [7]
     assert journal.cut_lines == 1

@@ -186,8 +186,14 @@ def test_sigkill_mid_run_then_the_same_command_gives_every_row_once(tmp_path: Pa
             if child.poll() is None:
                 child.kill()
         assert "creating" in journal.read_text()
+        # What the killed run sent (but its last second's): the resume's own, in the window.
+        killed_sent = sum(e["requests"] for e in _whole_lines(journal) if e["event"] == "sent")
+        assert killed_sent > 0
         again = run(api, *args, "--yes", timeout=240)
         assert again.returncode in (0, 3), again.stderr
+        said = again.stderr.splitlines()[0]
+        assert said.startswith(f"writer-jobs: resuming from {journal}"), again.stderr
+        assert f"its {killed_sent} requests of the last minute count in the account's" in said
         saved = records(results)
         assert sorted(r["row"] for r in saved) == list(range(1, 41)), "every row, once"
         assert max(jobs_per_sku(api).values()) == 1, "nothing created twice"
@@ -205,3 +211,14 @@ def test_sigkill_mid_run_then_the_same_command_gives_every_row_once(tmp_path: Pa
             assert r["status"] in {"completed", "failed"} or (
                 r["status"] == "unresolved" and r["row"] in no_job_clock
             ), r
+
+
+def _whole_lines(path: Path) -> list[dict[str, Any]]:
+    """A journal's whole lines (a line cut by the kill is left out, as the run does)."""
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries

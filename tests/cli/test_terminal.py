@@ -198,3 +198,21 @@ def test_the_everyday_paths_on_an_80_column_screen(
     assert said in screen, screen
     for job_id in created:  # the id is what the next step needs: whole, on one line
         assert job_id in screen, screen
+
+
+def test_with_v_each_notice_is_shown_once(terminals: list[Terminal], tmp_path: Path) -> None:
+    from writer_jobs.testing import Outage
+
+    journal = tmp_path / "run.jsonl"
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=3, delay=0.2) as api:
+        _started_journal(journal, api, 1)
+        with journal.open("a") as f:  # the last run's requests, still in the window
+            f.write(json.dumps({"event": "sent", "at": time.time() - 5, "requests": 9}) + "\n")
+        app = api.application_id
+        resumed = _open(terminals, api, "-v", "retry-failed", app, "--journal", str(journal))
+        assert resumed.finish() == 0
+        api.schedule(Outage(start=0.0, duration=60.0, kind="503"))
+        down = _open(terminals, api, "-v", "retry-failed", app, "--max-unavailable", "2")
+        assert down.finish() == 75
+    assert resumed.text().count("resuming from") == 1, resumed.text()
+    assert down.text().count("API unavailable for") == 1, down.text()

@@ -61,6 +61,12 @@ class BulkNotice(logging.Handler):
         super().__init__(logging.INFO)
         self.output = output
 
+    def shows(self, record: logging.LogRecord) -> bool:
+        """Is this record one this handler says in its own words? (-v's log lines leave
+        it out: each notice is shown once.)"""
+        resuming = isinstance(getattr(record, "resuming", None), dict)
+        return (resuming and not self.output.as_json) or hasattr(record, "unavailable_for")
+
     def emit(self, record: logging.LogRecord) -> None:
         resuming = getattr(record, "resuming", None)
         if isinstance(resuming, dict) and not self.output.as_json:
@@ -79,15 +85,27 @@ class BulkNotice(logging.Handler):
 
 
 def _resuming(state: dict[str, Any]) -> str:
-    checked, final = int(state["in_flight"]), int(state["final"])
     words = [f"writer-jobs: resuming from {state['journal']}"]
-    if checked:
-        words.append(
-            f"{checked} {'job' if checked == 1 else 'jobs'} the last run started: checked "
-            "first (a GET each), never triggered twice"
-        )
-    if final:
-        words.append(f"{final} done: skipped")
+    if state.get("kind") == "batch":
+        done, followed, lost = int(state["done"]), int(state["followed"]), int(state["lost"])
+        if lost:
+            words.append(
+                f"{lost} {'create' if lost == 1 else 'creates'} in flight when it stopped: "
+                "proved from the job list first, never created twice"
+            )
+        if followed:
+            words.append(f"{followed} created: followed, never created again")
+        if done:
+            words.append(f"{done} done: skipped")
+    else:
+        checked, final = int(state["in_flight"]), int(state["final"])
+        if checked:
+            words.append(
+                f"{checked} {'job' if checked == 1 else 'jobs'} the last run started: checked "
+                "first (a GET each), never triggered twice"
+            )
+        if final:
+            words.append(f"{final} done: skipped")
     recalled, wait = int(state["recalled_requests"]), float(state["window_wait"])
     if recalled:
         window = f"its {recalled} requests of the last minute count in the account's window"
@@ -99,7 +117,8 @@ def setup_logging(verbosity: int, output: Output) -> None:
     logger = logging.getLogger("writer_jobs")
     for notice in [h for h in logger.handlers if isinstance(h, BulkNotice)]:
         logger.removeHandler(notice)  # main() run again in one process: one notice
-    logger.addHandler(BulkNotice(output))
+    notice = BulkNotice(output)
+    logger.addHandler(notice)
     if verbosity <= 0:
         logger.addHandler(RetryNotice(output))
         logger.setLevel(logging.INFO)
@@ -107,6 +126,7 @@ def setup_logging(verbosity: int, output: Output) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(lambda record: not notice.shows(record))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 

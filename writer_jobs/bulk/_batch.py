@@ -65,6 +65,7 @@ from ._plan import Pause, Plan, Work, watch_plan
 from ._rows import BadRow, ResultsFile, Row, RowResult, RowsFile, describe, rows_of
 from ._run import BulkRun
 from ._selection import AnchoredPager
+from ._sent import say_resuming
 
 #: Seconds between looks at the one create slot while another create holds it.
 _SLOT_POLL = 0.005
@@ -247,6 +248,7 @@ class BatchRun(BulkRun):
         fingerprint: str | None,
         options: BatchOptions,
     ) -> None:
+        path = None if options.results is None else Path(str(options.results) + ".journal")
         super().__init__(
             client._settings(),
             client._request_timeout(options.timeout),
@@ -259,6 +261,8 @@ class BatchRun(BulkRun):
             max_unavailable=options.max_unavailable,
             availability=client_state(client).availability,
             pace=client._pace,
+            kind="batch",
+            keeps=path,
         )
         # The batch's journal (beside the results) keeps its place: an outage's message
         # says so only then.
@@ -272,7 +276,6 @@ class BatchRun(BulkRun):
                 self.results = ResultsFile(
                     options.results, drop_unresolved=options.create_unresolved
                 )
-            path = None if options.results is None else Path(str(options.results) + ".journal")
             self.batch_journal = BatchJournal(
                 path,
                 application_id=application_id,
@@ -285,6 +288,7 @@ class BatchRun(BulkRun):
                 self.results.close()
             self.close()
             raise
+        self.sent_lines = None if path is None else self.batch_journal.sent
         self.done: set[int] = set() if self.results is None else set(self.results.done)
         self.skipped = len(self.done)
         self.statuses: dict[str, int] = {} if self.results is None else dict(self.results.statuses)
@@ -1003,7 +1007,32 @@ def start_batch(
         )
         return None, None, summary
     run = BatchRun(client, app, source, total, fingerprint, options)
+    _resume_pace(client, run)
     return run, batch_plan(run, concurrency), None
+
+
+def _resume_pace(client: ClientBase, run: BatchRun) -> None:
+    """A resume: the requests the batch's last run sent in the account's window are this
+    client's own (``_sent``); said at once, with what the run does first."""
+    journal = run.batch_journal
+    if journal.path is None or not (journal.rows or journal.sent.recent or run.done):
+        return
+    lost = sum(1 for s in journal.rows.values() if s.lost is not None)
+    say_resuming(
+        client._budget,
+        run.hold.pacer,
+        journal.sent.recent,
+        f"resuming the batch from {journal.path}: {len(run.done)} rows done are skipped, "
+        f"{run.resumed} created by an earlier run are followed (never created again), {lost} "
+        "creates in flight are proved from the job list first",
+        {
+            "kind": "batch",
+            "journal": str(journal.path),
+            "done": len(run.done),
+            "followed": run.resumed,
+            "lost": lost,
+        },
+    )
 
 
 class _Once:

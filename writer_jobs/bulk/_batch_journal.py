@@ -12,7 +12,10 @@ JSON lines: a header naming the application, the API and the input, then per row
   ``unresolved`` again when the run's last look at the list shows another program
   creating jobs (``_batch_proof.foreign``);
 - ``retrying`` (the job's ``updated_at`` before the retry, and the server's clock),
-  before a retry's POST, and ``retried`` once it is accepted.
+  before a retry's POST, and ``retried`` once it is accepted;
+
+and, each second a run is answered, a ``sent`` line (``_sent``): a run started again at
+once counts those requests as its own in the account's window.
 
 A row's record in the results file ends it. A ``creating`` line with nothing after it
 is a create whose answer was lost (a crash, or the run stopped): the next run settles
@@ -32,6 +35,7 @@ import attrs
 from .._exceptions import InvalidArgumentError, RunInProgressError
 from ._batch_proof import LostCreate, window_start
 from ._journal import Resume, _try_lock
+from ._sent import SentLines
 
 BATCH_JOURNAL_FORMAT = 1
 
@@ -87,6 +91,8 @@ class BatchJournal:
         #: The oldest created_at a job of any run of this journal can have (the first
         #: create's window; None: nothing created yet).
         self.began: float | None = None
+        #: Its ``sent`` lines: those of the account's window read, this run's written.
+        self.sent = SentLines(self._write_line)
         self._file: IO[str] | None = None
         if self.path is None:
             return
@@ -157,6 +163,8 @@ class BatchJournal:
     def _read(self, line: str) -> None:
         try:
             entry = json.loads(line)
+            if self.sent.read(entry):
+                return
             event = entry["event"]
             number = entry["row"]
         except (ValueError, KeyError, TypeError):
@@ -219,6 +227,10 @@ class BatchJournal:
         """Append one line (flushed) and fold it into the row's state."""
         entry = {"event": event, "row": state.row, **fields}
         self.apply(state, event, entry)
+        self._write_line(entry)
+
+    def _write_line(self, entry: dict[str, Any]) -> None:
+        """Append one line and flush it; after close() nothing more is written."""
         if self._file is not None:
             self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
             self._file.flush()

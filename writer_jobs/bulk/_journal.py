@@ -2,8 +2,8 @@
 
 A journal is JSON lines: a first line naming the run target, then per job a ``started``
 line flushed before its first request and an ``outcome`` line after; and, each second
-a run is answered, a ``sent`` line (how many requests, when: wall clock) that a resume
-counts as its own in the account's window. The run lock is an
+a run is answered, a ``sent`` line (``_sent``) that a resume counts as its own in the
+account's window. The run lock is an
 advisory ``flock`` (the kernel releases it when the process dies: a killed run never
 leaves it stuck) on a file per (API, application) in a per-user folder under /tmp (not
 $TMPDIR, which differs between shells and would let two runs miss each other).
@@ -11,7 +11,6 @@ $TMPDIR, which differs between shells and would let two runs miss each other).
 
 from __future__ import annotations
 
-import collections
 import datetime
 import hashlib
 import json
@@ -19,7 +18,6 @@ import os
 import socket
 import stat
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -29,10 +27,9 @@ import httpx
 
 from .._config import api_host
 from .._exceptions import InvalidArgumentError, RunInProgressError
+from ._sent import SentLines
 
 JOURNAL_FORMAT = 1
-#: How far back a resume reads the ``sent`` lines: the account's window.
-RECALL = 60.0
 
 
 @attrs.frozen
@@ -95,9 +92,18 @@ def run_target(base_url: str) -> str:
 
 
 class RunLock:
-    """One retry_failed run per (base URL, application) on this machine at a time."""
+    """One bulk run (retry_failed or batch) per (base URL, application) on this machine
+    at a time. ``kind`` names the run in the message a second one is refused with;
+    ``journal``: the file that keeps its place (None: none)."""
 
-    def __init__(self, base_url: str, application_id: str, journal: Path | None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        application_id: str,
+        journal: Path | None,
+        *,
+        kind: str = "retry-failed",
+    ) -> None:
         target = f"{run_target(base_url)}\n{application_id}"
         key = hashlib.sha256(target.encode()).hexdigest()[:32]
         self.path = _lock_folder() / f"{key}.lock"
@@ -112,17 +118,20 @@ class RunLock:
                 holder = {}
             self._file.close()
             self._file = None
+            theirs = holder.get("kind")
+            running = f"another {theirs} run" if isinstance(theirs, str) else "another run"
             raise RunInProgressError(
-                f"another retry-failed run is working on application {application_id!r} at "
-                f"{base_url} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-                f"started {holder.get('started', '?')}, journal {holder.get('journal')}); "
-                "wait for it to finish or stop it, then run again (lock file "
+                f"{running} is working on application {application_id!r} at {base_url} "
+                f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+                f"{holder.get('started', '?')}, journal {holder.get('journal')}); wait "
+                f"for it to finish or stop it, then run this {kind} again (lock file "
                 f"{self.path})",
                 holder=holder,
             )
         self._file.seek(0)
         self._file.truncate()
         holder = {
+            "kind": kind,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -189,8 +198,8 @@ class Journal:
         self.final: set[UUID] = set()
         self.unsettled: dict[UUID, Resume] = {}
         self.cut_lines = 0
-        #: (epoch seconds, requests) of the ``sent`` lines of the last RECALL seconds.
-        self.sent: collections.deque[tuple[float, int]] = collections.deque()
+        #: Its ``sent`` lines: those of the account's window read, this run's written.
+        self.sent = SentLines(self.write)
         #: The run's selection: the one given, or the one this journal's runs used.
         self.selection = selection
         self._file: IO[str] | None = None
@@ -267,8 +276,7 @@ class Journal:
             return
         try:
             entry = json.loads(line)
-            if isinstance(entry, dict) and entry.get("event") == "sent":
-                self._read_sent(entry)
+            if self.sent.read(entry):
                 return
             raw_id = entry["job_id"]
             event = entry["event"]
@@ -288,18 +296,6 @@ class Journal:
             self.unsettled.pop(job_id, None)
         elif event != "outcome":
             self.cut_lines += 1
-
-    def _read_sent(self, entry: dict[str, Any]) -> None:
-        try:
-            at, requests = float(entry["at"]), int(entry["requests"])
-        except (ValueError, KeyError, TypeError):
-            self.cut_lines += 1
-            return
-        horizon = time.time() - RECALL
-        if at > horizon:
-            self.sent.append((at, requests))
-        while self.sent and self.sent[0][0] <= horizon:
-            self.sent.popleft()
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one line and flush it; after close() nothing more is written."""

@@ -16,7 +16,6 @@ carry the steps out:
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sized
@@ -38,9 +37,8 @@ from ._hold import DEFAULT_MAX_UNAVAILABLE, HoldBack, client_state
 from ._outcome import BulkProgress, JobOutcome
 from ._run import BulkRun
 from ._selection import AnchoredPager, Selection
+from ._sent import say_resuming
 from ._watcher import Watcher, interval
-
-_log = logging.getLogger("writer_jobs")
 
 
 @attrs.frozen
@@ -155,30 +153,18 @@ def _recall(client: ClientBase, run: BulkRun) -> None:
     this client's own (its budget and the run's cap go on from them); said at once,
     with what the run does first."""
     journal = run.journal
-    if journal.path is None or not (journal.unsettled or journal.final or journal.sent):
+    if journal.path is None or not (journal.unsettled or journal.final or journal.sent.recent):
         return
-    ago = time.time() - time.monotonic()  # wall clock minus this process's clock
-    sent = [(at - ago, count) for at, count in journal.sent]
-    recalled = client._budget.recall(sent)
-    if run.hold.pacer is not None:
-        run.hold.pacer.recall(sent)
-    wait = client._budget.wait_now()
-    _log.info(
-        "resuming from %s: %d jobs its runs started are checked (a GET each) before any "
-        "retry, %d ended are skipped; %d requests it sent count in the account's window%s",
-        journal.path,
-        len(journal.unsettled),
-        len(journal.final),
-        recalled,
-        f" (waiting {wait:.0f} s for room in it)" if wait >= 1 else "",
-        extra={
-            "resuming": {
-                "journal": str(journal.path),
-                "in_flight": len(journal.unsettled),
-                "final": len(journal.final),
-                "recalled_requests": recalled,
-                "window_wait": wait,
-            }
+    say_resuming(
+        client._budget,
+        run.hold.pacer,
+        journal.sent.recent,
+        f"resuming from {journal.path}: {len(journal.unsettled)} jobs its runs started are "
+        f"checked (a GET each) before any retry, {len(journal.final)} ended are skipped",
+        {
+            "journal": str(journal.path),
+            "in_flight": len(journal.unsettled),
+            "final": len(journal.final),
         },
     )
 

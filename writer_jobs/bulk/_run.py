@@ -54,6 +54,8 @@ class BulkRun:
         max_unavailable: float | None = None,
         availability: Availability | None = None,
         pace: Callable[[], float | None] = lambda: None,
+        kind: str = "retry-failed",
+        keeps: Path | None = None,
     ) -> None:
         #: The pace the client's budget holds to now, requests a minute (None: unpaced).
         self.pace = pace
@@ -69,8 +71,14 @@ class BulkRun:
                 "a dry run sends nothing and writes no journal: leave journal out"
             )
         self.dry_run = dry_run
-        # Lock first: a second run is told which run holds the application (a dry run takes none).
-        self.lock = None if dry_run else RunLock(settings.base_url, application_id, path)
+        # Lock first: a second run is told which run holds the application (a dry run takes
+        # none): its ``kind``, and the file that keeps its place (``keeps``: its journal's
+        # when not given).
+        self.lock = (
+            None
+            if dry_run
+            else RunLock(settings.base_url, application_id, keeps or path, kind=kind)
+        )
         try:
             self.journal = Journal(
                 path,
@@ -112,8 +120,8 @@ class BulkRun:
         #: Threads of this run still running; the run lock outlives the call until they end.
         self._threads = 0
         self._closed = False
-        #: This second's answered requests, not yet in the journal: [wall second, count].
-        self._sent_second = [0, 0]
+        #: Where the run's answered requests are counted, for a resume (None: no journal).
+        self.sent_lines = None if path is None else self.journal.sent
 
     def answered(self, response: httpx.Response) -> None:
         """Every response a request of the run got (the run's policy tells it)."""
@@ -122,23 +130,12 @@ class BulkRun:
             self._count_sent()
 
     def _count_sent(self) -> None:
-        """One more answered request this second; a second past goes to the journal
-        (a ``sent`` line): a resume counts them as its own in the account's window."""
-        if self.journal.path is None:
+        """One more answered request: a resume counts them as its own in the account's
+        window (``_sent``; under the run's lock, as every journal line)."""
+        if self.sent_lines is None:
             return
-        second = int(time.time())
         with self._lock:
-            if self._sent_second[0] != second:
-                self._write_sent()
-                self._sent_second = [second, 0]
-            self._sent_second[1] += 1
-
-    def _write_sent(self) -> None:
-        """The pending second's count to the journal (under the run's lock)."""
-        second, count = self._sent_second
-        if count:
-            self.journal.write({"event": "sent", "at": second + 1.0, "requests": count})
-        self._sent_second = [second, 0]
+            self.sent_lines.count()
 
     def start_job(self, item: Todo) -> _engine.Flow[JobOutcome]:
         """Write (and flush) the job's ``started`` line, then return its flow."""
@@ -289,7 +286,8 @@ class BulkRun:
         then, a new run on the application could check a job before that request lands."""
         self.gate.stop()
         with self._lock:
-            self._write_sent()
+            if self.sent_lines is not None:
+                self.sent_lines.flush()
             self.journal.close()
             self._closed = True
             release = not self._threads
