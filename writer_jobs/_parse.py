@@ -149,6 +149,30 @@ def request_id(headers: httpx.Headers) -> str | None:
     return None
 
 
+#: What stands in an error's text for the API key a server echoed back.
+REDACTED = "[redacted API key]"
+
+
+def _sent_key(response: httpx.Response) -> str | None:
+    """The key the request went with (None: none, or too short to find safely)."""
+    try:
+        auth: str = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response built without its request
+        return None
+    key = auth.removeprefix("Bearer ").strip()
+    return key if len(key) >= 8 else None
+
+
+def _redacted(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(key, REDACTED)
+    if isinstance(value, dict):
+        return {k: _redacted(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, key) for v in value]
+    return value
+
+
 def status_error(
     response: httpx.Response, *, method: str, url: str, attempts: int, note: str = ""
 ) -> APIStatusError:
@@ -191,6 +215,12 @@ def status_error(
         text += f" (after {attempts} attempts)"
     if note:
         text += f"; {note}"
+    key = _sent_key(response)
+    if key is not None:  # a gateway echoing the request back must not print the key
+        text = text.replace(key, REDACTED)
+        error_type = None if error_type is None else error_type.replace(key, REDACTED)
+        descriptions = tuple(d.replace(key, REDACTED) for d in descriptions)
+        body = _redacted(body, key)
     return status_error_class(status)(
         text,
         method=method,

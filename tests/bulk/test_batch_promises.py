@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from writer_jobs import JobsClient
+from writer_jobs import InvalidArgumentError, JobsClient
 from writer_jobs.bulk import _batch, _batch_proof
 from writer_jobs.testing import FakeWriterAPI, Faults, OtherCreator
 
@@ -501,5 +501,120 @@ def test_another_programs_lone_job_after_a_lost_create_ended_is_never_taken_for_
         assert record["candidates"] == [str(foreign)]
         assert "row-2" not in _made_per_row(api)
         assert summary.unresolved == 1
+    finally:
+        api.stop()
+
+
+def test_creates_failing_again_and_again_end_the_row_failed_not_the_run_hung(
+    tmp_path: Path,
+) -> None:
+    # Every create of row 1 answers 500 and makes nothing: each is proved to have made
+    # none and sent again, up to max_attempts; then the row is failed and the run ends.
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        api.fail_next("create_job", "500", 2)
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            summary = client.batch(
+                api.application_id, _rows(1), results=results, concurrency=1, max_attempts=2
+            )
+        record = _records(results)[1]
+        assert record["status"] == "failed"
+        assert "2 creates failed" in record["error"]
+        assert "row-1" not in _made_per_row(api)
+        assert sum(e.operation == "create_job" for e in api.log) == 2
+        assert summary.completed == 0
+    finally:
+        api.stop()
+
+
+def test_a_resume_with_no_timeout_waits_the_settle_bound_for_the_create_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No timeout: nothing bounds when the dead run's POST ended (sent 2.5 s ago). The
+    # server makes its job 1.5 s after the same call started again, within the settle
+    # bound from then: found, never created again.
+    monkeypatch.setattr(_batch_proof, "SETTLE", 3.0)
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)
+        line = {
+            "event": "creating",
+            "row": 1,
+            "sent_after": api.store.now().timestamp() - 2.5,
+            "job_clock": True,
+            "at": time.time() - 2.5,
+        }
+        with Path(str(results) + ".journal").open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        inputs = [{"id": "product", "value": ["row-1"]}]
+        late = threading.Timer(1.5, api.store.create, (api.application_id, inputs))
+        late.start()
+        with JobsClient(api.api_key, base_url=api.base_url, **{**CLIENT, "timeout": None}) as c:
+            c.batch(api.application_id, _rows(1), results=results)
+        late.join()
+        assert len(_made_per_row(api)["row-1"]) == 1
+        assert _records(results)[1]["status"] in {"completed", "unresolved"}
+    finally:
+        api.stop()
+
+
+def test_a_taken_job_that_failed_is_not_retried_before_the_run_looked_at_the_list(
+    tmp_path: Path,
+) -> None:
+    # Row 2's lost create made its job, taken for it; every job fails. Another program
+    # made a job later in the run: the taken job may be its, so it is never re-triggered
+    # (the row is unresolved); the other rows' jobs are retried as usual.
+    api = FakeWriterAPI(delay=0.05, newest_first=True, failure_ratio=1.0).start()
+    try:
+        for _ in range(2):
+            api.create_as_other(ago=3600)
+        api.fail_next("create_job", "latency")
+        api.fail_next("create_job", "drop_after")
+
+        def creates() -> int:
+            return sum(e.operation == "create_job" for e in api.log)
+
+        later = _when(lambda: creates() >= 3, api.create_as_other)
+        results = tmp_path / "results.jsonl"
+        with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
+            client.batch(
+                api.application_id, _rows(3), results=results, concurrency=1, max_attempts=2
+            )
+        later.join()
+        taken = next(e.job_id for e in api.log if e.fault == "drop_after")
+        assert taken is not None
+        retries = api.retries_per_job()
+        assert retries.get(taken, 0) == 0
+        assert _records(results)[2]["status"] == "unresolved"
+        assert _records(results)[2]["candidates"] == [str(taken)]
+        others = [r for n, r in _records(results).items() if n != 2]
+        assert all(retries.get(uuid.UUID(r["job_id"]), 0) == 1 for r in others)
+    finally:
+        api.stop()
+
+
+def test_a_resume_with_the_rows_in_another_order_is_refused_before_anything_is_joined(
+    tmp_path: Path,
+) -> None:
+    # Rows given as a list carry no file fingerprint: the journal's digest of each row
+    # tells the same call from one whose rows moved (row 1 is now another row).
+    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    try:
+        results = tmp_path / "results.jsonl"
+        rows = _rows(3)
+        _batch_run(api, rows, results)
+        before = results.read_text()
+        with (
+            JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client,
+            pytest.raises(InvalidArgumentError, match=r"row 1 .* is not the row 1"),
+        ):
+            client.batch(api.application_id, rows[::-1], results=results)
+        assert results.read_text() == before
+        assert sum(len(jobs) for jobs in _made_per_row(api).values()) == 3
+        _batch_run(api, rows, results)  # the same rows: nothing to do, nothing refused
     finally:
         api.stop()

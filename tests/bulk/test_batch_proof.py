@@ -126,9 +126,26 @@ def test_claimed_jobs_are_nobody_elses() -> None:
 
 
 def test_a_whole_second_created_at_counts_for_the_second_it_may_hide() -> None:
-    # created_at truncated to T0 - 1 (a whole second) may be T0 - 0.5 +: within SLACK.
-    truncated = ListedJob(_id(1), float(int(T0) - 2))
-    assert isinstance(settle([LostCreate(7, T0, job_clock=True)], [truncated], set())[7], Made)
+    # created_at truncated to a whole second may hide any moment of that second: one
+    # truncated to the second the POST went out in may be the create's own job ...
+    sent = float(int(T0)) + 0.9
+    truncated = ListedJob(_id(1), float(int(T0)))
+    assert isinstance(settle([LostCreate(7, sent, job_clock=True)], [truncated], set())[7], Made)
+    # ... one of two seconds before is still a candidate (a clock off by up to SLACK),
+    # never taken: stamped before the POST went out by the job clock's own bound.
+    before = ListedJob(_id(2), float(int(T0) - 2))
+    verdict = settle([LostCreate(7, sent, job_clock=True)], [before], set())[7]
+    assert verdict == Unresolved((before.id,), other_creator=False)
+
+
+def test_a_job_stamped_after_the_post_ended_is_never_taken() -> None:
+    # Made late (the server still at work after the answer was lost), or another
+    # program's a moment after: the create's own job was stamped by ``made_by``.
+    late = ListedJob(_id(1), T0 + 3.0)
+    lost = LostCreate(7, T0, job_clock=True, made_by=T0 + 1.0)
+    assert settle([lost], [late], set())[7] == Unresolved((late.id,), other_creator=False)
+    within = ListedJob(_id(2), T0 + 0.5)
+    assert settle([lost], [within], set())[7] == Made(within.id, within.created_at)
 
 
 def test_a_job_an_unresolved_create_may_have_made_is_never_given_to_another_row() -> None:

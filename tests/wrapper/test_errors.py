@@ -213,3 +213,29 @@ def test_body_over_the_size_cap_is_refused(make_client: Callable[..., JobsClient
 
 def test_retryable_statuses_are_the_documented_ones() -> None:
     assert frozenset({408, 429, 500, 502, 503, 504}) == RETRYABLE_STATUSES
+
+
+def test_an_error_body_echoing_the_request_never_carries_the_key_into_the_error() -> None:
+    # A gateway answering 400 with the request it received, Authorization included: the
+    # key must not reach the exception's text, descriptions or body (nor what prints them).
+    from writer_jobs import APIStatusError, JobsClient
+
+    from ..loopback import LoopbackServer, Reply, Request
+    from .helpers import JOB_ID, KEY
+
+    def echo(request: Request) -> Reply:
+        auth = request.headers.get("authorization", "")
+        body = {"tpe": f"bad request {auth}", "errors": [{"key": "x", "description": auth}]}
+        return Reply.json(400, {**body, "echo": {"headers": {"authorization": auth}}})
+
+    with (
+        LoopbackServer(echo) as server,
+        JobsClient(KEY, base_url=server.url) as client,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        client.get(JOB_ID)
+    error = caught.value
+    assert server.requests, "the request reached the server"
+    seen = " ".join([str(error), repr(error), *error.error_descriptions, str(error.error_body)])
+    assert KEY not in seen
+    assert "[redacted API key]" in str(error)

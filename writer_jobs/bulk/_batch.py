@@ -272,10 +272,8 @@ class BatchRun(BulkRun):
         self.total = total
         self.results: ResultsFile | None = None
         try:
-            if options.results is not None:
-                self.results = ResultsFile(
-                    options.results, drop_unresolved=options.create_unresolved
-                )
+            # The journal first: its lock and header refuse another batch's run before
+            # the results are read, let alone rewritten (--create-unresolved).
             self.batch_journal = BatchJournal(
                 path,
                 application_id=application_id,
@@ -283,6 +281,10 @@ class BatchRun(BulkRun):
                 input_fingerprint=fingerprint,
                 key=options.key,
             )
+            if options.results is not None:
+                self.results = ResultsFile(
+                    options.results, drop_unresolved=options.create_unresolved
+                )
         except BaseException:
             if self.results is not None:
                 self.results.close()
@@ -295,9 +297,11 @@ class BatchRun(BulkRun):
         #: Rows in flight (created or being created, watched, retried), by number.
         self.active: dict[int, Row] = {}
         self.by_job: dict[UUID, int] = {}
-        #: Results of rows whose job was proved made, until the run's last look at the
-        #: list (``_sweep``) says whether the job is theirs.
-        self.held: dict[int, RowResult] = {}
+        #: Results (or retries) of rows whose job was proved made, until the run's last
+        #: look at the list (``_sweep``) says whether the job is theirs; that look waits
+        #: for the settle bound after the last of their creates (time.monotonic()).
+        self.held: dict[int, RowResult | _Retry] = {}
+        self.sweep_after = 0.0
         #: Retries the watcher found due, taken by the workers before new rows.
         self.due: collections.deque[_Item] = collections.deque()
         self.created = self.retried = self.lost_answers = 0
@@ -321,6 +325,9 @@ class BatchRun(BulkRun):
         #: ... and at most (it was stamped after the create was sent): a job made by a
         #: create was stamped before the POST ended, by this bound.
         self._job_clock_ahead: float | None = None
+        #: The job clock was at least this before the run's first create (the newest job
+        #: listed then; -inf: the application had none; None: not listed yet).
+        self._listed_clock: float | None = None
 
     # --- the plan's view --------------------------------------------------------------
     def state(self, number: int) -> RowState:
@@ -328,6 +335,13 @@ class BatchRun(BulkRun):
 
     def item_for(self, row: Row | BadRow) -> _Item | None:
         """What to do with a row read from the input (None: nothing)."""
+        sent = self.batch_journal.rows.get(row.number)
+        if isinstance(row, Row) and sent is not None and sent.digest not in (None, row.digest()):
+            raise InvalidArgumentError(
+                f"row {row.number} (line {row.line}) is not the row {row.number} this batch "
+                "sent before (its journal keeps each row's digest): the rows changed or came "
+                "in another order; give the same rows, or new results (a new batch)"
+            )
         if row.number in self.done:
             return None
         if isinstance(row, BadRow):
@@ -381,9 +395,23 @@ class BatchRun(BulkRun):
             state = self.state(row.number)
             if job.status is JobStatus.COMPLETED:
                 self.record_row(self._result(row, state, "completed", job=job))
+            elif job.status is not JobStatus.FAILED:
+                # A status newer than this client (the watcher ends the wait on it): not
+                # retried (the retry endpoint is for failed jobs), never sent again.
+                error = (
+                    f"job {job.id} ended with status {job.status!s}, which this client does "
+                    "not know; it is not retried nor sent again"
+                )
+                self.record_row(self._result(row, state, "unfinished", error=error))
             elif state.attempts < self.options.max_attempts:
+                retry = _Retry(row, job.id, epoch(job.updated_at))
                 with self._lock:
-                    self.due.append(_Retry(row, job.id, epoch(job.updated_at)))
+                    if state.adopted:  # maybe another program's job: not re-triggered yet
+                        self.held[row.number] = retry
+                        self.active.pop(row.number, None)
+                        self.by_job.pop(job.id, None)
+                    else:
+                        self.due.append(retry)
             else:
                 self.record_row(self._result(row, state, "failed", job=job))
 
@@ -512,7 +540,24 @@ class BatchRun(BulkRun):
         if self._job_clock_offset is not None:
             return now + self._job_clock_offset, True
         at_least = self.server_clock.at_least(now)
-        return (None if at_least is None else at_least - CLOCK_MARGIN), False
+        dated = None if at_least is None else at_least - CLOCK_MARGIN
+        listed = self._listed_clock
+        if listed is None:
+            return dated, False
+        # Date's clock may be far ahead of the job clock: the newest job listed before the
+        # run bounds it too (none at all: every job since was made during the run).
+        bound = listed if dated is None else min(dated, listed)
+        return (None if bound == float("-inf") else bound), False
+
+    def note_first_page(self, jobs: Sequence[JobDetails]) -> None:
+        """The application's newest job before the run (the first request's page)."""
+        stamps = [
+            stamp
+            for job in jobs
+            for stamp in (epoch(job.created_at), epoch(job.updated_at))
+            if stamp is not None
+        ]
+        self._listed_clock = max(stamps) if stamps else float("-inf")
 
     def _learn_job_clock(self, created_at: float | None, sent: float, received: float) -> None:
         if created_at is None:
@@ -600,6 +645,7 @@ class BatchRun(BulkRun):
         state = self.state(row.number)
         inputs = [JobInput(id=name, value=values) for name, values in row.inputs.items()]
         call = create_call(self.application_id, inputs)
+        made_nothing = 0
         while True:
             while not self._take_slot(row.number):
                 yield Sleep(_SLOT_POLL)
@@ -613,6 +659,7 @@ class BatchRun(BulkRun):
                         sent_after=sent_after,
                         job_clock=job_clock,
                         at=time.time(),
+                        digest=row.digest(),
                     )
                 sent = time.monotonic()
                 try:
@@ -621,6 +668,7 @@ class BatchRun(BulkRun):
                     raise  # the run stops; the next one settles this create from the list
                 except APIError as exc:
                     ended = time.monotonic()
+                    failure = str(exc)
                     if not _may_have_made(exc):
                         with self._lock:
                             self.batch_journal.write(state, "proved", verdict="not_made")
@@ -633,7 +681,7 @@ class BatchRun(BulkRun):
                         job_clock=job_clock,
                         made_by=self.made_by(ended),
                     )
-                    settle_for = self.settle_wait(isinstance(exc, APITimeoutError))
+                    settle_for = self.settle_wait(_server_may_be_at_work(exc))
                     verdict = yield from self._settle_lost(lost, settle_for)
                     if (
                         isinstance(verdict, Unresolved)
@@ -652,6 +700,10 @@ class BatchRun(BulkRun):
                             )
                             verdict = (yield from self._prove([lost]))[row.number]
                     self._apply({row.number: verdict})
+                    if isinstance(verdict, Made):
+                        # Another program's job taken so shows, if it made more, by then.
+                        with self._lock:
+                            self.sweep_after = max(self.sweep_after, ended + settle_for)
                 else:
                     created_at = epoch(job.created_at)
                     self._learn_job_clock(created_at, sent, time.monotonic())
@@ -674,7 +726,19 @@ class BatchRun(BulkRun):
                     error=_unresolved_text(verdict),
                     candidates=verdict.candidates,
                 )
-            # NotMade: created again (the slot was given back: a turn like any other)
+            # NotMade: created again (the slot was given back: a turn like any other), as
+            # long as attempts remain: a server failing every create must not hold the run.
+            made_nothing += 1
+            if made_nothing >= self.options.max_attempts:
+                return self._result(
+                    row,
+                    state,
+                    "failed",
+                    error=(
+                        f"{made_nothing} creates failed ({failure}) and the job list proved "
+                        "each made no job; not created again"
+                    ),
+                )
 
     def _settle_lost(self, lost: LostCreate, settle_for: float) -> Flow[Verdict]:
         """The verdict on a create whose answer was lost. Nothing in the list yet proves
@@ -799,25 +863,51 @@ class BatchRun(BulkRun):
 
     def _sweep(self) -> Flow[None]:
         """The run's last look at the list, once every job ended: the rows whose job was
-        proved made get their result, unless a job since the run's first create is no
-        row's (another program creates jobs here: the proved job may be its, and the row
-        is unresolved, the job its candidate)."""
+        proved made get their result (or their retry), unless a job since the run's
+        first create is no row's (another program creates jobs here, or an unresolved
+        row's create made it: the proved job may be its, and the row is unresolved, the
+        job its candidate)."""
         began = self.batch_journal.began
         others: tuple[UUID, ...] = ()
         still = True
         if began is not None:
             seen, still = yield from self._read_list(run_floor(began))
             others = foreign(seen, self.batch_journal.claimed, began)
+        strangers = set(others) - self.batch_journal.maybe_claimed
         with self._lock:
             held, self.held = self.held, {}
-            if others:
+            if strangers:
                 self.other_creator = True
-        for number, result in sorted(held.items()):
+        why = (
+            f"the job list shows {len(strangers)} job(s) no row of this batch made, created "
+            "during it: another program creates jobs in this application"
+            if strangers
+            else "the job list shows jobs an unresolved row's create may have made"
+            if others
+            else "the job list kept moving while it was read"
+        )
+        for number, waiting in sorted(held.items()):
             if still and not others:
-                self.record_row(result, swept=True)
+                if isinstance(waiting, _Retry):
+                    with self._lock:
+                        self.active[number] = waiting.row
+                        self.by_job[waiting.job_id] = number
+                        self.due.append(waiting)
+                else:
+                    self.record_row(waiting, swept=True)
                 continue
             state = self.state(number)
             candidates = () if state.job_id is None else (state.job_id,)
+            error = (
+                "the create's answer was lost and one job, the candidate, was created while "
+                f"it was out; but {why}, so the list cannot prove that job is this row's; it "
+                "is not created again (see candidates)"
+            )
+            result = (
+                self._result(waiting.row, state, "unresolved", error=error, candidates=candidates)
+                if isinstance(waiting, _Retry)
+                else attrs.evolve(waiting, status="unresolved", error=error, candidates=candidates)
+            )
             with self._lock:
                 self.gate.check()
                 self.batch_journal.write(
@@ -828,27 +918,8 @@ class BatchRun(BulkRun):
                     swept=True,
                 )
                 self.sent_rows -= 1
-            why = (
-                f"the job list shows {len(others)} job(s) no row of this batch made, created "
-                "during it: another program creates jobs in this application"
-                if others
-                else "the job list kept moving while it was read"
-            )
             self.record_row(
-                attrs.evolve(
-                    result,
-                    status="unresolved",
-                    job_id=None,
-                    attempts=0,
-                    title=None,
-                    suggestion=None,
-                    error=(
-                        f"the create's answer was lost and one job, the candidate, was created "
-                        f"in its window; but {why}, so the list cannot prove that job is this "
-                        "row's; it is not created again (see candidates)"
-                    ),
-                    candidates=candidates,
-                ),
+                attrs.evolve(result, job_id=None, attempts=0, title=None, suggestion=None),
                 swept=True,
             )
 
@@ -908,6 +979,14 @@ def _timeout_seconds(timeout: httpx.Timeout) -> float:
     return float(sum(parts))
 
 
+def _server_may_be_at_work(exc: APIError) -> bool:
+    """Did the create end while the server may still be making its job (the client gave
+    up, or a gateway did: 408, 502, 504)? Then its job may come as late again."""
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in (408, 502, 504)
+    return isinstance(exc, APITimeoutError)
+
+
 def _may_have_made(exc: APIError) -> bool:
     """Could the create that raised this have made a job? Only a refusal (a 4xx but
     408) or a request never sent proves it did not."""
@@ -921,21 +1000,30 @@ def _may_have_made(exc: APIError) -> bool:
 def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     """Settle what an earlier run left in flight, then hand the rows to the workers (the
     watcher beside them), then the retries found due after the last row, until none."""
-    # A first request: the server's clock (Date) before any create, and the application.
-    yield execute(list_call(run.application_id, None, 0, 1), run.config, run.timeout)
+    # A first request: the server's clocks (Date, and the newest job's stamps) before
+    # any create, and the application.
+    first = yield execute(list_call(run.application_id, None, 0, 1), run.config, run.timeout)
+    run.note_first_page(first.result)
     journal = run.batch_journal
     if any(s.lost is not None for s in journal.rows.values()):
-        # An earlier run's create in flight when it stopped: its POST ended by the
-        # timeout, or when the run died (before now), whichever came first; the job may
-        # be made or shown up to the settle bound after.
+        # An earlier run's create in flight when it stopped: its POST may have been out
+        # until the run died, whenever that was (a timeout bounds no request: it counts
+        # each read apart), and the job may be made or shown up to the settle bound
+        # after: waited from now.
         settle = run.settle_wait()
-        longest = _timeout_seconds(run.request_timeout())
-        sent_at = journal.lost_sent_at()
         now = time.time()
-        ended = now if sent_at is None else min(now, sent_at + longest)
-        lost = journal.lost_creates(longest + settle, now)
-        if ended + settle > now:
-            yield Pause(ended + settle - now)
+        lost = journal.lost_creates(_timeout_seconds(run.request_timeout()) + settle, now)
+        # ... and at least as long after it went out as a live run waits after a POST
+        # that timed out (the server may still have been making the job when it died).
+        sent_at = max(
+            (
+                now if s.lost_at is None else s.lost_at
+                for s in journal.rows.values()
+                if s.lost is not None
+            ),
+            default=now,
+        )
+        yield Pause(max(settle, sent_at + run.settle_wait(timed_out=True) - now))
         run._apply((yield run._prove(lost)))
     run.tell_progress()
     watcher = run.watcher
@@ -947,11 +1035,16 @@ def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     feed = _Feed(run, iter(run.rows), run.total or concurrency)
     while True:
         yield Work(feed, concurrency, run.start_row, run.finish_row, watch)
+        if not run.due and run.held:
+            # The rows whose job was proved made: the run's last look at the list (again
+            # after the retries it let go).
+            wait = run.sweep_after - time.monotonic()
+            if wait > 0:
+                yield Pause(wait)
+            yield run._sweep()
         if not run.due:
-            break
+            return
         feed = _Feed(run, None, len(run.due))
-    if run.held:
-        yield run._sweep()
 
 
 def start_batch(

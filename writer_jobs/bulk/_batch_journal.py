@@ -67,6 +67,9 @@ class RowState:
     #: clock when it was sent (None: unknown, an older journal).
     lost_job_clock: bool = False
     lost_at: float | None = None
+    #: The row's digest (``Row.digest``) when its create was first sent (None: an older
+    #: journal).
+    digest: str | None = None
 
 
 class BatchJournal:
@@ -190,6 +193,8 @@ class BatchJournal:
             state.lost_job_clock = entry.get("job_clock") is True
             state.lost_at = _number(entry.get("at"))
             state.not_made, state.unresolved = False, None
+            digest = entry.get("digest")
+            state.digest = digest if isinstance(digest, str) else state.digest
             start = window_start(LostCreate(state.row, state.lost, job_clock=state.lost_job_clock))
             self.began = start if self.began is None else min(self.began, start)
         elif event == "created":
@@ -250,12 +255,6 @@ class BatchJournal:
             for s in self.rows.values()
             if s.lost is not None
         ]
-
-    def lost_sent_at(self) -> float | None:
-        """The latest wall-clock moment a lost create went out (None: unknown)."""
-        moments = [s.lost_at for s in self.rows.values() if s.lost is not None]
-        known = [m for m in moments if m is not None]
-        return max(known) if known and len(known) == len(moments) else None
 
     def close(self) -> None:
         if self._file is not None:

@@ -36,8 +36,8 @@ in the run is given back: its row is ``Unresolved``, the job its candidate.
 
 What remains assumed: the server makes a create's job, and the list shows it, within
 the settle bound; and no other program creates jobs in the application during the run
-save exactly one job, inside a lost create's window (that one is taken for the
-create's own: the list cannot tell them apart).
+save jobs stamped while lost creates' POSTs were out, each alone in view (those are
+taken for the creates' own: the list cannot tell them apart).
 
 No I/O here: the run lists, this decides.
 """
@@ -151,22 +151,31 @@ def settle(
         return {}
     oldest = floor(lost)
     jobs = list({job.id: job for job in listed if _after(job, oldest)}.values())
-    orphans = [job for job in jobs if job.id not in claimed and job.id not in maybe_claimed]
+    # A job an unresolved create may have made is never a candidate, yet still someone
+    # else's job in view (the other program's, maybe: it must not vanish from the count).
+    orphans = [job for job in jobs if job.id not in claimed]
     # Another program creates jobs when an unclaimed job is in no lost create's window
     # (before them all), or there are more of them than lost creates.
-    reachable = {job.id for job in orphans for create in lost if _after(job, window_start(create))}
-    other_creator = len(reachable) < len(orphans) or len(orphans) > len(lost)
+    strangers = [job for job in orphans if job.id not in maybe_claimed]
+    reachable = {
+        job.id for job in strangers for create in lost if _after(job, window_start(create))
+    }
+    other_creator = len(reachable) < len(strangers) or len(strangers) > len(lost)
     verdicts: dict[int, Verdict] = {}
     for create in lost:
         start = window_start(create)
-        candidates = [job for job in orphans if _after(job, start)]
+        candidates = [job for job in orphans if _after(job, start) and job.id not in maybe_claimed]
         # A job an earlier unresolved create may have made was listed by that create's
         # proof, before this create went out (proofs come before the next create): it
         # is not this create's, and never given to it.
         overlapping: list[ListedJob] = []
         # Just before the window: a job the create may have made by a clock further off
         # than SLACK, or another program's.
-        near = [job for job in orphans if _after(job, start - SLACK) and not _after(job, start)]
+        near = [
+            job
+            for job in orphans
+            if _after(job, start - SLACK) and not _after(job, start) and job.id not in maybe_claimed
+        ]
         if not candidates and not overlapping and not near:
             verdicts[create.row] = NotMade(other_creator=other_creator)
             continue

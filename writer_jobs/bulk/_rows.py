@@ -45,6 +45,12 @@ class Row:
     inputs: dict[str, list[str]]
     key: str | None = None
 
+    def digest(self) -> str:
+        """A short hash of the row's inputs (and key): the journal keeps it, so a run
+        started again knows its row ``number`` is the same row."""
+        text = json.dumps([self.inputs, self.key], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 @attrs.frozen
 class BadRow:
