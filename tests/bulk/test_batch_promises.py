@@ -151,6 +151,9 @@ def test_a_job_clock_behind_the_date_header_still_finds_the_lost_creates_job(
 def test_with_no_date_header_an_old_job_of_another_program_is_never_a_rows(
     tmp_path: Path,
 ) -> None:
+    # No Date header and no answer yet: the newest job listed before the run bounds the
+    # job clock. The hour-old job is older than that bound (it was listed): never a
+    # candidate; the lost create is proved to have made nothing and sent again.
     api = FakeWriterAPI(delay=0.05, newest_first=True, send_date_header=False).start()
     try:
         foreign = api.create_as_other(ago=3600)
@@ -159,8 +162,30 @@ def test_with_no_date_header_an_old_job_of_another_program_is_never_a_rows(
         summary = _batch_run(api, _rows(1), results)
         record = _records(results)[1]
         assert record["job_id"] != str(foreign.id)
+        assert record["status"] == "completed"
+        assert [record["job_id"]] == [str(j) for j in _made_per_row(api)["row-1"]]
+        assert summary.lost_answers == 1
+    finally:
+        api.stop()
+
+
+def test_with_no_clock_at_all_and_an_empty_application_any_job_is_a_candidate(
+    tmp_path: Path,
+) -> None:
+    # No Date header, no answer, an application empty before the run: every job listed
+    # since is the run's or another program's; one that came while the lost create was
+    # out cannot be bounded by any clock: unresolved, never taken nor created again.
+    api = FakeWriterAPI(delay=0.05, newest_first=True, send_date_header=False).start()
+    try:
+        api.fail_next("create_job", "drop_before")
+        dropped = _when(lambda: any(e.fault == "drop_before" for e in api.log), api.create_as_other)
+        results = tmp_path / "results.jsonl"
+        summary = _batch_run(api, _rows(1), results)
+        dropped.join()
+        record = _records(results)[1]
         assert record["status"] == "unresolved"
-        assert record["candidates"] == [str(foreign.id)]
+        assert record["candidates"] == [str(api.other_created[0])]
+        assert "row-1" not in _made_per_row(api)
         assert summary.unresolved == 1
     finally:
         api.stop()
@@ -506,23 +531,22 @@ def test_another_programs_lone_job_after_a_lost_create_ended_is_never_taken_for_
 
 
 def test_creates_failing_again_and_again_end_the_row_failed_not_the_run_hung(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every create of row 1 answers 500 and makes nothing: each is proved to have made
-    # none and sent again, up to max_attempts; then the row is failed and the run ends.
+    # none and sent again, up to MAX_CREATES; then the row is failed and the run ends.
+    monkeypatch.setattr(_batch, "MAX_CREATES", 3)
     api = FakeWriterAPI(delay=0.05, newest_first=True).start()
     try:
-        api.fail_next("create_job", "500", 2)
+        api.fail_next("create_job", "500", 3)
         results = tmp_path / "results.jsonl"
         with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
-            summary = client.batch(
-                api.application_id, _rows(1), results=results, concurrency=1, max_attempts=2
-            )
+            summary = client.batch(api.application_id, _rows(1), results=results, concurrency=1)
         record = _records(results)[1]
         assert record["status"] == "failed"
-        assert "2 creates failed" in record["error"]
+        assert "3 creates failed" in record["error"]
         assert "row-1" not in _made_per_row(api)
-        assert sum(e.operation == "create_job" for e in api.log) == 2
+        assert sum(e.operation == "create_job" for e in api.log) == 3
         assert summary.completed == 0
     finally:
         api.stop()

@@ -78,6 +78,10 @@ _PROOF_PASSES = 4
 #: Passes after which a proof stops (about 15 s of a list that never holds still, or
 #: pages of one job that cannot show it): the lost creates are unresolved.
 _PROOF_GIVE_UP = 12
+#: Creates of a row, each proved to have made nothing (a 5xx, a dropped connection),
+#: after which the row is ``failed``: a server failing every create must not hold the
+#: run, while an outage of a minute or two does not fail rows.
+MAX_CREATES = 8
 #: Seconds after a lost create's POST ended before the list is first read: a job made
 #: with the create shows by then (one made later is waited for up to the settle bound).
 _EARLY_LOOK = 1.0
@@ -729,7 +733,7 @@ class BatchRun(BulkRun):
             # NotMade: created again (the slot was given back: a turn like any other), as
             # long as attempts remain: a server failing every create must not hold the run.
             made_nothing += 1
-            if made_nothing >= self.options.max_attempts:
+            if made_nothing >= MAX_CREATES:
                 return self._result(
                     row,
                     state,
