@@ -38,7 +38,9 @@ def job_flow(
     try:
         retry = resume is None
         if resume is not None:
-            # An earlier run may have re-triggered it: look before touching it.
+            # An earlier run may have re-triggered it: look before touching it, once a
+            # POST it had out when it died can no longer land (as after a lost answer).
+            yield _engine.Sleep(_engine.REPEAT_SETTLE)
             details = yield from _engine.execute(_engine.get_call(job_id), config, timeout)
             status = details.status
             if status is JobStatus.FAILED:
