@@ -286,10 +286,14 @@ class BulkRun:
         then, a new run on the application could check a job before that request lands."""
         self.gate.stop()
         with self._lock:
-            if self.sent_lines is not None:
-                self.sent_lines.flush()
-            self.journal.close()
+            # Closed first: a second Ctrl-C (or a failing write) landing below must not
+            # leave the lock to a last thread that already left.
             self._closed = True
             release = not self._threads
-        if release and self.lock is not None:
-            self.lock.release()
+            try:
+                if self.sent_lines is not None:
+                    self.sent_lines.flush()
+                self.journal.close()
+            finally:
+                if release and self.lock is not None:
+                    self.lock.release()

@@ -167,6 +167,10 @@ class JobsClient(SingleCallClient):
             ends.append(end)
 
             def run_body() -> None:
+                # Counted by the thread itself: a Ctrl-C while the threads are started
+                # leaves none counted that never ran (the lock would outlive the run).
+                # One counted after the run closed finds the gate stopped: sends nothing.
+                run.enter()
                 try:
                     body()
                 except Stopped:
@@ -178,7 +182,6 @@ class JobsClient(SingleCallClient):
                     run.leave()  # the last thread out releases the run lock of a closed run
                     end.set()
 
-            run.enter()
             return run_body
 
         def worker() -> None:
