@@ -233,3 +233,34 @@ def test_a_tail_repeating_ends_a_listing_pass_shifted_the_first_page_repeating_r
         first.accept(_page([a, b]))
     with pytest.raises(ResponseValidationError, match="ignores offset"):
         first.accept(_page([a, b]))
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resume_fails_the_row_whose_job_was_deleted_since_and_ends(tmp_path: Path) -> None:
+    """A batch stopped after its first result (the callback raises) left rows whose job
+    it made and did not record; one of those jobs is deleted before the resume: the
+    resume ends that row failed ("gone") and completes the others."""
+    results = tmp_path / "results.jsonl"
+
+    def stop(_: object) -> None:
+        raise _Stop
+
+    with FakeWriterAPI(newest_first=True, delay=1.0) as api:
+        with pytest.raises(_Stop):
+            _batch(api, "sync", ROWS, results=results, on_result=stop)
+        recorded = {r["job_id"] for r in _results(results)} if results.exists() else set()
+        made, _total = api.store.list(api.application_id, None, 0, 1000)
+        unrecorded = [job.id for job in made if str(job.id) not in recorded]
+        api.store.delete(unrecorded[0])
+        summary = _batch(api, "sync", ROWS, results=results)
+        created = api.processed("create_job")
+    records = {r["row"]: r for r in _results(results)}
+    gone = [r for r in records.values() if r["job_id"] == str(unrecorded[0])]
+    assert created == len(ROWS), "one job a row, the deleted one's row never sent again"
+    assert sorted(records) == list(range(1, len(ROWS) + 1))
+    assert len(gone) == 1 and gone[0]["status"] == "failed" and "404" in gone[0]["error"]
+    assert [r["status"] for r in records.values()].count("completed") == len(ROWS) - 1
+    assert summary.rows == len(ROWS)
