@@ -52,6 +52,7 @@ SLOW_FILES: dict[str, str] = {
     "tests/fake/test_outage.py": "scheduled outages in real time",
     "tests/bulk/test_late_retry.py": "waits out a retry applied seconds late",
     "tests/bulk/test_watch_ends.py": "watches jobs end in real time (settle rounds, 429s)",
+    "tests/bulk/test_watch_rounds.py": "watches jobs end in real time (shifting lists, 404s)",
     "tests/reliability/test_adversarial.py": "property searches against a real server",
     "tests/reliability/test_bulk_faults.py": "two thousand jobs through faults",
     "tests/reliability/test_concurrency.py": "thousands of calls from threads and tasks",

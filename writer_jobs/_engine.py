@@ -479,8 +479,9 @@ class Pager:
     offset moved (one job failing or created between two one-job pages is enough). So
     the repeat is skipped (its jobs were all seen; ``shifted`` is set: this pass may
     have missed jobs) and paging goes on; only ``IDENTICAL_PAGES`` equal pages in a
-    row, which no single shift explains, prove that the server ignores offset. A
-    layer above may page with overlap (bulk/: ``_next_offset`` and ``_ends_at``).
+    row, which no single shift explains, prove that the server ignores offset (a layer
+    that lists again may take them as a shift: ``_proves_ignored_offset``). A layer
+    above may page with overlap (bulk/: ``_next_offset`` and ``_ends_at``).
     """
 
     #: Whether a totalCount the page carries may end the paging.
@@ -514,6 +515,11 @@ class Pager:
             self._same_page_offsets.append(self.offset)
             if len(self._same_page_offsets) >= IDENTICAL_PAGES:
                 self.done = True
+                if not self._proves_ignored_offset():
+                    # A layer that looks again (a watch round, a listing pass) takes it
+                    # as a list that moved: this pass may have missed jobs.
+                    self.shifted = True
+                    return []
                 offsets = ", ".join(map(str, self._same_page_offsets))
                 raise ResponseValidationError(
                     f"GET {self.path} returned the same page for offsets {offsets}: "
@@ -545,6 +551,12 @@ class Pager:
         else:
             self.offset = self._next_offset(ids, end)
         return [] if repeated else items
+
+    def _proves_ignored_offset(self) -> bool:
+        """Whether ``IDENTICAL_PAGES`` equal pages in a row raise (a user's own listing:
+        the server ignores offset) or only end this pass as ``shifted`` (bulk/: a tail
+        pushed down by jobs entering, one a page, repeats as often as they enter)."""
+        return True
 
     def _ends_at(self, ids: list[UUID]) -> bool:
         """Whether this (new) page ends the list though it holds jobs (overlap paging)."""

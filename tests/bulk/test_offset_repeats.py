@@ -1,7 +1,8 @@
 """A page equal to the one before it: jobs entering above an honest, newest-first list
 shift it down by exactly a page, or the server ignores offset. The first must not end
-a run or a watch; the second must still end in a clear error, never a loop. Counts
-are what the server processed."""
+a run or a watch; the second must still end, never loop: in a clear error for a list
+call and retry_failed's selection, settled by GETs in a watch (a watch round's paging
+never ends the run). Counts are what the server processed."""
 
 from __future__ import annotations
 
@@ -153,12 +154,14 @@ def test_a_job_failing_between_the_first_two_pages_does_not_end_the_run(
 
 class IgnoresOffset:
     """Every list request gets the same first page (totalCount 30: more to come), and
-    in_progress jobs while it is asked for in_progress ones; counts what it processed."""
+    in_progress jobs while it is asked for in_progress ones; a job's first GET shows it
+    in_progress, the next ones completed; counts what it processed."""
 
     def __init__(self) -> None:
         self.ids = [UUID(int=n + 1) for n in range(30)]
         self.lists = 0
         self.posts = 0
+        self.gets: dict[UUID, int] = {}
 
     def __call__(self, request: Request) -> Reply:
         path, _, query = request.path.partition("?")
@@ -167,8 +170,11 @@ class IgnoresOffset:
             job_id = path.split("/")[-2]
             body = {"id": job_id, "status": "in_progress", "created_at": "2026-01-01T00:00:00Z"}
             return Reply.json(202, body)
-        if path.startswith("/v1/applications/jobs/"):  # GET one job: still running
-            return Reply.json(200, self._job(UUID(path.split("/")[-1]), "in_progress"))
+        if path.startswith("/v1/applications/jobs/"):  # GET one job
+            got = UUID(path.split("/")[-1])
+            self.gets[got] = self.gets.get(got, 0) + 1
+            status = "in_progress" if self.gets[got] == 1 else "completed"
+            return Reply.json(200, self._job(got, status))
         self.lists += 1
         params = dict(urllib.parse.parse_qsl(query))
         status = params.get("status", "failed")
@@ -200,15 +206,28 @@ def test_a_server_that_ignores_offset_still_ends_retry_failed_with_a_clear_error
     assert server.lists == 3, "three identical pages in a row: no shift explains that"
 
 
-def test_a_server_that_ignores_offset_still_ends_list_and_wait_many_with_a_clear_error() -> None:
+def test_a_server_that_ignores_offset_still_ends_list_with_a_clear_error() -> None:
     server = IgnoresOffset()
     with (
         LoopbackServer(server) as loopback,
         JobsClient("k", base_url=loopback.url) as client,
+        pytest.raises(ResponseValidationError, match="ignores offset"),
     ):
-        with pytest.raises(ResponseValidationError, match="ignores offset"):
-            list(client.list("app"))
-        assert server.lists == 3
-        with pytest.raises(ResponseValidationError, match="ignores offset"):
-            list(client.wait_many([server.ids[0]], deadline=30))
-    assert server.lists == 6 and server.posts == 0
+        list(client.list("app"))
+    assert server.lists == 3 and server.posts == 0
+
+
+def test_a_server_that_ignores_offset_never_ends_wait_many_a_get_settles_the_job() -> None:
+    """A watch round's equal pages (here the first page, again and again) end the round's
+    paging, never the wait: the watched job, on no page read, is missed twice and a GET
+    shows it completed. Two rounds of three lists (three pages each), one GET more."""
+    server = IgnoresOffset()
+    watched = server.ids[20]  # not on the first page
+    with (
+        LoopbackServer(server) as loopback,
+        JobsClient("k", base_url=loopback.url) as client,
+    ):
+        ended = list(client.wait_many([watched], deadline=30))
+    assert [(job.id, job.status) for job in ended] == [(watched, JobStatus.COMPLETED)]
+    assert server.gets == {watched: 2} and server.posts == 0
+    assert server.lists == 2 * 3 * 3

@@ -419,6 +419,19 @@ class BatchRun(BulkRun):
             else:
                 self.record_row(self._result(row, state, "failed", job=job))
 
+    def gone(self, jobs: Mapping[UUID, APIError]) -> None:
+        """Watched jobs a GET answered 404 for (deleted, or expired): their rows failed."""
+        for job_id in jobs:
+            with self._lock:
+                self._watch_deadlines.pop(job_id, None)
+                row = self.active.get(self.by_job.get(job_id, -1))
+            if row is not None:
+                error = (
+                    f"job {job_id} is gone (GET answered 404: deleted, or expired); "
+                    "this row is not sent again"
+                )
+                self.record_row(self._result(row, self.state(row.number), "failed", error=error))
+
     def expire(self) -> None:
         """Jobs watched for JOB_DEADLINE seconds without ending (a status this client
         does not know, a job the server never ends): their rows end ``unfinished``, the

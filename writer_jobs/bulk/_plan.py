@@ -197,17 +197,26 @@ def retry_failed_plan(run: BulkRun, concurrency: int) -> Plan:
 def watch_plan(run: BulkRun, watcher: Watcher, working: Callable[[], bool]) -> Plan:
     """With wait=True, beside the workers (``working()``: some still run): rounds of
     list pages until every job they re-triggered has ended (or passed its deadline),
-    paid from a share of the client's budget (``run.pace()``: what it holds to now,
-    requests a minute)."""
+    paid from a share of the run's pace (``_run_pace``)."""
     while True:
         posting = working()
         if not posting and not watcher.pending:
             return
-        yield Pause(interval(watcher, run.pace(), triggering=posting))
+        yield Pause(interval(watcher, _run_pace(run), triggering=posting))
         run.expire()
         if watcher.pending:
             ended = yield watcher.round(run.config, run.timeout)
             run.ended(ended)
+            run.gone(watcher.take_gone())
+
+
+def _run_pace(run: BulkRun) -> float | None:
+    """The pace a run holds to now, requests a minute (None: unpaced): the client's
+    budget's (``run.pace()``) or the run's own cap (``rate_limit=`` given to the run
+    only), whichever is slower."""
+    pacer = run.hold.pacer
+    paces = [p for p in (run.pace(), None if pacer is None else pacer.pace()) if p is not None]
+    return min(paces, default=None)
 
 
 def start_wait_many(
@@ -258,3 +267,5 @@ def wait_many_plan(
         yield Pause(pause if until is None else min(pause, max(until - time.monotonic(), 0.0)))
         ended = yield watcher.round(config, None)
         yield Report(ended)
+        for error in watcher.take_gone().values():
+            raise error  # a job the caller named is gone: theirs to know, as from wait()

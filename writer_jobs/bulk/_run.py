@@ -6,7 +6,7 @@ import datetime
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,12 +21,12 @@ from .._budget import Budget
 from .._config import ClientConfig
 from .._engine import FINISHED
 from .._exactly_once import ServerClock
-from .._exceptions import InvalidArgumentError
+from .._exceptions import APIError, InvalidArgumentError
 from ._availability import Availability
 from ._hold import Gate, HoldBack
 from ._job import job_flow
 from ._journal import Journal, RunLock
-from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome
+from ._outcome import BulkProgress, BulkSummary, JobOutcome, Outcome, error_outcome
 from ._selection import Passes, Selection, Todo
 from ._watcher import Watcher
 
@@ -195,6 +195,13 @@ class BulkRun:
             with self._lock:
                 outcome, _ = self._watching.pop(job.id)
             self.record(attrs.evolve(outcome, status=job.status))
+
+    def gone(self, jobs: Mapping[UUID, APIError]) -> None:
+        """Watched jobs a GET answered 404 for (deleted, or expired): recorded not_found."""
+        for job_id, exc in jobs.items():
+            with self._lock:
+                outcome, _ = self._watching.pop(job_id)
+            self.record(error_outcome(Outcome.NOT_FOUND, job_id, exc, resumed=outcome.resumed))
 
     def expire(self) -> None:
         """Jobs watched past their deadline: recorded as re-triggered, still running."""

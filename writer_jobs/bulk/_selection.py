@@ -235,6 +235,12 @@ class AnchoredPager(Pager):
         self.unverified = False
         self._anchor: UUID | None = None
 
+    def _proves_ignored_offset(self) -> bool:
+        # The pass's first page again and again is what a server ignoring offset sends;
+        # a later page repeating is a tail pushed down by jobs entering above (one a
+        # page, as many times as they enter): the pass ends shifted, the next looks again.
+        return self._same_page_offsets[0] == 0
+
     def _ends_at(self, ids: list[UUID]) -> bool:
         anchor, self._anchor = self._anchor, None
         if anchor is None:

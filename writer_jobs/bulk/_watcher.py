@@ -10,7 +10,8 @@ failure that was retried); one older than the failure retried is a new failure s
 a clock behind, counted once a GET confirms it. Where the lists cannot prove an end (no
 ``updated_at``, a server not listing newest first, a job missing from every list twice),
 a GET confirms it. No status is reported that the server did not show for that job
-after its trigger.
+after its trigger. A job whose GET answers 404 (deleted, or expired by retention) is
+no longer watched: its owner takes it from ``take_gone()`` and ends it, never the run.
 
 Listed jobs are read by their own status, not by the filter asked for: a server that
 ignores ``?status=`` does not keep a finished job "running". Some ends the server's
@@ -37,6 +38,7 @@ from writer_jobs._generated.models import JobDetails, JobList, JobStatus
 from .._config import ClientConfig
 from .._engine import FINISHED, Call, Flow, Pager, execute, get_call
 from .._exactly_once import granularity
+from .._exceptions import NotFoundError
 from .._parse import epoch
 
 #: A watched job whose end the timestamps cannot prove (see the module) is reported once
@@ -45,6 +47,17 @@ SETTLE_ROUNDS = 3
 #: ... and this many seconds have passed since the trigger was accepted: a retry the
 #: server applies later than this is not waited for.
 SETTLE_SECONDS = 30.0
+
+
+class _RoundPager(Pager):
+    """A round's paging: equal pages in a row never end the run. Jobs ending at the pace
+    pages are read push a list's tail down one a page, so it repeats as often as they
+    end; a server ignoring offset repeats its first page. Either way the round stops
+    paging there: a job it did not see is missed this round, and a GET settles it once
+    missed twice (a round never proves an end it did not see)."""
+
+    def _proves_ignored_offset(self) -> bool:
+        return False
 
 
 class Watcher:
@@ -60,6 +73,8 @@ class Watcher:
         #: since showed an end the timestamps cannot prove.
         self._added: dict[UUID, float] = {}
         self._unproved: dict[UUID, int] = {}
+        #: Watched jobs a GET answered 404 for (no longer watched), until ``take_gone()``.
+        self.gone: dict[UUID, NotFoundError] = {}
         #: Requests the rounds sent (for the cadence: what a round costs).
         self.requests = 0
         self.last_round_cost = 0
@@ -75,6 +90,11 @@ class Watcher:
             self._missed.pop(job_id, None)
             self._added.pop(job_id, None)
             self._unproved.pop(job_id, None)
+
+    def take_gone(self) -> dict[UUID, NotFoundError]:
+        """The watched jobs found gone (GET: 404) since the last call, with the error."""
+        gone, self.gone = self.gone, {}
+        return gone
 
     def _ended(self, job: JobDetails, *, fetched: bool = False) -> bool:
         """Did this listing or GET show the watched job's end, after its trigger?"""
@@ -112,7 +132,7 @@ class Watcher:
         """One round; returns the watched jobs that ended (and stops watching them)."""
         before = self.requests
         running: set[UUID] = set()
-        pager = Pager(self.application_id, JobStatus.IN_PROGRESS, self.page_size)
+        pager = _RoundPager(self.application_id, JobStatus.IN_PROGRESS, self.page_size)
         while (call := pager.next_call()) is not None:
             page = yield from self._list(call, config, timeout)
             # By each job's own status: a server may ignore the filter.
@@ -131,7 +151,13 @@ class Watcher:
             self._missed[job_id] = self._missed.get(job_id, 0) + 1
             if provable and self._missed[job_id] < 2:
                 continue  # most likely missed by a shifting list: the next round sees it
-            details = yield from self._get(job_id, config, timeout)
+            try:
+                details = yield from self._get(job_id, config, timeout)
+            except NotFoundError as exc:
+                # Deleted, or expired by retention: it never ends; its owner ends it.
+                self.gone[job_id] = exc
+                self.drop([job_id])
+                continue
             if self._ended(details, fetched=True) or self._settled(details):
                 ended[job_id] = details
         self.drop(ended)
@@ -150,7 +176,7 @@ class Watcher:
         """Page ``status`` newest first back to ``cutoff``; False when the server's
         order (or missing updated_at) cannot prove that the pages read hold every
         job that ended since."""
-        pager = Pager(self.application_id, status, self.page_size)
+        pager = _RoundPager(self.application_id, status, self.page_size)
         previous: float | None = None
         while (call := pager.next_call()) is not None:
             page = yield from self._list(call, config, timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import heapq
 import itertools
+import math
 import random
 import threading
 import time
@@ -162,9 +163,9 @@ class JobStore:
         now = self._clock()
         while self._due and self._due[0][0] <= now:
             _, _, job_id = heapq.heappop(self._due)
-            job = self._jobs[job_id]
+            job = self._jobs.get(job_id)
             fails_at = self._fail_again.pop(job_id, None)
-            if job.status is not JobStatus.IN_PROGRESS:
+            if job is None or job.status is not JobStatus.IN_PROGRESS:  # deleted, or ended
                 continue
             if fails_at is not None:
                 # Settled early (settle_all), it fails now rather than in the future;
@@ -295,6 +296,30 @@ class JobStore:
         with self._lock:
             self._settle_due()
             return {s: len(self._index.get((application_id, s), {})) for s in JobStatus}
+
+    def finish_next(self, application_id: str) -> uuid.UUID | None:
+        """End the application's running job due soonest, now (as its delay would:
+        completed, or failed as drawn); its id (None: none was running)."""
+        with self._lock:
+            self._settle_due()
+            running = self._index.get((application_id, JobStatus.IN_PROGRESS), {})
+            due = [entry for entry in self._due if entry[2] in running]
+            if not due:
+                return None
+            first = min(due)
+            self._due.remove(first)
+            heapq.heapify(self._due)
+            heapq.heappush(self._due, (-math.inf, first[1], first[2]))
+            self._settle_due()
+            return first[2]
+
+    def delete(self, job_id: uuid.UUID) -> None:
+        """Remove a job (deleted by someone, or expired by retention): a GET answers
+        404 and no list shows it."""
+        with self._lock:
+            job = self._jobs.pop(job_id)
+            self._index.get((job.application_id, job.status), {}).pop(job_id, None)
+            self._fail_again.pop(job_id, None)
 
     def settle_all(self) -> None:
         """Finish every running job now (for tests that do not want to wait)."""
