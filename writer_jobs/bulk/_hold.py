@@ -37,8 +37,10 @@ DEFAULT_MAX_UNAVAILABLE = 600.0
 #: A call whose service has not answered once since it began stops after this many
 #: seconds of failures (a wrong address, a service not running): not an outage.
 NEVER_ANSWERED = 10.0
-#: While the service is unavailable, bulk work says so this often, seconds.
+#: While the service is unavailable, bulk work says so this often, seconds ...
 OUTAGE_SAID = 10.0
+#: ... once it has been for this long.
+OUTAGE_SAY_AFTER = 1.0
 
 
 class Stopped(Exception):
@@ -242,7 +244,9 @@ class HoldBack:
         if bound is not None and availability.outlasted(self.since, bound):
             raise self._stopped(action, down, reason, bound)
         now = time.monotonic()
-        if now - self._said >= OUTAGE_SAID:
+        # Not for a blip (one dropped connection, a lost create's answer): for a second
+        # or more of it, every OUTAGE_SAID seconds.
+        if now - self._said >= OUTAGE_SAID and down >= OUTAGE_SAY_AFTER:
             self._said = now
             _log.warning(
                 "API unavailable for %.0f s (%s), waiting (up to %s in a row)",
