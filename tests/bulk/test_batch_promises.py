@@ -35,6 +35,15 @@ def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_batch_proof, "SETTLE", SETTLE)
 
 
+def _fake(**options: Any) -> FakeWriterAPI:
+    """The fake, started (jobs of 0.05 s, listed newest first), with two jobs another
+    program made an hour ago (a list of one job never proves it held still)."""
+    api = FakeWriterAPI(**{"delay": 0.05, "newest_first": True, **options}).start()
+    for _ in range(2):
+        api.create_as_other(ago=3600)
+    return api
+
+
 def _rows(count: int) -> list[dict[str, str]]:
     return [{"product": f"row-{n}"} for n in range(1, count + 1)]
 
@@ -69,10 +78,8 @@ def test_a_create_applied_after_its_answer_was_lost_is_not_created_again_nor_tak
 ) -> None:
     # Row 2's connection closes unanswered; the server makes its job a second later,
     # after a first look at the list would have shown nothing.
-    api = FakeWriterAPI(delay=0.05, newest_first=True, faults=Faults(late=1.0)).start()
+    api = _fake(faults=Faults(late=1.0))
     try:
-        for _ in range(2):  # old jobs (a list of one job never proves it held still)
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_late")
         results = tmp_path / "results.jsonl"
@@ -101,10 +108,8 @@ def test_a_create_applied_after_its_answer_was_lost_is_not_created_again_nor_tak
 def test_a_resume_at_once_after_a_crash_waits_for_the_create_in_flight(tmp_path: Path) -> None:
     # The run died while row 1's create was out; the server makes its job a moment
     # after the same command started again.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):  # old jobs (a list of one job never proves it held still)
-            api.create_as_other(ago=3600)
         results = tmp_path / "results.jsonl"
         _batch_run(api, [], results)  # the journal's header
         server_now = api.store.now().timestamp()
@@ -275,10 +280,8 @@ def test_another_programs_job_in_a_lost_creates_window_is_not_a_rows_when_it_mak
     # alone in view: the proof takes it for row 2's. The same program makes another job
     # later in the run, after that proof: the run's last look at the list sees it, and
     # row 2 gets no result of a job that is not provably its.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):  # old jobs, long before the run
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_before")
 
@@ -313,10 +316,8 @@ def test_a_lost_creates_job_is_the_rows_when_nobody_else_creates_during_the_run(
 ) -> None:
     # Row 2's create makes its job and loses the answer; nobody else creates jobs: the
     # run's last look at the list finds every job claimed, and row 2 gets its job.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_after")
         results = tmp_path / "results.jsonl"
@@ -344,10 +345,8 @@ def test_a_resume_looks_back_to_the_first_runs_creates_before_giving_a_proved_jo
     # at the list. The same command again follows the job, then looks back to the first
     # run's create: another program's job since makes row 1 unresolved; asked to, the
     # run after creates it again.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         results = tmp_path / "results.jsonl"
         _batch_run(api, [], results)  # the journal's header
         server_now = api.store.now().timestamp()
@@ -404,10 +403,8 @@ def test_the_first_create_lost_before_any_answer_is_proved_once_another_teaches_
     # job clock yet, so no window can be bounded. With other rows to create, their
     # answers teach the clock and the row gets its job; with none under way (one
     # worker), it is unresolved, its job the candidate, never created again.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "drop_after")
         results = tmp_path / "results.jsonl"
         with JobsClient(api.api_key, base_url=api.base_url, **CLIENT) as client:
@@ -438,10 +435,8 @@ def test_a_lost_creates_job_made_with_it_is_given_without_waiting_the_settle_bou
     # The job was made with the create (the answer lost after): it shows in the list at
     # once, and the next create does not wait the settle bound (here a minute) out.
     monkeypatch.setattr(_batch_proof, "SETTLE", 60.0)
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_after")
         results = tmp_path / "results.jsonl"
@@ -504,10 +499,8 @@ def test_another_programs_lone_job_after_a_lost_create_ended_is_never_taken_for_
     # settle bound) another program makes its only job of the run. A create's own job
     # is stamped before its POST ended: this one cannot be row 2's own unless made late,
     # and is never taken for it; the row is unresolved with it as candidate.
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_before")
 
@@ -559,10 +552,8 @@ def test_a_resume_with_no_timeout_waits_the_settle_bound_for_the_create_in_fligh
     # server makes its job 1.5 s after the same call started again, within the settle
     # bound from then: found, never created again.
     monkeypatch.setattr(_batch_proof, "SETTLE", 3.0)
-    api = FakeWriterAPI(delay=0.05, newest_first=True).start()
+    api = _fake()
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         results = tmp_path / "results.jsonl"
         _batch_run(api, [], results)
         line = {
@@ -592,10 +583,8 @@ def test_a_taken_job_that_failed_is_not_retried_before_the_run_looked_at_the_lis
     # Row 2's lost create made its job, taken for it; every job fails. Another program
     # made a job later in the run: the taken job may be its, so it is never re-triggered
     # (the row is unresolved); the other rows' jobs are retried as usual.
-    api = FakeWriterAPI(delay=0.05, newest_first=True, failure_ratio=1.0).start()
+    api = _fake(failure_ratio=1.0)
     try:
-        for _ in range(2):
-            api.create_as_other(ago=3600)
         api.fail_next("create_job", "latency")
         api.fail_next("create_job", "drop_after")
 
