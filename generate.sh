@@ -18,7 +18,8 @@ if [[ "${1:-}" == "--check" ]]; then
   bash "$root/generate.sh" "$check_dir" >/dev/null
   stale=0
   diff -u "$root/openapi.yaml" "$check_dir/openapi.yaml" || stale=1
-  diff -ru "$root/generated_client" "$check_dir/generated_client" || stale=1
+  # Bytecode caches (written beside it whenever it is imported) are not the tree.
+  diff -ru -x __pycache__ -x "*.pyc" "$root/generated_client" "$check_dir/generated_client" || stale=1
   if [[ "$stale" == 0 ]]; then
     echo "check-generated: openapi.yaml and generated_client/ match spec/"
     exit 0
