@@ -94,6 +94,7 @@ SLOW_TESTS: dict[str, dict[str, str]] = {
     "tests/fake/test_fake_server.py": {
         "test_the_pytest_plugin_loads_nothing_heavy": "subprocess",
         "test_random_faults_are_reproducible_with_a_seed": "real time",
+        "test_create_runs_then_completes": "real time",
     },
     "tests/fake/test_rate_limit.py": {
         "test_another_program_spends_its_part_of_the_same_window": "real time",

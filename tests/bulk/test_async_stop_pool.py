@@ -23,8 +23,10 @@ CREATED = "2026-11-01T00:00:00Z"
 
 
 class PoolServer:
-    """150 failed jobs; each POST is answered 2 s after it arrives (holding one of the
-    client's 100 pooled connections meanwhile). Records when each POST arrived."""
+    """150 failed jobs; each POST is answered 6 s after it arrives (holding one of the
+    client's 100 pooled connections meanwhile: long enough for all 100 to be sent on a
+    loaded machine before the first answer stops the run). Records when each POST
+    arrived."""
 
     def __init__(self) -> None:
         self.arrivals: list[float] = []
@@ -37,7 +39,7 @@ class PoolServer:
                 self.arrivals.append(time.monotonic())
             job_id = path.split("/")[-2]
             body = {"id": job_id, "status": "in_progress", "created_at": CREATED}
-            return Reply(202, json.dumps(body).encode(), action="stall", delay=2.0)
+            return Reply(202, json.dumps(body).encode(), action="stall", delay=6.0)
         params = dict(urllib.parse.parse_qsl(query))
         offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         page = [

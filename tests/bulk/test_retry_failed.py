@@ -181,8 +181,11 @@ async def test_pacing_keeps_under_the_rate_limit() -> None:
     # trusted to end a list), 30 retries, and a second listing that finds nothing new.
     assert summary.requests == 33
     # 600/min is one request every 0.1 s: no window of 1 s holds more than 10 (+1 edge).
+    # The stamps are the fake's, taken as its thread gets to each request: on a loaded
+    # machine (CI: four suites on two cores) sends half a second apart may be stamped
+    # together. An unpaced run puts all 33 in one second, one paced twice as fast 20.
     worst = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert worst <= 13  # 10 a second, plus slack for a loaded machine delaying some sends
+    assert worst <= 16
 
 
 def test_a_runs_own_cap_keeps_to_it_and_counts_429s() -> None:
@@ -267,11 +270,11 @@ async def test_on_progress_is_told_the_number_of_jobs_before_they_start() -> Non
 def test_with_wait_progress_tells_sent_jobs_before_they_finish() -> None:
     told: list[BulkProgress] = []
     with (
-        FakeWriterAPI(seed_failed=8, delay=0.5) as api,
+        FakeWriterAPI(seed_failed=8, delay=3.0) as api,
         JobsClient(api.api_key, base_url=api.base_url, **FAST) as client,
     ):
         client.retry_failed(api.application_id, wait=True, on_progress=told.append)
-    # Every job was sent before the first one finished (they run 0.5 s): the progress
+    # Every job was sent before the first one finished (they run 3 s): the progress
     # showed 8 sent, 0 finished, which a count of outcomes alone cannot show.
     assert BulkProgress(total=8, resumed=0, sent=8, finished=0) in told
     assert told[-1] == BulkProgress(total=8, resumed=0, sent=8, finished=8)

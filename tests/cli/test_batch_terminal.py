@@ -37,7 +37,7 @@ def test_ctrl_c_keeps_the_place_and_the_same_command_finishes_the_batch(
 ) -> None:
     source = write_csv(tmp_path / "products.csv", 30)
     results = tmp_path / "results.jsonl"
-    with FakeWriterAPI(api_key=SENTINEL, delay=4, newest_first=True) as api:
+    with FakeWriterAPI(api_key=SENTINEL, delay=10, newest_first=True) as api:
         args = ("batch", api.application_id, str(source), "--output", str(results), "--key", "sku")
         terminals.append(Terminal(api, *args))
         term = terminals[-1]
@@ -45,7 +45,8 @@ def test_ctrl_c_keeps_the_place_and_the_same_command_finishes_the_batch(
         assert "Create jobs for 30 rows in demo-app? [y/N]" in screen
         assert "batch demo-app" not in screen, "no progress before the answer"
         term.send("y\r")
-        # Every create goes out well within the 4 s the jobs run; then Ctrl-C.
+        # Every create goes out well within the 10 s the jobs run (a loaded machine
+        # too); then Ctrl-C.
         term.wait_for("sent 30")
         term.send("\x03")
         assert term.finish() == 130

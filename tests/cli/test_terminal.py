@@ -106,9 +106,9 @@ def test_the_prompt_keeps_its_choices_and_one_progress_display_follows(
 def test_with_wait_the_progress_shows_jobs_sent_apart_from_jobs_finished(
     terminals: list[Terminal],
 ) -> None:
-    with FakeWriterAPI(api_key=SENTINEL, seed_failed=12, delay=4) as api:
+    with FakeWriterAPI(api_key=SENTINEL, seed_failed=12, delay=10) as api:
         term = _open(terminals, api, "retry-failed", api.application_id, "--wait", "--yes")
-        # Every retry is sent in well under the 4 s the jobs run: the screen shows it.
+        # Every retry is sent in well under the 10 s the jobs run: the screen shows it.
         screen = term.wait_for("sent 12, finished")
         assert "sent 12, finished 0/12" in screen
         assert term.finish() == 0

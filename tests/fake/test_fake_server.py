@@ -45,12 +45,17 @@ def test_unknown_job_is_404_and_bad_uuid_is_400(api: FakeWriterAPI) -> None:
     )
 
 
-def test_create_runs_then_completes(api: FakeWriterAPI) -> None:
-    with JobsClient(api.api_key, base_url=api.base_url) as client:
+def test_create_runs_then_completes() -> None:
+    # A job of 2 s: the GET right after the create comes well within it on a loaded
+    # machine (CI runs four suites on two cores).
+    with (
+        FakeWriterAPI(delay=2.0) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
         job = client.create("app-1", {"topic": "cats"})
         assert job.status is JobStatus.IN_PROGRESS
         assert client.get(job.id).status is JobStatus.IN_PROGRESS
-        time.sleep(0.3)
+        time.sleep(2.2)
         done = client.get(job.id)
     assert done.status is JobStatus.COMPLETED and done.data and done.completed_at
 

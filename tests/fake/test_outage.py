@@ -19,13 +19,21 @@ def api() -> Iterator[FakeWriterAPI]:
         yield fake
 
 
+def _until(api: FakeWriterAPI, elapsed: float) -> None:
+    """Sleep until the fake's clock reads ``elapsed`` (outages last 3 s: a loaded machine
+    still sends a test's few requests inside one)."""
+    while api.elapsed() < elapsed:
+        time.sleep(0.02)
+
+
 def _client(api: FakeWriterAPI) -> httpx.Client:
     return httpx.Client(base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"})
 
 
 def test_a_503_outage_answers_everything_then_ends(api: FakeWriterAPI) -> None:
     job = api.seeded[0]
-    api.schedule(Outage(start=api.elapsed(), duration=0.6, kind="503"))
+    outage_end = api.elapsed() + 3.05
+    api.schedule(Outage(start=api.elapsed(), duration=3.0, kind="503"))
     with _client(api) as http:
         during = [
             http.get(f"/v1/applications/jobs/{job}").status_code,
@@ -35,43 +43,44 @@ def test_a_503_outage_answers_everything_then_ends(api: FakeWriterAPI) -> None:
         ]
         assert during == [503] * 4
         assert api.processed("retry_job") == 0 and api.unavailable == 4
-        time.sleep(0.7)
+        _until(api, outage_end)
         assert http.post(f"/v1/applications/jobs/{job}/retry").status_code == 202
     assert api.processed("retry_job") == 1 and api.unavailable == 4
 
 
 def test_a_closed_outage_answers_nothing_and_carries_nothing_out(api: FakeWriterAPI) -> None:
     job = api.seeded[0]
-    api.schedule(Outage(start=api.elapsed(), duration=0.6, kind="close"))
+    outage_end = api.elapsed() + 3.05
+    api.schedule(Outage(start=api.elapsed(), duration=3.0, kind="close"))
     with _client(api) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             http.post(f"/v1/applications/jobs/{job}/retry")
         assert api.processed("retry_job") == 0
-        time.sleep(0.7)
+        _until(api, outage_end)
         assert http.get(f"/v1/applications/jobs/{job}").json()["status"] == "failed"
 
 
-def test_a_closed_outage_can_lose_the_answers_of_requests_it_carried_out(
-    api: FakeWriterAPI,
-) -> None:
-    job = api.seeded[0]
-    api.schedule(Outage(start=api.elapsed(), duration=0.6, kind="close", processed=True))
-    with _client(api) as http:
-        with pytest.raises(httpx.RemoteProtocolError):
-            http.post(f"/v1/applications/jobs/{job}/retry")
-        assert api.processed("retry_job", job) == 1, "carried out, its answer lost"
-        time.sleep(0.7)
-        assert http.get(f"/v1/applications/jobs/{job}").json()["status"] == "in_progress"
+def test_a_closed_outage_can_lose_the_answers_of_requests_it_carried_out() -> None:
+    with FakeWriterAPI(seed_failed=1, delay=30) as api:  # still running after the outage
+        job = api.seeded[0]
+        outage_end = api.elapsed() + 3.05
+        api.schedule(Outage(start=api.elapsed(), duration=3.0, kind="close", processed=True))
+        with _client(api) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                http.post(f"/v1/applications/jobs/{job}/retry")
+            assert api.processed("retry_job", job) == 1, "carried out, its answer lost"
+            _until(api, outage_end)
+            assert http.get(f"/v1/applications/jobs/{job}").json()["status"] == "in_progress"
 
 
 def test_an_outage_scheduled_at_construction_starts_after_its_delay() -> None:
     with (
-        FakeWriterAPI(conditions=[Outage(start=0.4, duration=60)]) as api,
+        FakeWriterAPI(conditions=[Outage(start=3.0, duration=60)]) as api,
         _client(api) as http,
     ):
         path = f"/v1/applications/{api.application_id}/jobs"
         before = http.get(path).status_code
-        time.sleep(0.5)
+        _until(api, 3.1)
         assert (before, http.get(path).status_code) == (200, 503)
 
 

@@ -17,7 +17,7 @@ def _get(http: httpx.Client, api: FakeWriterAPI) -> httpx.Response:
 
 def test_the_window_admits_the_limit_then_429s_without_retry_after() -> None:
     with (
-        FakeWriterAPI(rate_limit=5, rate_window=1.0) as api,
+        FakeWriterAPI(rate_limit=5, rate_window=5.0) as api,
         httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
         ) as http,
@@ -28,21 +28,21 @@ def test_the_window_admits_the_limit_then_429s_without_retry_after() -> None:
         assert "retry-after" not in refused.headers
         assert api.rate_limited == 3
         assert [e.processed for e in api.log].count(True) == 5
-        time.sleep(1.05)  # the window slides: the first five age out
+        time.sleep(5.05)  # the window slides: the first five age out
         assert _get(http, api).status_code == 200
 
 
 def test_the_window_slides_rather_than_resets() -> None:
     with (
-        FakeWriterAPI(rate_limit=4, rate_window=1.0) as api,
+        FakeWriterAPI(rate_limit=4, rate_window=5.0) as api,
         httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {api.api_key}"}
         ) as http,
     ):
         assert [_get(http, api).status_code for _ in range(2)] == [200, 200]
-        time.sleep(0.6)
+        time.sleep(3.0)  # windows of 5 s: a loaded machine's slow requests fit in them
         assert [_get(http, api).status_code for _ in range(3)] == [200, 200, 429]
-        time.sleep(0.5)  # the first two aged out, the two after them not yet
+        time.sleep(2.5)  # the first two aged out, the two after them not yet
         assert [_get(http, api).status_code for _ in range(3)] == [200, 200, 429]
 
 
