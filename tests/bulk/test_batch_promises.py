@@ -226,6 +226,112 @@ def test_a_lone_job_of_another_program_across_a_long_downtime_is_never_a_rows(
         api.stop()
 
 
+def test_a_resume_never_takes_a_job_made_after_it_started_for_a_dead_runs_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run died a moment ago with row 1's create out (the server made nothing); the
+    # same command again waits the settle bound, and meanwhile another program makes a
+    # job. The dead run's POST had ended by the time the resume started: a job stamped
+    # after that, by the job clock's bound the journal kept, is not one made while it
+    # was out, and is never taken for row 1's (as in a live run).
+    monkeypatch.setattr(_batch_proof, "SETTLE", 4.0)
+    api = _fake()
+    try:
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)  # the journal's header
+        server_now = api.store.now().timestamp()
+        line = {
+            "event": "creating",
+            "row": 1,
+            "sent_after": server_now - 0.5,
+            "job_clock": True,
+            "at": time.time() - 0.5,
+            "clock_ahead": server_now - time.time() + 0.01,
+        }
+        with Path(str(results) + ".journal").open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        other = threading.Timer(1.5, api.create_as_other)  # during the resume's wait
+        other.start()
+        summary = _batch_run(api, _rows(1), results)
+        other.join()
+        foreign = api.other_created[2]
+        record = _records(results)[1]
+        assert record["job_id"] is None
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(foreign)]
+        assert "row-1" not in _made_per_row(api)  # not created again either
+        assert summary.unresolved == 1
+    finally:
+        api.stop()
+
+
+def test_a_resume_waits_the_settle_bound_before_giving_a_job_an_earlier_run_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first run took another program's job (made while row 1's create was out) for
+    # row 1's, and was killed at once. The server makes row 1's own job late (within
+    # the settle bound) while the same command runs again: the resume's last look at
+    # the list waits for it, sees a job no row claims, and gives row 1 no job.
+    monkeypatch.setattr(_batch_proof, "SETTLE", 4.0)
+    api = _fake()
+    try:
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, [], results)  # the journal's header
+        server_now = api.store.now().timestamp()
+        taken = api.create_as_other(ago=0.8)
+        lines = [
+            {
+                "event": "creating",
+                "row": 1,
+                "sent_after": server_now - 1.0,
+                "job_clock": True,
+                "at": time.time() - 1.0,
+            },
+            {
+                "event": "proved",
+                "row": 1,
+                "verdict": "made",
+                "job_id": str(taken.id),
+                "created_at": taken.created_at.timestamp(),
+            },
+        ]
+        with Path(str(results) + ".journal").open("a") as f:
+            f.writelines(json.dumps(line) + "\n" for line in lines)
+        inputs = [{"id": "product", "value": ["row-1"]}]
+        late = threading.Timer(1.5, api.store.create, (api.application_id, inputs))
+        late.start()
+        summary = _batch_run(api, _rows(1), results)
+        late.join()
+        record = _records(results)[1]
+        assert record["job_id"] is None
+        assert record["status"] == "unresolved"
+        assert record["candidates"] == [str(taken.id)]
+        assert len(_made_per_row(api)["row-1"]) == 1  # its own, late: not created again
+        assert summary.unresolved == 1
+    finally:
+        api.stop()
+
+
+def test_a_creates_journal_line_bounds_the_job_clock_for_a_resume(tmp_path: Path) -> None:
+    # Once an answer told the job clock, each create's line says how far ahead of the
+    # wall clock it can be (the fake's job clock is the wall clock's, give or take the
+    # time a request takes).
+    api = _fake()
+    try:
+        results = tmp_path / "results.jsonl"
+        _batch_run(api, _rows(3), results)
+        lines = [
+            json.loads(line) for line in Path(str(results) + ".journal").read_text().splitlines()
+        ]
+        creating = [line for line in lines if line.get("event") == "creating"]
+        assert len(creating) == 3
+        assert "clock_ahead" not in creating[0]  # no answer yet
+        for line in creating[1:]:
+            assert -1.0 < line["clock_ahead"] < 1.0, line
+    finally:
+        api.stop()
+
+
 def test_another_programs_job_before_a_lost_create_shows_in_the_summary(tmp_path: Path) -> None:
     # Another program's job 30 s before the create: no candidate of the create (it made
     # nothing, created again), but the summary says another program creates jobs.

@@ -670,6 +670,9 @@ class BatchRun(BulkRun):
                 sent_after, job_clock = self.sent_after()
                 with self._lock:
                     self.gate.check()  # stopped: no creating line, nothing sent
+                    ahead = self._job_clock_ahead
+                    # In the wall clock's terms: a resume bounds the window by its start.
+                    clock = {} if ahead is None else {"clock_ahead": ahead + _wall_offset()}
                     self.batch_journal.write(
                         state,
                         "creating",
@@ -677,6 +680,7 @@ class BatchRun(BulkRun):
                         job_clock=job_clock,
                         at=time.time(),
                         digest=row.digest(),
+                        **clock,
                     )
                 sent = time.monotonic()
                 try:
@@ -990,6 +994,11 @@ def _unresolved_text(verdict: Unresolved) -> str:
     )
 
 
+def _wall_offset() -> float:
+    """time.monotonic() less time.time(): a monotonic bound in the wall clock's terms."""
+    return time.monotonic() - time.time()
+
+
 def _timeout_seconds(timeout: httpx.Timeout) -> float:
     """The longest a request can last by its timeout (0: none set)."""
     parts = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
@@ -1017,11 +1026,17 @@ def _may_have_made(exc: APIError) -> bool:
 def batch_plan(run: BatchRun, concurrency: int) -> Plan:
     """Settle what an earlier run left in flight, then hand the rows to the workers (the
     watcher beside them), then the retries found due after the last row, until none."""
+    began = time.monotonic()
     # A first request: the server's clocks (Date, and the newest job's stamps) before
     # any create, and the application.
     first = yield execute(list_call(run.application_id, None, 0, 1), run.config, run.timeout)
     run.note_first_page(first.result)
     journal = run.batch_journal
+    if any(s.adopted or s.lost is not None for s in journal.rows.values()):
+        # Jobs an earlier run took for lost creates' (or this one may, from its creates in
+        # flight): the last look at the list waits the settle bound after their POSTs
+        # ended, by this run's start at the latest (a job the server made late shows).
+        run.sweep_after = began + run.settle_wait(timed_out=True)
     if any(s.lost is not None for s in journal.rows.values()):
         # An earlier run's create in flight when it stopped: its POST may have been out
         # until the run died, whenever that was (a timeout bounds no request: it counts

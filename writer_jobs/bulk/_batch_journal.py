@@ -5,7 +5,8 @@ JSON lines: a header naming the application, the API and the input, then per row
 
 - ``creating`` (``sent_after``: the server's job clock was at least this when the POST
   went out; ``job_clock``: that bound is the job clock's, not Date's; ``at``: the
-  client's wall clock), written and flushed before the create is sent;
+  client's wall clock; ``clock_ahead``: the job clock was at most this far ahead of the
+  wall clock, when answers told), written and flushed before the create is sent;
 - ``created`` (``job_id``, ``created_at``) once its answer came;
 - ``proved``: a lost create settled from the job list (``made`` with the job,
   ``not_made``, or ``unresolved`` with its candidates); a job proved made is
@@ -33,7 +34,7 @@ from uuid import UUID
 import attrs
 
 from .._exceptions import InvalidArgumentError, RunInProgressError
-from ._batch_proof import LostCreate, window_start
+from ._batch_proof import DRIFT, LostCreate, window_start
 from ._journal import Resume, _try_lock
 from ._sent import SentLines
 
@@ -67,6 +68,8 @@ class RowState:
     #: clock when it was sent (None: unknown, an older journal).
     lost_job_clock: bool = False
     lost_at: float | None = None
+    #: ... and how far the job clock was ahead of the wall clock, at most (None: unknown).
+    lost_ahead: float | None = None
     #: The row's digest (``Row.digest``) when its create was first sent (None: an older
     #: journal).
     digest: str | None = None
@@ -192,6 +195,7 @@ class BatchJournal:
                 state.lost = float("-inf")  # no clock seen: every job may be its
             state.lost_job_clock = entry.get("job_clock") is True
             state.lost_at = _number(entry.get("at"))
+            state.lost_ahead = _number(entry.get("clock_ahead"))
             state.not_made, state.unresolved = False, None
             digest = entry.get("digest")
             state.digest = digest if isinstance(digest, str) else state.digest
@@ -243,14 +247,17 @@ class BatchJournal:
     def lost_creates(self, wait: float, now: float) -> list[LostCreate]:
         """The creates an earlier run left without an answer or a proof. A window is
         tight when the proof's list (read ``wait`` seconds after the create went out, the
-        settle bound) is no later than a live proof's: the crash cost no unknown time;
-        ``now`` is the wall clock."""
+        settle bound) is no later than a live proof's: the crash cost no unknown time.
+        ``now`` is the wall clock as this run started: the POST ended by then (its run was
+        gone), so a job stamped after it, by the job clock's bound, is not one made while
+        it was out (as in a live run: never taken)."""
         return [
             LostCreate(
                 s.row,
                 s.lost,
                 job_clock=s.lost_job_clock,
                 tight=s.lost_at is not None and now <= s.lost_at + wait,
+                made_by=float("inf") if s.lost_ahead is None else now + s.lost_ahead + DRIFT,
             )
             for s in self.rows.values()
             if s.lost is not None

@@ -21,7 +21,9 @@ The list proves little, so a verdict is given only when nothing is in doubt:
   the job clock's bounds learned from answered creates, give or take ``DRIFT``): a job
   made late, or another program's in the seconds around, is never taken. Another
   program's jobs that are not taken stay in view, so one taken wrongly is caught by the
-  run's last look.
+  run's last look (unless the row's own job, made late, is in the window of the next
+  lost create and taken for its: the list cannot tell that from two creates that made
+  their jobs on time; docs/batch.md, Limits).
 - Otherwise ``Unresolved`` with its candidates: never a guess (a row carrying another
   row's result is the worst outcome there is).
 
