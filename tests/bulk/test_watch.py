@@ -5,12 +5,16 @@ to GETs where the lists cannot prove an end."""
 from __future__ import annotations
 
 import json
+import sys
+import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from writer_jobs import AsyncJobsClient, JobsClient, JobStatus, WaitTimeoutError
+from writer_jobs.bulk._watcher import Watcher
 from writer_jobs.testing import FakeWriterAPI
 
 
@@ -104,3 +108,44 @@ def test_a_refailure_stamped_by_a_job_clock_behind_still_ends_the_wait() -> None
     assert summary.outcomes == {"retried": 3} and summary.statuses == {"failed": 3}
     assert sorted(j.id for j in ended) == sorted(api.seeded)
     assert all(j.status is JobStatus.FAILED for j in ended)
+
+
+def test_a_watch_round_holds_while_workers_add_and_drop_jobs_meanwhile() -> None:
+    """A sync run's workers add the jobs they made to the watcher (and the run drops the
+    expired ones) while the watcher's thread is in a round. A round that read the live
+    table raised "dictionary changed size during iteration" and killed a 20,000-row
+    batch on a fast account (exit 1, 17,855 rows without a record)."""
+    with (
+        FakeWriterAPI(newest_first=True) as api,
+        JobsClient(api.api_key, base_url=api.base_url) as client,
+    ):
+        watchers: list[Watcher] = []
+        stop = threading.Event()
+
+        def workers() -> None:
+            while not stop.is_set():
+                for watcher in list(watchers):
+                    jobs = [uuid.uuid4() for _ in range(200)]
+                    for job in jobs:
+                        watcher.add(job, 1.0)
+                    watcher.drop(jobs[:100])
+
+        churn = threading.Thread(target=workers, daemon=True)
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-5)  # threads take turns often: the race shows each round
+        churn.start()
+        rounds = 0
+        try:
+            while rounds < 30:
+                watcher = Watcher(api.application_id)
+                for _ in range(20_000):
+                    watcher.add(uuid.uuid4(), 1.0)
+                watchers.append(watcher)
+                ended = client._run(watcher.round(client._config, None))
+                watchers.remove(watcher)
+                assert ended == []  # none of them is the application's
+                rounds += 1
+        finally:
+            stop.set()
+            churn.join()
+            sys.setswitchinterval(switch)

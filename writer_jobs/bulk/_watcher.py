@@ -27,6 +27,7 @@ No I/O: ``round()`` is a flow of the engine's kind; the drivers run it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from uuid import UUID
@@ -78,18 +79,23 @@ class Watcher:
         #: Requests the rounds sent (for the cadence: what a round costs).
         self.requests = 0
         self.last_round_cost = 0
+        # A sync run's workers add jobs (and the run drops expired ones) while the
+        # watcher's thread is in a round: a round reads the table as of its start.
+        self._lock = threading.Lock()
 
     def add(self, job_id: UUID, updated_before: float | None) -> None:
-        self.pending[job_id] = updated_before
-        self._added[job_id] = time.monotonic()
-        self._unproved.pop(job_id, None)
+        with self._lock:
+            self.pending[job_id] = updated_before
+            self._added[job_id] = time.monotonic()
+            self._unproved.pop(job_id, None)
 
     def drop(self, job_ids: Iterable[UUID]) -> None:
-        for job_id in job_ids:
-            self.pending.pop(job_id, None)
-            self._missed.pop(job_id, None)
-            self._added.pop(job_id, None)
-            self._unproved.pop(job_id, None)
+        with self._lock:
+            for job_id in job_ids:
+                self.pending.pop(job_id, None)
+                self._missed.pop(job_id, None)
+                self._added.pop(job_id, None)
+                self._unproved.pop(job_id, None)
 
     def take_gone(self) -> dict[UUID, NotFoundError]:
         """The watched jobs found gone (GET: 404) since the last call, with the error."""
@@ -139,13 +145,15 @@ class Watcher:
             running.update(
                 job.id for job in pager.accept(page) if job.status is JobStatus.IN_PROGRESS
             )
-        candidates = {job_id for job_id in self.pending if job_id not in running}
+        with self._lock:
+            pending = dict(self.pending)
+        candidates = {job_id for job_id in pending if job_id not in running}
         ended: dict[UUID, JobDetails] = {}
-        provable = bool(candidates) and all(self.pending[j] is not None for j in candidates)
+        provable = bool(candidates) and all(pending[j] is not None for j in candidates)
         for status in (JobStatus.FAILED, JobStatus.COMPLETED):
             if not provable or len(ended) == len(candidates):
                 break
-            cutoff = min(s for j in candidates if (s := self.pending[j]) is not None)
+            cutoff = min(s for j in candidates if (s := pending[j]) is not None)
             provable = yield from self._newest(status, candidates, cutoff, ended, config, timeout)
         for job_id in candidates - ended.keys():
             self._missed[job_id] = self._missed.get(job_id, 0) + 1
